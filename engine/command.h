@@ -1,0 +1,134 @@
+/* Decoded commands: what the net layer (or a test, or replay) hands the
+ * engine. A command is plain old data with no pointers, so the journal can
+ * store it byte for byte and replay it exactly. Field values are checked
+ * by the engine, not trusted from the decoder. Op numbers are stored in the
+ * journal: never renumber, only append. */
+#ifndef WF_COMMAND_H
+#define WF_COMMAND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../matcher/book.h"
+
+#define WF_FIRM_LEN 19  /* 18-char unified social credit code + NUL */
+#define WF_NAME_LEN 160 /* firm name, UTF-8, NUL-terminated */
+#define WF_OID_LEN 24   /* "O123", "D45", "M6", "F7" + NUL */
+#define WF_KEY_LEN 41   /* CURVE public key in z85 (40 chars) + NUL */
+#define WF_NOTE_LEN 160
+
+typedef enum wf_op {
+    WF_OP_NONE = 0,
+    WF_OP_PING = 1,
+    WF_OP_HELLO = 2,
+    WF_OP_OFFER_POST = 3,
+    WF_OP_DEMAND_POST = 4,
+    WF_OP_ORDER_CANCEL = 5,
+    WF_OP_ORDER_GET = 6,
+    WF_OP_ORDERS_MINE = 7,
+    WF_OP_FIRM_PUT = 8,
+    WF_OP_FIRM_GET = 9,
+    WF_OP_CONFIG_GET = 10,
+    WF_OP_CONFIG_SET = 11,
+    WF_OP__COUNT
+} wf_op_t;
+
+/* Firm roles, a bit set. */
+enum {
+    WF_ROLE_PRODUCER = 1u << 0,
+    WF_ROLE_CONSUMER = 1u << 1,
+    WF_ROLE_CARRIER = 1u << 2,
+    WF_ROLE_OPERATOR = 1u << 3,
+};
+
+/* Bits of wf_cmd_t.has: which optional fields the request carried. */
+enum {
+    WF_HAS_LOC = 1u << 0,        /* lat and lon (both, or the decoder refuses) */
+    WF_HAS_MAX_KM = 1u << 1,
+    WF_HAS_MIN_CREDIT = 1u << 2,
+    WF_HAS_MIN_FILL = 1u << 3,
+    WF_HAS_EXPIRES = 1u << 4,
+    WF_HAS_TARGET = 1u << 5,
+    WF_HAS_KEY = 1u << 6,
+    WF_HAS_BASE_CREDIT = 1u << 7,
+    WF_HAS_AFTER_SEQ = 1u << 8,
+    WF_HAS_LIVE_ONLY = 1u << 9,
+};
+
+/* Bits of wf_cmd_t.u.config.set: which settings config.set changes. */
+enum {
+    WF_CFG_W_CREDIT = 1u << 0,
+    WF_CFG_W_DISTANCE = 1u << 1,
+    WF_CFG_W_PRICE = 1u << 2,
+    WF_CFG_TIER_A = 1u << 3,
+    WF_CFG_TIER_B = 1u << 4,
+    WF_CFG_TIER_C = 1u << 5,
+    WF_CFG_PUSH_DELAY_B = 1u << 6,
+    WF_CFG_PUSH_DELAY_C = 1u << 7,
+    WF_CFG_COUNTY_RULE = 1u << 8,
+    WF_CFG_CITY_RULE = 1u << 9,
+    WF_CFG_ECO_FEE = 1u << 10,
+    WF_CFG_DISCREPANCY_PCT = 1u << 11,
+};
+
+/* Operator settings (config.get / config.set). */
+typedef struct wf_config {
+    double w_credit, w_distance, w_price; /* 0.4, 0.4, 0.2 */
+    int32_t tier_a, tier_b, tier_c;       /* 90, 75, 60 */
+    int64_t push_delay_b, push_delay_c;   /* ms: 500, 2000 */
+    bool county_rule, city_rule;          /* false, false */
+    int64_t eco_fee;                      /* fen per unit, 0 */
+    double discrepancy_pct;               /* 5 */
+} wf_config_t;
+
+typedef struct wf_cmd_post {
+    char code[WF_CODE_LEN];                    /* offer.post */
+    uint8_t ncodes;                            /* demand.post */
+    char codes[WF_MAX_PATTERNS][WF_CODE_LEN];
+    int64_t qty, price;
+    double lat, lon;                           /* WF_HAS_LOC; else the firm's */
+    double max_km;                             /* default 50 */
+    int32_t min_credit;                        /* default 0 */
+    int64_t min_fill;                          /* default 1 */
+    int64_t expires;                           /* default 0 = never */
+    char target[WF_OID_LEN];                   /* WF_HAS_TARGET */
+} wf_cmd_post_t;
+
+typedef struct wf_cmd_firm {
+    char firm[WF_FIRM_LEN];
+    char name[WF_NAME_LEN];
+    uint32_t roles;
+    double lat, lon;
+    uint32_t county;
+    char key[WF_KEY_LEN];   /* WF_HAS_KEY */
+    int32_t base_credit;    /* default 80 */
+} wf_cmd_firm_t;
+
+typedef struct wf_cmd {
+    wf_op_t op;
+    uint64_t rid;
+    char as[WF_FIRM_LEN]; /* the acting firm, set by the net layer's identity step; "" when none */
+    uint32_t has;         /* WF_HAS_* */
+    union {
+        wf_cmd_post_t post;                         /* offer.post, demand.post */
+        struct { char id[WF_OID_LEN]; } ref;        /* order.cancel, order.get */
+        struct { bool live_only; } mine;            /* orders.mine, default true */
+        struct { uint64_t after_seq; } hello;       /* default 0 */
+        wf_cmd_firm_t firm;                         /* firm.put */
+        struct { char firm[WF_FIRM_LEN]; } firm_get;
+        struct { uint32_t set; wf_config_t values; } config; /* config.set */
+    } u;
+} wf_cmd_t;
+
+/* The op's protocol name ("offer.post"), or NULL. */
+const char *wf_op_name(wf_op_t op);
+/* The op for a protocol name, or WF_OP_NONE. */
+wf_op_t wf_op_from_name(const char *name);
+/* The role name ("producer"), or NULL for a bit that is not one role. */
+const char *wf_role_name(uint32_t role);
+/* The role bit for a name, or 0. */
+uint32_t wf_role_from_name(const char *name);
+/* Defaults for every setting. */
+wf_config_t wf_config_default(void);
+
+#endif

@@ -1,0 +1,183 @@
+/* The engine: wufei's state machine. It owns the book, the firm table and
+ * the LMDB store, applies batches of decoded commands, and returns replies
+ * plus what must be sent afterwards (stream messages, feed messages). It
+ * never sees a socket, so tests, replay and benchmarks drive it directly.
+ *
+ * One batch is one LMDB write transaction (group commit): every command in
+ * it is validated and applied, the transaction commits, and only then does
+ * wf_engine_apply() return. A reply with err == WF_OK is therefore durable.
+ * A failed command changes nothing, in memory or on disk. */
+#ifndef WF_ENGINE_H
+#define WF_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "command.h"
+
+#define WF_MSG_LEN 200       /* error message for a person */
+#define WF_REPLAY_MAX 10000  /* stream messages one hello replays; hello again for more */
+#define WF_BATCH_MAX 256     /* commands in one batch */
+
+typedef enum wf_order_state {
+    WF_ORDER_LIVE = 0,
+    WF_ORDER_FILLED = 1,
+    WF_ORDER_CANCELLED = 2,
+    WF_ORDER_EXPIRED = 3,
+    WF_ORDER_DONE = 4,       /* a target demand after its one attempt */
+} wf_order_state_t;
+
+/* A firm as stored (LMDB "firms", key = the 18-char id). */
+typedef struct wf_firm_rec {
+    char id[WF_FIRM_LEN];
+    char name[WF_NAME_LEN];
+    uint32_t roles;
+    double lat, lon;
+    uint32_t county;
+    char key[WF_KEY_LEN];
+    int32_t base_credit;
+    uint8_t blocked;
+    uint32_t number;     /* index of its wf_party_t in the engine */
+    uint64_t stream_seq; /* last sequence number on its private stream */
+    int64_t created;
+} wf_firm_rec_t;
+
+/* An order as stored (LMDB "orders", key = id number, big-endian). */
+typedef struct wf_order_rec {
+    uint64_t id;
+    uint8_t side;              /* wf_side_t */
+    uint8_t state;             /* wf_order_state_t */
+    char firm[WF_FIRM_LEN];
+    char code[WF_CODE_LEN];    /* offer */
+    uint8_t ncodes;            /* demand */
+    char codes[WF_MAX_PATTERNS][WF_CODE_LEN];
+    int64_t qty, remaining, price, min_fill;
+    int32_t min_credit;
+    double lat, lon, max_km;
+    int64_t expires, posted, updated;
+    uint64_t target;
+} wf_order_rec_t;
+
+/* A match as stored (LMDB "matches") and as sent. */
+typedef struct wf_match_rec {
+    uint64_t id, offer, demand, manifest;
+    char code[WF_CODE_LEN];
+    int64_t qty, price, fee;
+    double km, score;
+    int64_t ts;
+    char producer[WF_FIRM_LEN], consumer[WF_FIRM_LEN];
+    uint32_t producer_county, consumer_county;
+    uint8_t taker_side;        /* wf_side_t of the incoming order */
+} wf_match_rec_t;
+
+typedef enum wf_msg_type {
+    WF_MSG_MATCH = 1,
+    WF_MSG_NOTIFY = 2,
+    WF_MSG_MANIFEST = 3,
+    WF_MSG_EXPIRED = 4,
+    WF_MSG_CREDIT = 5,
+} wf_msg_type_t;
+
+/* One message of a firm's private stream, stored before it is sent
+ * (LMDB "stream", key = firm id + big-endian seq). */
+typedef struct wf_stream_msg {
+    char firm[WF_FIRM_LEN];
+    uint64_t seq;
+    uint8_t type;        /* wf_msg_type_t */
+    int64_t ts;
+    union {
+        struct {
+            wf_match_rec_t m;
+            uint8_t side;                    /* this firm's side */
+            char counterparty[WF_FIRM_LEN];
+            char counterparty_name[WF_NAME_LEN];
+        } match;
+        struct { uint64_t order; uint8_t side; } expired;
+        struct { int32_t score; char tier; } credit;
+    } u;
+} wf_stream_msg_t;
+
+/* A public feed message (topic "match.<code>"): anonymised. */
+typedef struct wf_feed_msg {
+    char topic[8 + WF_CODE_LEN];
+    char code[WF_CODE_LEN];
+    int64_t qty, price;
+    double km;
+    uint32_t from_county, to_county;
+    int64_t ts;
+} wf_feed_msg_t;
+
+/* The reply to one command. Pointers refer to engine-owned memory valid
+ * until the next wf_engine_apply() or wf_engine_tick(). */
+typedef struct wf_reply {
+    uint64_t rid;
+    wf_op_t op;
+    int err;                       /* WF_OK or a wf_err_t */
+    char msg[WF_MSG_LEN];          /* on failure: names the bad field */
+    char id[WF_OID_LEN];           /* post: the new order's id */
+    int64_t rest;                  /* post, cancel */
+    size_t nmatches;               /* post */
+    const wf_match_rec_t *matches;
+    int64_t now;                   /* ping */
+    uint64_t seq;                  /* hello */
+    const wf_order_rec_t *order;   /* order.get */
+    size_t norders;                /* orders.mine */
+    const wf_order_rec_t *orders;
+    const wf_firm_rec_t *firm;     /* firm.get */
+    const wf_config_t *config;     /* config.get, config.set */
+} wf_reply_t;
+
+/* What a batch asks the net layer to send after its replies, in order.
+ * Owned by the engine; valid until the next apply or tick. Stream messages
+ * of one firm are in increasing seq; a hello's replay appears at the
+ * hello's place and may repeat messages queued earlier in the same batch
+ * (the net layer sends each seq to a connection once). */
+typedef struct wf_outbox {
+    const wf_stream_msg_t *stream;
+    size_t nstream;
+    const wf_feed_msg_t *feed;
+    size_t nfeed;
+} wf_outbox_t;
+
+typedef struct wf_engine_opts {
+    const char *dir;        /* database directory; created if missing */
+    const char *catalogue;  /* catalogue file; NULL = WUFEI_CATALOGUE (built-in path) */
+    size_t map_size;        /* LMDB map size in bytes; 0 = 1 GiB */
+    bool no_sync;           /* MDB_NOSYNC: for benchmarks only, never for service */
+} wf_engine_opts_t;
+
+typedef struct wf_engine wf_engine_t;
+
+/* Opens (creating if empty) the database in opts->dir, registers the
+ * operator firm 000000000000000000 on first start, loads the catalogue
+ * and rebuilds the in-memory book. Returns NULL with a message in err. */
+wf_engine_t *wf_engine_new(const wf_engine_opts_t *opts, char *err, size_t errlen);
+void wf_engine_destroy(wf_engine_t **self_p);
+
+/* Applies n (<= WF_BATCH_MAX) commands in one transaction at time now
+ * (unix ms, journaled with each accepted command). Fills replies[0..n) and
+ * *out. Returns WF_OK, or an error when the whole batch failed (every reply
+ * then carries that error and nothing changed). */
+int wf_engine_apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t n, int64_t now,
+                    wf_reply_t *replies, wf_outbox_t *out);
+
+/* The firm record for id, or NULL; valid until the next apply or tick. */
+const wf_firm_rec_t *wf_engine_firm(wf_engine_t *self, const char *id);
+/* The firm whose registered CURVE key (z85) is key, or NULL. */
+const wf_firm_rec_t *wf_engine_firm_by_key(wf_engine_t *self, const char *key);
+
+const wf_catalogue_t *wf_engine_catalogue(const wf_engine_t *self);
+const wf_book_t *wf_engine_book(const wf_engine_t *self);
+const wf_config_t *wf_engine_config(const wf_engine_t *self);
+/* Sequence number of the last journal entry. */
+uint64_t wf_engine_journal_seq(wf_engine_t *self);
+
+/* The id string of an order ("O12"/"D13") or match ("M5") or manifest ("F5"). */
+void wf_id_format(char out[WF_OID_LEN], char prefix, uint64_t n);
+/* Parses "O12" with the expected prefix; returns 0 when malformed. */
+uint64_t wf_id_parse(const char *s, char prefix);
+
+#define WF_OPERATOR_ID "000000000000000000"
+
+#endif
