@@ -1,2 +1,1091 @@
-/* placeholder */
+/* The wire codec (see codec.h): one msgpack request frame into a wf_cmd_t,
+ * and replies, private-stream messages and feed bodies out to msgpack.
+ *
+ * Decoding is strict about shape and types and lenient about everything
+ * else: unknown fields are ignored (forward compatibility), a nil value
+ * counts as an absent field, and value ranges are left to the engine, which
+ * is the one place that knows them. Before msgpack-c builds its object tree
+ * a bounded scan checks the frame is exactly one well-formed object whose
+ * container counts fit the bytes that follow, so a 10-byte frame cannot
+ * make the unpacker reserve gigabytes. Every message names its field. */
 #include "codec.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../core/wf_error.h"
+#include "../credit/score.h"
+
+#define SCAN_DEPTH 16 /* requests nest at most 2 deep; anything deeper is refused */
+#define ROLES_MAX 16  /* entries of a roles list, duplicates included */
+
+/* ------------------------------------------------------------------ */
+/* Bounded pre-scan                                                    */
+
+static bool
+scan_len(const uint8_t *p, size_t len, size_t *off, int bytes, uint64_t *v)
+{
+    if (len - *off < (size_t)bytes)
+        return false;
+    uint64_t x = 0;
+    for (int i = 0; i < bytes; i++)
+        x = (x << 8) | p[*off + i];
+    *off += (size_t)bytes;
+    *v = x;
+    return true;
+}
+
+/* Walks one msgpack object at p without allocating. Returns false when it
+ * is malformed, truncated, nested deeper than SCAN_DEPTH or declares more
+ * elements than bytes remain; else sets *used to its length. Work is linear
+ * in len: every step consumes at least one byte. */
+static bool
+scan_one(const uint8_t *p, size_t len, size_t *used)
+{
+    uint64_t pending[SCAN_DEPTH + 1];
+    int depth = 0;
+    size_t off = 0;
+
+    pending[0] = 1;
+    while (depth >= 0) {
+        if (pending[depth] == 0) {
+            depth--;
+            continue;
+        }
+        pending[depth]--;
+        if (off >= len)
+            return false;
+        uint8_t t = p[off++];
+        uint64_t skip = 0, items = 0;
+        bool container = false;
+
+        if (t <= 0x7f || t >= 0xe0) {
+            /* fixint */
+        } else if (t <= 0x8f) {
+            items = (uint64_t)(t & 0x0f) * 2;
+            container = true;
+        } else if (t <= 0x9f) {
+            items = t & 0x0f;
+            container = true;
+        } else if (t <= 0xbf) {
+            skip = t & 0x1f;
+        } else {
+            uint64_t n;
+            switch (t) {
+            case 0xc0: case 0xc2: case 0xc3:
+                break;
+            case 0xc4: case 0xd9:
+                if (!scan_len(p, len, &off, 1, &n)) return false;
+                skip = n;
+                break;
+            case 0xc5: case 0xda:
+                if (!scan_len(p, len, &off, 2, &n)) return false;
+                skip = n;
+                break;
+            case 0xc6: case 0xdb:
+                if (!scan_len(p, len, &off, 4, &n)) return false;
+                skip = n;
+                break;
+            case 0xc7:
+                if (!scan_len(p, len, &off, 1, &n)) return false;
+                skip = n + 1;
+                break;
+            case 0xc8:
+                if (!scan_len(p, len, &off, 2, &n)) return false;
+                skip = n + 1;
+                break;
+            case 0xc9:
+                if (!scan_len(p, len, &off, 4, &n)) return false;
+                skip = n + 1;
+                break;
+            case 0xca: skip = 4; break;
+            case 0xcb: skip = 8; break;
+            case 0xcc: case 0xd0: skip = 1; break;
+            case 0xcd: case 0xd1: skip = 2; break;
+            case 0xce: case 0xd2: skip = 4; break;
+            case 0xcf: case 0xd3: skip = 8; break;
+            case 0xd4: skip = 2; break;
+            case 0xd5: skip = 3; break;
+            case 0xd6: skip = 5; break;
+            case 0xd7: skip = 9; break;
+            case 0xd8: skip = 17; break;
+            case 0xdc:
+                if (!scan_len(p, len, &off, 2, &items)) return false;
+                container = true;
+                break;
+            case 0xdd:
+                if (!scan_len(p, len, &off, 4, &items)) return false;
+                container = true;
+                break;
+            case 0xde:
+                if (!scan_len(p, len, &off, 2, &items)) return false;
+                items *= 2;
+                container = true;
+                break;
+            case 0xdf:
+                if (!scan_len(p, len, &off, 4, &items)) return false;
+                items *= 2;
+                container = true;
+                break;
+            default: /* 0xc1, never used */
+                return false;
+            }
+        }
+        if (skip > len - off)
+            return false;
+        off += (size_t)skip;
+        if (container && items > 0) {
+            if (items > len - off || depth == SCAN_DEPTH)
+                return false;
+            pending[++depth] = items;
+        }
+    }
+    *used = off;
+    return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Field access                                                        */
+
+typedef struct dec {
+    const msgpack_object_map *map;
+    char *msg;
+    size_t msglen;
+} dec_t;
+
+static int
+fail(dec_t *d, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (d->msglen > 0)
+        vsnprintf(d->msg, d->msglen, fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+static bool
+str_is(const msgpack_object *o, const char *s)
+{
+    size_t n = strlen(s);
+    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == n && memcmp(o->via.str.ptr, s, n) == 0;
+}
+
+/* The value of field name, or NULL when absent or nil. A field given twice
+ * is refused: the two values could disagree and neither is obviously meant. */
+static int
+field(dec_t *d, const char *name, const msgpack_object **out)
+{
+    const msgpack_object *found = NULL;
+    for (uint32_t i = 0; i < d->map->size; i++) {
+        if (!str_is(&d->map->ptr[i].key, name))
+            continue;
+        if (found)
+            return fail(d, WF_E_FIELD, "field \"%s\" appears twice", name);
+        found = &d->map->ptr[i].val;
+    }
+    *out = (found && found->type != MSGPACK_OBJECT_NIL) ? found : NULL;
+    return WF_OK;
+}
+
+static int
+missing(dec_t *d, const char *name)
+{
+    return fail(d, WF_E_FIELD, "field \"%s\" is missing", name);
+}
+
+/* Signed integer in [lo, hi]. *present says whether it was there; a
+ * required field that is absent is an error. */
+static int
+get_int(dec_t *d, const char *name, bool required, int64_t lo, int64_t hi, int64_t *out, bool *present)
+{
+    const msgpack_object *o;
+    int rc = field(d, name, &o);
+    if (rc)
+        return rc;
+    if (present)
+        *present = o != NULL;
+    if (!o)
+        return required ? missing(d, name) : WF_OK;
+    int64_t v;
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        if (o->via.u64 > (uint64_t)INT64_MAX)
+            return fail(d, WF_E_FIELD, "field \"%s\" is out of range", name);
+        v = (int64_t)o->via.u64;
+    } else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        v = o->via.i64;
+    } else {
+        return fail(d, WF_E_FIELD, "field \"%s\" must be an integer", name);
+    }
+    if (v < lo || v > hi)
+        return fail(d, WF_E_FIELD, "field \"%s\" is out of range", name);
+    *out = v;
+    return WF_OK;
+}
+
+static int
+get_uint(dec_t *d, const char *name, bool required, uint64_t hi, uint64_t *out, bool *present)
+{
+    const msgpack_object *o;
+    int rc = field(d, name, &o);
+    if (rc)
+        return rc;
+    if (present)
+        *present = o != NULL;
+    if (!o)
+        return required ? missing(d, name) : WF_OK;
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        return fail(d, WF_E_FIELD, "field \"%s\" must not be negative", name);
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return fail(d, WF_E_FIELD, "field \"%s\" must be an unsigned integer", name);
+    if (o->via.u64 > hi)
+        return fail(d, WF_E_FIELD, "field \"%s\" is out of range", name);
+    *out = o->via.u64;
+    return WF_OK;
+}
+
+/* A number: float32, float64 or any integer; finite. */
+static int
+get_num(dec_t *d, const char *name, bool required, double *out, bool *present)
+{
+    const msgpack_object *o;
+    int rc = field(d, name, &o);
+    if (rc)
+        return rc;
+    if (present)
+        *present = o != NULL;
+    if (!o)
+        return required ? missing(d, name) : WF_OK;
+    double v;
+    switch (o->type) {
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        v = o->via.f64;
+        break;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        v = (double)o->via.u64;
+        break;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        v = (double)o->via.i64;
+        break;
+    default:
+        return fail(d, WF_E_FIELD, "field \"%s\" must be a number", name);
+    }
+    if (!isfinite(v))
+        return fail(d, WF_E_FIELD, "field \"%s\" must be a finite number", name);
+    *out = v;
+    return WF_OK;
+}
+
+static int
+get_bool(dec_t *d, const char *name, bool required, bool *out, bool *present)
+{
+    const msgpack_object *o;
+    int rc = field(d, name, &o);
+    if (rc)
+        return rc;
+    if (present)
+        *present = o != NULL;
+    if (!o)
+        return required ? missing(d, name) : WF_OK;
+    if (o->type != MSGPACK_OBJECT_BOOLEAN)
+        return fail(d, WF_E_FIELD, "field \"%s\" must be a boolean", name);
+    *out = o->via.boolean;
+    return WF_OK;
+}
+
+/* Copies a msgpack string of minlen..maxlen bytes (no NUL inside) into out
+ * (at least maxlen + 1 bytes). what names the field in messages. */
+static int
+copy_str(dec_t *d, const char *what, const msgpack_object *o, size_t minlen, size_t maxlen, char *out)
+{
+    if (o->type != MSGPACK_OBJECT_STR)
+        return fail(d, WF_E_FIELD, "%s must be a string", what);
+    size_t n = o->via.str.size;
+    if (n < minlen || n > maxlen) {
+        if (minlen == maxlen)
+            return fail(d, WF_E_FIELD, "%s must be %zu characters long", what, minlen);
+        return fail(d, WF_E_FIELD, "%s must be %zu to %zu bytes long", what, minlen, maxlen);
+    }
+    if (memchr(o->via.str.ptr, '\0', n))
+        return fail(d, WF_E_FIELD, "%s must not contain a NUL byte", what);
+    memcpy(out, o->via.str.ptr, n);
+    out[n] = '\0';
+    return WF_OK;
+}
+
+static int
+get_str(dec_t *d, const char *name, bool required, size_t minlen, size_t maxlen, char *out, bool *present)
+{
+    const msgpack_object *o;
+    int rc = field(d, name, &o);
+    if (rc)
+        return rc;
+    if (present)
+        *present = o != NULL;
+    if (!o)
+        return required ? missing(d, name) : WF_OK;
+    char what[48];
+    snprintf(what, sizeof what, "field \"%s\"", name);
+    return copy_str(d, what, o, minlen, maxlen, out);
+}
+
+/* A firm id: exactly 18 digits or capital letters. */
+static int
+get_firm(dec_t *d, const char *name, bool required, char out[WF_FIRM_LEN], bool *present)
+{
+    int rc = get_str(d, name, required, WF_FIRM_LEN - 1, WF_FIRM_LEN - 1, out, present);
+    if (rc || (present && !*present))
+        return rc;
+    for (const char *c = out; *c; c++)
+        if (!((*c >= '0' && *c <= '9') || (*c >= 'A' && *c <= 'Z')))
+            return fail(d, WF_E_FIELD, "field \"%s\" must be 18 digits or capital letters", name);
+    return WF_OK;
+}
+
+static int
+get_codes(dec_t *d, const char *name, uint8_t *n, char codes[][WF_CODE_LEN])
+{
+    const msgpack_object *o;
+    int rc = field(d, name, &o);
+    if (rc)
+        return rc;
+    if (!o)
+        return missing(d, name);
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 1 || o->via.array.size > WF_MAX_PATTERNS)
+        return fail(d, WF_E_FIELD, "field \"%s\" must be a list of 1 to %d codes", name, WF_MAX_PATTERNS);
+    for (uint32_t i = 0; i < o->via.array.size; i++) {
+        char what[48];
+        snprintf(what, sizeof what, "field \"%s\" entry %u", name, (unsigned)i + 1);
+        rc = copy_str(d, what, &o->via.array.ptr[i], 1, WF_CODE_LEN - 1, codes[i]);
+        if (rc)
+            return rc;
+    }
+    *n = (uint8_t)o->via.array.size;
+    return WF_OK;
+}
+
+static int
+get_roles(dec_t *d, const char *name, uint32_t *out)
+{
+    const msgpack_object *o;
+    int rc = field(d, name, &o);
+    if (rc)
+        return rc;
+    if (!o)
+        return missing(d, name);
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > ROLES_MAX)
+        return fail(d, WF_E_FIELD, "field \"%s\" must be a list of role names", name);
+    uint32_t roles = 0;
+    for (uint32_t i = 0; i < o->via.array.size; i++) {
+        const msgpack_object *r = &o->via.array.ptr[i];
+        char role[32];
+        if (r->type != MSGPACK_OBJECT_STR || r->via.str.size >= sizeof role)
+            return fail(d, WF_E_FIELD, "field \"%s\" must be a list of role names", name);
+        memcpy(role, r->via.str.ptr, r->via.str.size);
+        role[r->via.str.size] = '\0';
+        uint32_t bit = strlen(role) == r->via.str.size ? wf_role_from_name(role) : 0;
+        if (!bit)
+            return fail(d, WF_E_FIELD, "field \"%s\": unknown role \"%s\"", name, role);
+        roles |= bit;
+    }
+    *out = roles;
+    return WF_OK;
+}
+
+/* lat and lon go together: both or neither (required: both). */
+static int
+get_loc(dec_t *d, bool required, double *lat, double *lon, bool *present)
+{
+    bool has_lat, has_lon;
+    int rc = get_num(d, "lat", false, lat, &has_lat);
+    if (!rc)
+        rc = get_num(d, "lon", false, lon, &has_lon);
+    if (rc)
+        return rc;
+    if (has_lat != has_lon)
+        return fail(d, WF_E_FIELD, "fields \"lat\" and \"lon\" go together: \"%s\" is missing",
+                    has_lat ? "lon" : "lat");
+    if (required && !has_lat)
+        return missing(d, "lat");
+    *present = has_lat;
+    return WF_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Per-op decoding                                                     */
+
+static int
+dec_post(dec_t *d, wf_cmd_t *cmd)
+{
+    wf_cmd_post_t *p = &cmd->u.post;
+    bool has;
+    int64_t v;
+    int rc;
+
+    p->max_km = 50.0;
+    p->min_credit = 0;
+    p->min_fill = 1;
+    p->expires = 0;
+
+    if (cmd->op == WF_OP_OFFER_POST)
+        rc = get_str(d, "code", true, 1, WF_CODE_LEN - 1, p->code, NULL);
+    else
+        rc = get_codes(d, "codes", &p->ncodes, p->codes);
+    if (rc)
+        return rc;
+    if ((rc = get_int(d, "qty", true, INT64_MIN, INT64_MAX, &p->qty, NULL)) ||
+        (rc = get_int(d, "price", true, INT64_MIN, INT64_MAX, &p->price, NULL)) ||
+        (rc = get_loc(d, false, &p->lat, &p->lon, &has)))
+        return rc;
+    if (has)
+        cmd->has |= WF_HAS_LOC;
+    if ((rc = get_num(d, "max_km", false, &p->max_km, &has)))
+        return rc;
+    if (has)
+        cmd->has |= WF_HAS_MAX_KM;
+    if ((rc = get_int(d, "min_credit", false, INT32_MIN, INT32_MAX, &v, &has)))
+        return rc;
+    if (has) {
+        p->min_credit = (int32_t)v;
+        cmd->has |= WF_HAS_MIN_CREDIT;
+    }
+    if ((rc = get_int(d, "min_fill", false, INT64_MIN, INT64_MAX, &p->min_fill, &has)))
+        return rc;
+    if (has)
+        cmd->has |= WF_HAS_MIN_FILL;
+    if ((rc = get_int(d, "expires", false, INT64_MIN, INT64_MAX, &p->expires, &has)))
+        return rc;
+    if (has)
+        cmd->has |= WF_HAS_EXPIRES;
+    if (cmd->op == WF_OP_DEMAND_POST) {
+        if ((rc = get_str(d, "target", false, 1, WF_OID_LEN - 1, p->target, &has)))
+            return rc;
+        if (has)
+            cmd->has |= WF_HAS_TARGET;
+    }
+    return WF_OK;
+}
+
+static int
+dec_firm_put(dec_t *d, wf_cmd_t *cmd)
+{
+    wf_cmd_firm_t *f = &cmd->u.firm;
+    bool has;
+    int64_t v;
+    uint64_t u;
+    int rc;
+
+    f->base_credit = 80;
+    if ((rc = get_firm(d, "firm", true, f->firm, NULL)) ||
+        (rc = get_str(d, "name", true, 1, WF_NAME_LEN - 1, f->name, NULL)) ||
+        (rc = get_roles(d, "roles", &f->roles)) ||
+        (rc = get_loc(d, true, &f->lat, &f->lon, &has)) ||
+        (rc = get_uint(d, "county", true, UINT32_MAX, &u, NULL)))
+        return rc;
+    cmd->has |= WF_HAS_LOC;
+    f->county = (uint32_t)u;
+    if ((rc = get_str(d, "key", false, WF_KEY_LEN - 1, WF_KEY_LEN - 1, f->key, &has)))
+        return rc;
+    if (has)
+        cmd->has |= WF_HAS_KEY;
+    if ((rc = get_int(d, "base_credit", false, INT32_MIN, INT32_MAX, &v, &has)))
+        return rc;
+    if (has) {
+        f->base_credit = (int32_t)v;
+        cmd->has |= WF_HAS_BASE_CREDIT;
+    }
+    return WF_OK;
+}
+
+static int
+dec_config_set(dec_t *d, wf_cmd_t *cmd)
+{
+    wf_config_t *c = &cmd->u.config.values;
+    uint32_t *set = &cmd->u.config.set;
+    bool has;
+    int64_t v;
+    int rc;
+
+    static const struct { const char *name; uint32_t bit; size_t off; } nums[] = {
+        {"w_credit", WF_CFG_W_CREDIT, offsetof(wf_config_t, w_credit)},
+        {"w_distance", WF_CFG_W_DISTANCE, offsetof(wf_config_t, w_distance)},
+        {"w_price", WF_CFG_W_PRICE, offsetof(wf_config_t, w_price)},
+        {"discrepancy_pct", WF_CFG_DISCREPANCY_PCT, offsetof(wf_config_t, discrepancy_pct)},
+    };
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        if ((rc = get_num(d, nums[i].name, false, (double *)((char *)c + nums[i].off), &has)))
+            return rc;
+        if (has)
+            *set |= nums[i].bit;
+    }
+    static const struct { const char *name; uint32_t bit; size_t off; } tiers[] = {
+        {"tier_a", WF_CFG_TIER_A, offsetof(wf_config_t, tier_a)},
+        {"tier_b", WF_CFG_TIER_B, offsetof(wf_config_t, tier_b)},
+        {"tier_c", WF_CFG_TIER_C, offsetof(wf_config_t, tier_c)},
+    };
+    for (size_t i = 0; i < sizeof tiers / sizeof tiers[0]; i++) {
+        if ((rc = get_int(d, tiers[i].name, false, INT32_MIN, INT32_MAX, &v, &has)))
+            return rc;
+        if (has) {
+            *(int32_t *)((char *)c + tiers[i].off) = (int32_t)v;
+            *set |= tiers[i].bit;
+        }
+    }
+    static const struct { const char *name; uint32_t bit; size_t off; } ints[] = {
+        {"push_delay_b", WF_CFG_PUSH_DELAY_B, offsetof(wf_config_t, push_delay_b)},
+        {"push_delay_c", WF_CFG_PUSH_DELAY_C, offsetof(wf_config_t, push_delay_c)},
+        {"eco_fee", WF_CFG_ECO_FEE, offsetof(wf_config_t, eco_fee)},
+    };
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        if ((rc = get_int(d, ints[i].name, false, INT64_MIN, INT64_MAX,
+                          (int64_t *)((char *)c + ints[i].off), &has)))
+            return rc;
+        if (has)
+            *set |= ints[i].bit;
+    }
+    if ((rc = get_bool(d, "county_rule", false, &c->county_rule, &has)))
+        return rc;
+    if (has)
+        *set |= WF_CFG_COUNTY_RULE;
+    if ((rc = get_bool(d, "city_rule", false, &c->city_rule, &has)))
+        return rc;
+    if (has)
+        *set |= WF_CFG_CITY_RULE;
+    if (*set == 0)
+        return fail(d, WF_E_FIELD, "config.set needs at least one setting (field \"w_credit\", "
+                                   "\"tier_a\", \"eco_fee\", ...)");
+    return WF_OK;
+}
+
+static int
+dec_op(dec_t *d, wf_cmd_t *cmd)
+{
+    bool has;
+    int rc;
+
+    switch (cmd->op) {
+    case WF_OP_PING:
+    case WF_OP_CONFIG_GET:
+        return WF_OK;
+    case WF_OP_HELLO:
+        cmd->u.hello.after_seq = 0;
+        if ((rc = get_uint(d, "after_seq", false, UINT64_MAX, &cmd->u.hello.after_seq, &has)))
+            return rc;
+        if (has)
+            cmd->has |= WF_HAS_AFTER_SEQ;
+        return WF_OK;
+    case WF_OP_OFFER_POST:
+    case WF_OP_DEMAND_POST:
+        return dec_post(d, cmd);
+    case WF_OP_ORDER_CANCEL:
+    case WF_OP_ORDER_GET:
+        return get_str(d, "id", true, 1, WF_OID_LEN - 1, cmd->u.ref.id, NULL);
+    case WF_OP_ORDERS_MINE:
+        cmd->u.mine.live_only = true;
+        if ((rc = get_bool(d, "live_only", false, &cmd->u.mine.live_only, &has)))
+            return rc;
+        if (has)
+            cmd->has |= WF_HAS_LIVE_ONLY;
+        return WF_OK;
+    case WF_OP_FIRM_PUT:
+        return dec_firm_put(d, cmd);
+    case WF_OP_FIRM_GET:
+        return get_firm(d, "firm", true, cmd->u.firm_get.firm, NULL);
+    case WF_OP_CONFIG_SET:
+        return dec_config_set(d, cmd);
+    default:
+        return fail(d, WF_E_INTERNAL, "op %d has no decoder", (int)cmd->op);
+    }
+}
+
+int
+wf_codec_decode(const void *buf, size_t len, wf_cmd_t *cmd, char *msg, size_t msglen)
+{
+    dec_t d = {.map = NULL, .msg = msg, .msglen = msglen};
+    size_t used = 0, off = 0;
+    int rc;
+
+    memset(cmd, 0, sizeof *cmd);
+    if (msglen > 0)
+        msg[0] = '\0';
+    if (len == 0 || !scan_one(buf, len, &used))
+        return fail(&d, WF_E_PARSE, "the request is not a msgpack object");
+    if (used != len)
+        return fail(&d, WF_E_PARSE, "the request has %zu trailing bytes after its map", len - used);
+
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    if (msgpack_unpack_next(&up, buf, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len) {
+        rc = fail(&d, WF_E_PARSE, "the request is not a msgpack object");
+        goto out;
+    }
+    if (up.data.type != MSGPACK_OBJECT_MAP) {
+        rc = fail(&d, WF_E_PARSE, "the request must be a msgpack map");
+        goto out;
+    }
+    d.map = &up.data.via.map;
+    for (uint32_t i = 0; i < d.map->size; i++)
+        if (d.map->ptr[i].key.type != MSGPACK_OBJECT_STR) {
+            rc = fail(&d, WF_E_FIELD, "field names must be strings");
+            goto out;
+        }
+
+    /* rid first, so that every later failure can still be answered with it. */
+    if ((rc = get_uint(&d, "rid", true, UINT64_MAX, &cmd->rid, NULL)))
+        goto out;
+
+    const msgpack_object *o;
+    if ((rc = field(&d, "op", &o)))
+        goto out;
+    if (!o) {
+        rc = missing(&d, "op");
+        goto out;
+    }
+    char name[32];
+    if (o->type != MSGPACK_OBJECT_STR) {
+        rc = fail(&d, WF_E_FIELD, "field \"op\" must be a string");
+        goto out;
+    }
+    if (o->via.str.size >= sizeof name || memchr(o->via.str.ptr, '\0', o->via.str.size)) {
+        rc = fail(&d, WF_E_OP, "unknown op");
+        goto out;
+    }
+    memcpy(name, o->via.str.ptr, o->via.str.size);
+    name[o->via.str.size] = '\0';
+    cmd->op = wf_op_from_name(name);
+    if (cmd->op == WF_OP_NONE) {
+        rc = fail(&d, WF_E_OP, "unknown op \"%s\"", name);
+        goto out;
+    }
+
+    bool has_as;
+    if ((rc = get_firm(&d, "as", false, cmd->as, &has_as)))
+        goto out;
+    rc = dec_op(&d, cmd);
+out:
+    msgpack_unpacked_destroy(&up);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Encoding                                                            */
+
+static void
+pk_str(msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen(s);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+static void
+pk_id(msgpack_packer *pk, char prefix, uint64_t n)
+{
+    char id[WF_OID_LEN];
+    wf_id_format(id, prefix, n);
+    pk_str(pk, id);
+}
+
+static void
+pk_bool(msgpack_packer *pk, bool b)
+{
+    if (b)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+}
+
+static const char *
+side_name(unsigned side)
+{
+    return side == WF_DEMAND ? "demand" : "offer";
+}
+
+static const char *
+state_name(unsigned state)
+{
+    switch (state) {
+    case WF_ORDER_LIVE: return "live";
+    case WF_ORDER_FILLED: return "filled";
+    case WF_ORDER_CANCELLED: return "cancelled";
+    case WF_ORDER_EXPIRED: return "expired";
+    case WF_ORDER_DONE: return "done";
+    default: return "unknown";
+    }
+}
+
+static const char *
+type_name(unsigned type)
+{
+    switch (type) {
+    case WF_MSG_MATCH: return "match";
+    case WF_MSG_NOTIFY: return "notify";
+    case WF_MSG_MANIFEST: return "manifest";
+    case WF_MSG_EXPIRED: return "expired";
+    case WF_MSG_CREDIT: return "credit";
+    default: return "unknown";
+    }
+}
+
+#define MATCH_FIELDS 11
+
+/* The match map's fields, without the map header. */
+static void
+pk_match_fields(msgpack_packer *pk, const wf_match_rec_t *m)
+{
+    pk_str(pk, "id");
+    pk_id(pk, 'M', m->id);
+    pk_str(pk, "offer");
+    pk_id(pk, 'O', m->offer);
+    pk_str(pk, "demand");
+    pk_id(pk, 'D', m->demand);
+    pk_str(pk, "code");
+    pk_str(pk, m->code);
+    pk_str(pk, "qty");
+    msgpack_pack_int64(pk, m->qty);
+    pk_str(pk, "price");
+    msgpack_pack_int64(pk, m->price);
+    pk_str(pk, "fee");
+    msgpack_pack_int64(pk, m->fee);
+    pk_str(pk, "km");
+    msgpack_pack_double(pk, m->km);
+    pk_str(pk, "score");
+    msgpack_pack_double(pk, m->score);
+    pk_str(pk, "manifest");
+    if (m->manifest)
+        pk_id(pk, 'F', m->manifest);
+    else
+        msgpack_pack_nil(pk);
+    pk_str(pk, "ts");
+    msgpack_pack_int64(pk, m->ts);
+}
+
+static void
+pk_match(msgpack_packer *pk, const wf_match_rec_t *m)
+{
+    msgpack_pack_map(pk, MATCH_FIELDS);
+    pk_match_fields(pk, m);
+}
+
+static void
+pk_order(msgpack_packer *pk, const wf_order_rec_t *o)
+{
+    msgpack_pack_map(pk, o->target ? 17 : 16);
+    pk_str(pk, "id");
+    pk_id(pk, o->side == WF_DEMAND ? 'D' : 'O', o->id);
+    pk_str(pk, "side");
+    pk_str(pk, side_name(o->side));
+    pk_str(pk, "state");
+    pk_str(pk, state_name(o->state));
+    pk_str(pk, "firm");
+    pk_str(pk, o->firm);
+    if (o->side == WF_DEMAND) {
+        uint8_t n = o->ncodes <= WF_MAX_PATTERNS ? o->ncodes : WF_MAX_PATTERNS;
+        pk_str(pk, "codes");
+        msgpack_pack_array(pk, n);
+        for (uint8_t i = 0; i < n; i++)
+            pk_str(pk, o->codes[i]);
+    } else {
+        pk_str(pk, "code");
+        pk_str(pk, o->code);
+    }
+    pk_str(pk, "qty");
+    msgpack_pack_int64(pk, o->qty);
+    pk_str(pk, "remaining");
+    msgpack_pack_int64(pk, o->remaining);
+    pk_str(pk, "price");
+    msgpack_pack_int64(pk, o->price);
+    pk_str(pk, "lat");
+    msgpack_pack_double(pk, o->lat);
+    pk_str(pk, "lon");
+    msgpack_pack_double(pk, o->lon);
+    pk_str(pk, "max_km");
+    msgpack_pack_double(pk, o->max_km);
+    pk_str(pk, "min_credit");
+    msgpack_pack_int32(pk, o->min_credit);
+    pk_str(pk, "min_fill");
+    msgpack_pack_int64(pk, o->min_fill);
+    pk_str(pk, "expires");
+    msgpack_pack_int64(pk, o->expires);
+    pk_str(pk, "posted");
+    msgpack_pack_int64(pk, o->posted);
+    pk_str(pk, "updated");
+    msgpack_pack_int64(pk, o->updated);
+    if (o->target) {
+        pk_str(pk, "target");
+        pk_id(pk, 'O', o->target);
+    }
+}
+
+/* The firm map. cfg supplies the tier bounds; without it tier is left out. */
+static void
+pk_firm(msgpack_packer *pk, const wf_firm_rec_t *f, const wf_config_t *cfg)
+{
+    bool has_key = f->key[0] != '\0';
+    uint32_t n = 9 + (has_key ? 1 : 0) + (cfg ? 1 : 0);
+    msgpack_pack_map(pk, n);
+    pk_str(pk, "id");
+    pk_str(pk, f->id);
+    pk_str(pk, "name");
+    pk_str(pk, f->name);
+    pk_str(pk, "roles");
+    uint32_t nroles = 0;
+    for (uint32_t bit = 1; bit; bit <<= 1)
+        if ((f->roles & bit) && wf_role_name(bit))
+            nroles++;
+    msgpack_pack_array(pk, nroles);
+    for (uint32_t bit = 1; bit; bit <<= 1)
+        if ((f->roles & bit) && wf_role_name(bit))
+            pk_str(pk, wf_role_name(bit));
+    pk_str(pk, "lat");
+    msgpack_pack_double(pk, f->lat);
+    pk_str(pk, "lon");
+    msgpack_pack_double(pk, f->lon);
+    pk_str(pk, "county");
+    msgpack_pack_uint32(pk, f->county);
+    if (has_key) {
+        pk_str(pk, "key");
+        pk_str(pk, f->key);
+    }
+    pk_str(pk, "base_credit");
+    msgpack_pack_int32(pk, f->base_credit);
+    /* Credit events are not kept yet, so the live score is the base. */
+    int32_t score = wf_credit_clamp(f->base_credit);
+    pk_str(pk, "score");
+    msgpack_pack_int32(pk, score);
+    if (cfg) {
+        wf_tiers_t t = {cfg->tier_a, cfg->tier_b, cfg->tier_c};
+        char tier[2] = {wf_credit_tier(score, &t), '\0'};
+        pk_str(pk, "tier");
+        pk_str(pk, tier);
+    }
+    pk_str(pk, "blocked");
+    pk_bool(pk, f->blocked != 0);
+}
+
+static void
+pk_config(msgpack_packer *pk, const wf_config_t *c)
+{
+    msgpack_pack_map(pk, 12);
+    pk_str(pk, "w_credit");
+    msgpack_pack_double(pk, c->w_credit);
+    pk_str(pk, "w_distance");
+    msgpack_pack_double(pk, c->w_distance);
+    pk_str(pk, "w_price");
+    msgpack_pack_double(pk, c->w_price);
+    pk_str(pk, "tier_a");
+    msgpack_pack_int32(pk, c->tier_a);
+    pk_str(pk, "tier_b");
+    msgpack_pack_int32(pk, c->tier_b);
+    pk_str(pk, "tier_c");
+    msgpack_pack_int32(pk, c->tier_c);
+    pk_str(pk, "push_delay_b");
+    msgpack_pack_int64(pk, c->push_delay_b);
+    pk_str(pk, "push_delay_c");
+    msgpack_pack_int64(pk, c->push_delay_c);
+    pk_str(pk, "county_rule");
+    pk_bool(pk, c->county_rule);
+    pk_str(pk, "city_rule");
+    pk_bool(pk, c->city_rule);
+    pk_str(pk, "eco_fee");
+    msgpack_pack_int64(pk, c->eco_fee);
+    pk_str(pk, "discrepancy_pct");
+    msgpack_pack_double(pk, c->discrepancy_pct);
+}
+
+static void
+pk_error(msgpack_packer *pk, uint64_t rid, int err, const char *msg)
+{
+    msgpack_pack_map(pk, 4);
+    pk_str(pk, "rid");
+    msgpack_pack_uint64(pk, rid);
+    pk_str(pk, "ok");
+    msgpack_pack_false(pk);
+    pk_str(pk, "err");
+    pk_str(pk, wf_err_name(err));
+    pk_str(pk, "msg");
+    pk_str(pk, msg && msg[0] ? msg : wf_strerror(err));
+}
+
+void
+wf_codec_error(msgpack_sbuffer *sb, uint64_t rid, int err, const char *msg)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    pk_error(&pk, rid, err == WF_OK ? WF_E_INTERNAL : err, msg);
+}
+
+void
+wf_codec_reply(msgpack_sbuffer *sb, const wf_reply_t *r, const wf_catalogue_t *cat)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+
+    if (r->err != WF_OK) {
+        pk_error(&pk, r->rid, r->err, r->msg);
+        return;
+    }
+    uint32_t extra = 0;
+    switch (r->op) {
+    case WF_OP_PING:
+    case WF_OP_HELLO:
+    case WF_OP_ORDER_CANCEL:
+    case WF_OP_ORDER_GET:
+    case WF_OP_ORDERS_MINE:
+    case WF_OP_CONFIG_GET:
+    case WF_OP_CONFIG_SET:
+        extra = 1;
+        break;
+    case WF_OP_OFFER_POST:
+    case WF_OP_DEMAND_POST:
+        extra = 3;
+        break;
+    case WF_OP_FIRM_GET:
+    case WF_OP_FIRM_PUT:
+        extra = r->firm ? 1 : 0;
+        break;
+    default:
+        break;
+    }
+    if ((r->op == WF_OP_CONFIG_GET || r->op == WF_OP_CONFIG_SET) && !r->config)
+        extra = 0;
+
+    msgpack_pack_map(&pk, 2 + extra);
+    pk_str(&pk, "rid");
+    msgpack_pack_uint64(&pk, r->rid);
+    pk_str(&pk, "ok");
+    msgpack_pack_true(&pk);
+    if (extra == 0)
+        return;
+    switch (r->op) {
+    case WF_OP_PING:
+        pk_str(&pk, "now");
+        msgpack_pack_int64(&pk, r->now);
+        break;
+    case WF_OP_HELLO:
+        pk_str(&pk, "seq");
+        msgpack_pack_uint64(&pk, r->seq);
+        break;
+    case WF_OP_OFFER_POST:
+    case WF_OP_DEMAND_POST:
+        pk_str(&pk, "id");
+        pk_str(&pk, r->id);
+        pk_str(&pk, "matches");
+        msgpack_pack_array(&pk, r->matches ? r->nmatches : 0);
+        for (size_t i = 0; r->matches && i < r->nmatches; i++)
+            pk_match(&pk, &r->matches[i]);
+        pk_str(&pk, "rest");
+        msgpack_pack_int64(&pk, r->rest);
+        break;
+    case WF_OP_ORDER_CANCEL:
+        pk_str(&pk, "rest");
+        msgpack_pack_int64(&pk, r->rest);
+        break;
+    case WF_OP_ORDER_GET:
+        pk_str(&pk, "order");
+        if (r->order)
+            pk_order(&pk, r->order);
+        else
+            msgpack_pack_nil(&pk);
+        break;
+    case WF_OP_ORDERS_MINE:
+        pk_str(&pk, "orders");
+        msgpack_pack_array(&pk, r->orders ? r->norders : 0);
+        for (size_t i = 0; r->orders && i < r->norders; i++)
+            pk_order(&pk, &r->orders[i]);
+        break;
+    case WF_OP_FIRM_GET:
+    case WF_OP_FIRM_PUT:
+        pk_str(&pk, "firm");
+        pk_firm(&pk, r->firm, r->config);
+        break;
+    case WF_OP_CONFIG_GET:
+    case WF_OP_CONFIG_SET:
+        pk_str(&pk, "config");
+        pk_config(&pk, r->config);
+        break;
+    default:
+        break;
+    }
+}
+
+void
+wf_codec_stream(msgpack_sbuffer *sb, const wf_stream_msg_t *m)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+
+    switch (m->type) {
+    case WF_MSG_MATCH:
+        /* The match map's own ts stands for the message's. */
+        msgpack_pack_map(&pk, 2 + MATCH_FIELDS + 3);
+        break;
+    case WF_MSG_EXPIRED:
+        msgpack_pack_map(&pk, 3 + 2);
+        break;
+    case WF_MSG_CREDIT:
+        msgpack_pack_map(&pk, 3 + 2);
+        break;
+    default:
+        msgpack_pack_map(&pk, 3);
+        break;
+    }
+    pk_str(&pk, "seq");
+    msgpack_pack_uint64(&pk, m->seq);
+    pk_str(&pk, "type");
+    pk_str(&pk, type_name(m->type));
+    switch (m->type) {
+    case WF_MSG_MATCH:
+        pk_match_fields(&pk, &m->u.match.m);
+        pk_str(&pk, "side");
+        pk_str(&pk, side_name(m->u.match.side));
+        pk_str(&pk, "counterparty");
+        pk_str(&pk, m->u.match.counterparty);
+        pk_str(&pk, "counterparty_name");
+        pk_str(&pk, m->u.match.counterparty_name);
+        return;
+    case WF_MSG_EXPIRED:
+        pk_str(&pk, "order");
+        pk_id(&pk, m->u.expired.side == WF_DEMAND ? 'D' : 'O', m->u.expired.order);
+        pk_str(&pk, "side");
+        pk_str(&pk, side_name(m->u.expired.side));
+        break;
+    case WF_MSG_CREDIT: {
+        char tier[2] = {m->u.credit.tier, '\0'};
+        pk_str(&pk, "score");
+        msgpack_pack_int32(&pk, m->u.credit.score);
+        pk_str(&pk, "tier");
+        pk_str(&pk, tier);
+        break;
+    }
+    default:
+        break;
+    }
+    pk_str(&pk, "ts");
+    msgpack_pack_int64(&pk, m->ts);
+}
+
+void
+wf_codec_feed(msgpack_sbuffer *sb, const wf_feed_msg_t *m)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 7);
+    pk_str(&pk, "code");
+    pk_str(&pk, m->code);
+    pk_str(&pk, "qty");
+    msgpack_pack_int64(&pk, m->qty);
+    pk_str(&pk, "price");
+    msgpack_pack_int64(&pk, m->price);
+    pk_str(&pk, "km");
+    msgpack_pack_double(&pk, m->km);
+    pk_str(&pk, "from_county");
+    msgpack_pack_uint32(&pk, m->from_county);
+    pk_str(&pk, "to_county");
+    msgpack_pack_uint32(&pk, m->to_county);
+    pk_str(&pk, "ts");
+    msgpack_pack_int64(&pk, m->ts);
+}
