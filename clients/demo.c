@@ -1,2 +1,976 @@
-/* placeholder, replaced by the real program */
-int main(void) { return 1; }
+/* wufei-demo: starts wufeid (insecure, loopback, a fresh database) as a
+ * child, registers the firms of a script file, plays the script's day of
+ * offers, demands, takes and cancels against it through the client
+ * library, and prints what happens the way a platform operator would
+ * follow it: who was matched with whom, what, how far, at what price.
+ * One extra connection says hello for a watched firm and shows that its
+ * private stream receives its matches. The script format is documented at
+ * the top of demo/shaoxing.day. Talks to the daemon only over the wire
+ * protocol. */
+#define _GNU_SOURCE /* nftw */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ftw.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "wfclient.h"
+
+#define OPERATOR "000000000000000000"
+#define MAX_TOK 32
+#define MAX_FIRMS 64
+#define MAX_ORDERS 512
+#define MAX_NAMES 128
+#define MAX_EVENTS 512
+
+/* ---- the script ---- */
+
+typedef struct firm {
+    char alias[32], id[24], roles[64], name[160];
+    double lat, lon;
+    long county;
+    int credit;
+} firm_t;
+
+typedef struct named {
+    char key[32], name[160];
+} named_t;
+
+typedef struct licence {
+    int firm;
+    char codes[128];
+    long long capacity_kg;
+} licence_t;
+
+typedef struct event {
+    int line;
+    char clock[8];
+    int firm;
+    char verb[16];
+    char *tok[MAX_TOK]; /* arguments after the verb, key=value options included */
+    int ntok;
+} event_t;
+
+static firm_t firms[MAX_FIRMS];
+static int nfirms;
+static named_t counties[MAX_NAMES], codenames[MAX_NAMES];
+static int ncounties, ncodenames;
+static licence_t licences[MAX_FIRMS];
+static int nlicences;
+static event_t events[MAX_EVENTS];
+static int nevents;
+static int watched = -1;
+
+/* ---- orders the demo posted ---- */
+
+typedef struct order {
+    char id[32], label[32];
+    int firm;
+    bool offer;
+    char code[128];
+    long long rest;
+    bool cancelled;
+} order_t;
+
+static order_t orders[MAX_ORDERS];
+static int norders;
+
+/* ---- the day's figures ---- */
+
+static struct {
+    int matches, cross_district, hazardous_matches;
+    double tonnes, tonne_km, hazardous_tonnes;
+    int cancels, expected_errors, unexpected_errors, stream_msgs, posts;
+} day;
+
+static const char *script_path;
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("wufei-demo: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(2);
+}
+
+/* Rounds to the nearest integer without libm (the demo links no -lm). */
+static long long round_ll(double v)
+{
+    return (long long)(v >= 0 ? v + 0.5 : v - 0.5);
+}
+
+static char *xstrdup(const char *s)
+{
+    char *p = strdup(s);
+    if (!p)
+        die("out of memory");
+    return p;
+}
+
+static const char *lookup(const named_t *t, int n, const char *key)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(t[i].key, key) == 0)
+            return t[i].name;
+    return NULL;
+}
+
+static const char *district(const firm_t *f)
+{
+    static char key[16];
+    snprintf(key, sizeof key, "%ld", f->county);
+    const char *n = lookup(counties, ncounties, key);
+    return n ? n : key;
+}
+
+/* The plain name of a code or pattern ("" when the script gives none). */
+static const char *code_name(const char *code)
+{
+    const char *n = lookup(codenames, ncodenames, code);
+    return n ? n : "";
+}
+
+static int firm_by_alias(const char *alias)
+{
+    for (int i = 0; i < nfirms; i++)
+        if (strcmp(firms[i].alias, alias) == 0)
+            return i;
+    return -1;
+}
+
+static order_t *order_by_id(const char *id)
+{
+    for (int i = 0; i < norders; i++)
+        if (strcmp(orders[i].id, id) == 0)
+            return &orders[i];
+    return NULL;
+}
+
+static order_t *order_by_label(const char *label)
+{
+    for (int i = norders - 1; i >= 0; i--)
+        if (strcmp(orders[i].label, label) == 0)
+            return &orders[i];
+    return NULL;
+}
+
+/* "40t", "2.5t", "500kg", "500" (kg) -> kg; false when malformed. */
+static bool parse_qty(const char *s, long long *kg)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || !isfinite(v) || v < 0)
+        return false;
+    if (strcmp(end, "t") == 0)
+        v *= 1000;
+    else if (strcmp(end, "kg") != 0 && *end)
+        return false;
+    *kg = round_ll(v);
+    return true;
+}
+
+/* CNY per tonne with up to two decimals -> fen per tonne. */
+static bool parse_price(const char *s, long long *fen)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v))
+        return false;
+    *fen = round_ll(v * 100);
+    return true;
+}
+
+static int split(char *line, char **tok, int max)
+{
+    int n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(line, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+        if (n == max)
+            return -1;
+        tok[n++] = t;
+    }
+    return n;
+}
+
+/* The text after the first n whitespace-separated words of line. */
+static const char *after_words(const char *line, int n)
+{
+    const char *p = line;
+    for (int i = 0; i < n; i++) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        while (*p && *p != ' ' && *p != '\t')
+            p++;
+    }
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return p;
+}
+
+static void copy(char *dst, size_t len, const char *src, int line, const char *what)
+{
+    if (strlen(src) >= len)
+        die("%s:%d: %s too long", script_path, line, what);
+    strcpy(dst, src);
+}
+
+static void load_script(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        die("cannot open %s: %s", path, strerror(errno));
+    char buf[1024];
+    int lineno = 0;
+    while (fgets(buf, sizeof buf, f)) {
+        lineno++;
+        buf[strcspn(buf, "\r\n")] = '\0';
+        char *hash = buf;
+        while (*hash == ' ' || *hash == '\t')
+            hash++;
+        if (*hash == '#' || *hash == '\0')
+            continue;
+        char whole[1024];
+        strcpy(whole, buf);
+        char *tok[MAX_TOK + 4];
+        int n = split(buf, tok, MAX_TOK + 4);
+        if (n < 0)
+            die("%s:%d: too many words", path, lineno);
+        if (strcmp(tok[0], "county") == 0 || strcmp(tok[0], "code") == 0) {
+            bool county = tok[0][1] == 'o' && tok[0][2] == 'u';
+            named_t *t = county ? &counties[ncounties] : &codenames[ncodenames];
+            if (n < 3 || (county ? ncounties : ncodenames) == MAX_NAMES)
+                die("%s:%d: usage: %s KEY NAME", path, lineno, tok[0]);
+            copy(t->key, sizeof t->key, tok[1], lineno, "key");
+            copy(t->name, sizeof t->name, after_words(whole, 2), lineno, "name");
+            if (county)
+                ncounties++;
+            else
+                ncodenames++;
+        } else if (strcmp(tok[0], "firm") == 0) {
+            /* firm ALIAS ID ROLES LAT LON COUNTY CREDIT NAME... */
+            if (n < 9 || nfirms == MAX_FIRMS)
+                die("%s:%d: usage: firm ALIAS ID ROLES LAT LON COUNTY CREDIT NAME", path, lineno);
+            firm_t *fm = &firms[nfirms];
+            copy(fm->alias, sizeof fm->alias, tok[1], lineno, "alias");
+            copy(fm->id, sizeof fm->id, tok[2], lineno, "firm id");
+            copy(fm->roles, sizeof fm->roles, tok[3], lineno, "roles");
+            char *end;
+            fm->lat = strtod(tok[4], &end);
+            fm->lon = strtod(tok[5], &end);
+            fm->county = strtol(tok[6], &end, 10);
+            fm->credit = (int)strtol(tok[7], &end, 10);
+            copy(fm->name, sizeof fm->name, after_words(whole, 8), lineno, "name");
+            if (firm_by_alias(fm->alias) >= 0)
+                die("%s:%d: firm %s twice", path, lineno, fm->alias);
+            nfirms++;
+        } else if (strcmp(tok[0], "licence") == 0) {
+            /* licence ALIAS CAPACITY PATTERNS */
+            licence_t *l = &licences[nlicences];
+            if (n != 4 || nlicences == MAX_FIRMS)
+                die("%s:%d: usage: licence ALIAS CAPACITY PATTERN,...", path, lineno);
+            if ((l->firm = firm_by_alias(tok[1])) < 0)
+                die("%s:%d: unknown firm %s", path, lineno, tok[1]);
+            if (!parse_qty(tok[2], &l->capacity_kg))
+                die("%s:%d: bad capacity %s", path, lineno, tok[2]);
+            copy(l->codes, sizeof l->codes, tok[3], lineno, "patterns");
+            nlicences++;
+        } else if (strcmp(tok[0], "watch") == 0) {
+            if (n != 2 || (watched = firm_by_alias(tok[1])) < 0)
+                die("%s:%d: usage: watch ALIAS (a firm declared above)", path, lineno);
+        } else if (strlen(tok[0]) == 5 && tok[0][2] == ':') {
+            /* HH:MM ALIAS VERB ARGS... */
+            if (n < 3 || nevents == MAX_EVENTS)
+                die("%s:%d: usage: HH:MM ALIAS VERB ARGS...", path, lineno);
+            event_t *e = &events[nevents];
+            e->line = lineno;
+            copy(e->clock, sizeof e->clock, tok[0], lineno, "clock");
+            if ((e->firm = firm_by_alias(tok[1])) < 0)
+                die("%s:%d: unknown firm %s", path, lineno, tok[1]);
+            copy(e->verb, sizeof e->verb, tok[2], lineno, "verb");
+            static const char *const verbs[] = {"offer", "demand", "take", "cancel"};
+            bool known = false;
+            for (size_t k = 0; k < 4; k++)
+                known |= strcmp(e->verb, verbs[k]) == 0;
+            if (!known)
+                die("%s:%d: unknown verb %s (offer, demand, take, cancel)", path, lineno, e->verb);
+            for (int i = 3; i < n; i++)
+                e->tok[e->ntok++] = xstrdup(tok[i]);
+            nevents++;
+        } else {
+            die("%s:%d: cannot read '%s'", path, lineno, tok[0]);
+        }
+    }
+    fclose(f);
+    if (nfirms == 0 || nevents == 0)
+        die("%s: no firms or no events", path);
+}
+
+/* The value of option key=... among an event's words, or NULL. */
+static const char *ev_opt(const event_t *e, const char *key)
+{
+    size_t k = strlen(key);
+    for (int i = 0; i < e->ntok; i++)
+        if (strncmp(e->tok[i], key, k) == 0 && e->tok[i][k] == '=')
+            return e->tok[i] + k + 1;
+    return NULL;
+}
+
+/* The positional words of an event (those without '='). */
+static int ev_args(const event_t *e, const char **args, int max)
+{
+    int n = 0;
+    for (int i = 0; i < e->ntok && n < max; i++)
+        if (!strchr(e->tok[i], '='))
+            args[n++] = e->tok[i];
+    return n;
+}
+
+/* ---- the daemon ---- */
+
+static pid_t daemon_pid = -1;
+static char db_dir[512];
+static bool db_made;
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        die("socket: %s", strerror(errno));
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+        die("cannot find a free port: %s", strerror(errno));
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void start_daemon(const char *path, const char *cmd_ep, const char *feed_ep)
+{
+    daemon_pid = fork();
+    if (daemon_pid < 0)
+        die("fork: %s", strerror(errno));
+    if (daemon_pid == 0) {
+        execl(path, path, "--db", db_dir, "--command", cmd_ep, "--feed", feed_ep, "--insecure", "--quiet",
+              (char *)NULL);
+        fprintf(stderr, "wufei-demo: cannot run %s: %s\n", path, strerror(errno));
+        _exit(127);
+    }
+}
+
+/* SIGTERM, then waits up to 10 s. Returns the exit status, or -1. */
+static int stop_daemon(void)
+{
+    if (daemon_pid <= 0)
+        return 0;
+    kill(daemon_pid, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 1000; i++) {
+        pid_t r = waitpid(daemon_pid, &status, WNOHANG);
+        if (r == daemon_pid) {
+            daemon_pid = -1;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        usleep(10000);
+    }
+    kill(daemon_pid, SIGKILL);
+    waitpid(daemon_pid, &status, 0);
+    daemon_pid = -1;
+    return -1;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void cleanup(bool keep)
+{
+    stop_daemon();
+    if (db_made && !keep)
+        nftw(db_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- output ---- */
+
+static void tonnes(char *buf, size_t len, long long kg)
+{
+    if (kg % 100 == 0)
+        snprintf(buf, len, "%.1f t", kg / 1000.0);
+    else
+        snprintf(buf, len, "%.3f t", kg / 1000.0);
+}
+
+static void cny(char *buf, size_t len, long long fen)
+{
+    unsigned long long a = fen < 0 ? (unsigned long long)-(fen + 1) + 1 : (unsigned long long)fen;
+    snprintf(buf, len, "%llu.%02llu", a / 100, a % 100);
+}
+
+static bool hazardous(const char *code)
+{
+    return (strlen(code) == 10 && code[3] == '-' && code[7] == '-') || strncmp(code, "HW", 2) == 0;
+}
+
+static const char *I = "         "; /* indent under the clock column */
+
+/* Prints one match of a post by firm `poster` and books it in the day's figures. */
+static void show_match(const msgpack_object *m, int poster, bool poster_offers)
+{
+    char id[32] = "?", offer[32] = "?", demand[32] = "?", code[64] = "?";
+    wfc_get_str(m, "id", id, sizeof id);
+    wfc_get_str(m, "offer", offer, sizeof offer);
+    wfc_get_str(m, "demand", demand, sizeof demand);
+    wfc_get_str(m, "code", code, sizeof code);
+    long long qty = wfc_get_int(m, "qty", 0), price = wfc_get_int(m, "price", 0);
+    double km = wfc_get_double(m, "km", 0), score = wfc_get_double(m, "score", 0);
+    order_t *resting = order_by_id(poster_offers ? demand : offer);
+    int other = resting ? resting->firm : -1;
+    if (resting)
+        resting->rest -= qty;
+    const firm_t *p = poster_offers ? &firms[poster] : other >= 0 ? &firms[other] : NULL;
+    const firm_t *c = poster_offers ? (other >= 0 ? &firms[other] : NULL) : &firms[poster];
+    char t[32], pr[32], who[64];
+    tonnes(t, sizeof t, qty);
+    cny(pr, sizeof pr, price);
+    if (price < 0)
+        snprintf(who, sizeof who, "producer pays %s CNY/t", pr);
+    else if (price > 0)
+        snprintf(who, sizeof who, "consumer pays %s CNY/t", pr);
+    else
+        snprintf(who, sizeof who, "free of charge");
+    printf("%s MATCH %s  %s (%s) → %s (%s)\n", I, id, p ? p->name : "?", p ? district(p) : "?",
+           c ? c->name : "?", c ? district(c) : "?");
+    printf("%s       %s %s, %s, %.1f km, %s, score %.3f", I, code, code_name(code), t, km, who, score);
+    long long fee = wfc_get_int(m, "fee", 0);
+    if (fee) {
+        char fb[32];
+        cny(fb, sizeof fb, fee);
+        printf(", eco fee %s CNY/t", fb);
+    }
+    char mf[32];
+    if (wfc_get_str(m, "manifest", mf, sizeof mf))
+        printf(", manifest %s", mf);
+    putchar('\n');
+    day.matches++;
+    day.tonnes += qty / 1000.0;
+    day.tonne_km += qty / 1000.0 * km;
+    if (hazardous(code)) {
+        day.hazardous_matches++;
+        day.hazardous_tonnes += qty / 1000.0;
+    }
+    if (p && c && p->county != c->county)
+        day.cross_district++;
+}
+
+static void price_phrase(char *buf, size_t len, bool offer, long long fen)
+{
+    char pr[32];
+    cny(pr, sizeof pr, fen);
+    if (fen == 0)
+        snprintf(buf, len, "free of charge");
+    else if (offer)
+        snprintf(buf, len, fen < 0 ? "pays up to %s CNY/t" : "asks at least %s CNY/t", pr);
+    else
+        snprintf(buf, len, fen < 0 ? "charges at least %s CNY/t" : "pays up to %s CNY/t", pr);
+}
+
+/* ---- playing ---- */
+
+static wfc_t *wc;    /* the main connection, acting as each event's firm */
+static wfc_t *watch; /* hello'd for the watched firm */
+
+static const msgpack_object *call_or_die(void)
+{
+    const msgpack_object *reply;
+    if (wfc_call(wc, &reply) != 0) {
+        fprintf(stderr, "wufei-demo: %s\n", wfc_error(wc));
+        cleanup(false);
+        exit(2);
+    }
+    return reply;
+}
+
+/* Reports an error reply. Returns true when the event expected it. */
+static bool report_error(const event_t *e, const msgpack_object *reply)
+{
+    char err[32] = "E_INTERNAL", msg[512] = "";
+    wfc_get_str(reply, "err", err, sizeof err);
+    wfc_get_str(reply, "msg", msg, sizeof msg);
+    const char *want = ev_opt(e, "expect");
+    if (want && strcmp(want, err) == 0) {
+        printf("%s REFUSED as expected: %s: %s\n", I, err, msg);
+        day.expected_errors++;
+        return true;
+    }
+    printf("%s ERROR %s: %s%s%s\n", I, err, msg, want ? "  (expected " : "", want ? want : "");
+    if (want)
+        putchar(')');
+    fprintf(stderr, "wufei-demo: %s:%d: unexpected error reply %s: %s\n", script_path, e->line, err, msg);
+    day.unexpected_errors++;
+    return false;
+}
+
+/* Prints the stream messages the watched firm got; waits for `expect`
+ * of them (bounded), then takes whatever else is already there. */
+static void drain_watch(int expect)
+{
+    if (!watch)
+        return;
+    int got = 0;
+    for (;;) {
+        const msgpack_object *m;
+        int rc = wfc_next(watch, got < expect ? 2000 : 50, &m);
+        if (rc != 0)
+            break;
+        got++;
+        day.stream_msgs++;
+        char type[32] = "?", id[32] = "", cpn[160] = "", code[64] = "";
+        wfc_get_str(m, "type", type, sizeof type);
+        wfc_get_str(m, "id", id, sizeof id);
+        wfc_get_str(m, "counterparty_name", cpn, sizeof cpn);
+        wfc_get_str(m, "code", code, sizeof code);
+        long long seq = wfc_get_int(m, "seq", 0);
+        if (strcmp(type, "match") == 0) {
+            char t[32];
+            tonnes(t, sizeof t, wfc_get_int(m, "qty", 0));
+            printf("%s   stream → %s: #%lld match %s, %s of %s with %s\n", I, firms[watched].name, seq, id, t,
+                   code, cpn);
+        } else {
+            printf("%s   stream → %s: #%lld %s %s\n", I, firms[watched].name, seq, type, id);
+        }
+    }
+}
+
+/* Counts the matches of a reply the watched firm is party to. */
+static int watched_matches(const msgpack_object *ms, int poster, bool poster_offers)
+{
+    if (watched < 0 || !ms || ms->type != MSGPACK_OBJECT_ARRAY)
+        return 0;
+    int n = 0;
+    for (uint32_t i = 0; i < ms->via.array.size; i++) {
+        char other[32] = "";
+        wfc_get_str(&ms->via.array.ptr[i], poster_offers ? "demand" : "offer", other, sizeof other);
+        order_t *o = order_by_id(other);
+        if ((o && o->firm == watched) || poster == watched)
+            n++;
+    }
+    return n;
+}
+
+static void play_post(const event_t *e)
+{
+    const firm_t *f = &firms[e->firm];
+    bool offer = strcmp(e->verb, "offer") == 0, take = strcmp(e->verb, "take") == 0;
+    const char *argv_[8];
+    const char **args = argv_;
+    int n = ev_args(e, argv_, 8);
+    int want = take ? 4 : 3;
+    if (n != want)
+        die("%s:%d: usage: %s", script_path, e->line,
+            take ? "take @LABEL CODES QTY PRICE" : offer ? "offer CODE QTY PRICE" : "demand CODES QTY PRICE");
+    const char *target = NULL;
+    order_t *tgt = NULL;
+    if (take) {
+        if (args[0][0] != '@' || !(tgt = order_by_label(args[0] + 1)))
+            die("%s:%d: take needs @LABEL of an earlier order", script_path, e->line);
+        target = tgt->id;
+        args++;
+    }
+    long long qty, price;
+    if (!parse_qty(args[1], &qty) || !parse_price(args[2], &price))
+        die("%s:%d: bad quantity or price", script_path, e->line);
+
+    char t[32], ph[96];
+    tonnes(t, sizeof t, qty);
+    price_phrase(ph, sizeof ph, offer, price);
+    const char *nm = code_name(args[0]);
+    if (take)
+        printf("%s  %s (%s) takes %s of %s %s from %s in one click, %s\n", e->clock, f->name, district(f), t,
+               tgt->code, code_name(tgt->code), tgt->id, ph);
+    else
+        printf("%s  %s (%s) %s %s of %s%s%s, %s\n", e->clock, f->name, district(f), offer ? "offers" : "wants", t,
+               args[0], nm[0] ? " " : "", nm, ph);
+
+    static const char *const dbl[] = {"max_km"};
+    static const char *const ints[] = {"min_credit", "min_fill", "expires"};
+    size_t nf = 3 + (target ? 1 : 0);
+    for (size_t i = 0; i < 1; i++)
+        nf += ev_opt(e, dbl[i]) != NULL;
+    for (size_t i = 0; i < 3; i++)
+        nf += ev_opt(e, ints[i]) != NULL;
+    wfc_set_as(wc, f->id);
+    msgpack_packer *pk = wfc_begin(wc, offer ? "offer.post" : "demand.post", nf);
+    if (offer) {
+        wfc_pack_str(pk, "code");
+        wfc_pack_str(pk, args[0]);
+    } else {
+        char codes[128];
+        snprintf(codes, sizeof codes, "%s", args[0]);
+        size_t nc = 1;
+        for (char *p = codes; *p; p++)
+            nc += *p == ',';
+        wfc_pack_str(pk, "codes");
+        msgpack_pack_array(pk, nc);
+        char *save = NULL;
+        for (char *c = strtok_r(codes, ",", &save); c; c = strtok_r(NULL, ",", &save))
+            wfc_pack_str(pk, c);
+    }
+    wfc_pack_str(pk, "qty");
+    msgpack_pack_int64(pk, qty);
+    wfc_pack_str(pk, "price");
+    msgpack_pack_int64(pk, price);
+    if (target) {
+        wfc_pack_str(pk, "target");
+        wfc_pack_str(pk, target);
+    }
+    for (size_t i = 0; i < 1; i++)
+        if (ev_opt(e, dbl[i])) {
+            wfc_pack_str(pk, dbl[i]);
+            msgpack_pack_double(pk, atof(ev_opt(e, dbl[i])));
+        }
+    for (size_t i = 0; i < 3; i++)
+        if (ev_opt(e, ints[i])) {
+            wfc_pack_str(pk, ints[i]);
+            msgpack_pack_int64(pk, atoll(ev_opt(e, ints[i])));
+        }
+    const msgpack_object *reply = call_or_die();
+    day.posts++;
+    if (!wfc_get_bool(reply, "ok", false)) {
+        report_error(e, reply);
+        return;
+    }
+    if (ev_opt(e, "expect")) {
+        printf("%s ERROR: expected %s but the post was accepted\n", I, ev_opt(e, "expect"));
+        day.unexpected_errors++;
+    }
+    if (norders == MAX_ORDERS)
+        die("too many orders");
+    order_t *o = &orders[norders++];
+    memset(o, 0, sizeof *o);
+    wfc_get_str(reply, "id", o->id, sizeof o->id);
+    snprintf(o->label, sizeof o->label, "%s", ev_opt(e, "label") ? ev_opt(e, "label") : "");
+    o->firm = e->firm;
+    o->offer = offer;
+    snprintf(o->code, sizeof o->code, "%s", args[0]);
+    o->rest = wfc_get_int(reply, "rest", 0);
+
+    const msgpack_object *ms = wfc_get(reply, "matches");
+    int expect_stream = watched_matches(ms, e->firm, offer);
+    if (ms && ms->type == MSGPACK_OBJECT_ARRAY)
+        for (uint32_t i = 0; i < ms->via.array.size; i++)
+            show_match(&ms->via.array.ptr[i], e->firm, offer);
+    if (o->rest > 0) {
+        tonnes(t, sizeof t, o->rest);
+        printf("%s → %s resting %s\n", I, o->id, t);
+    } else if (take) {
+        printf("%s → %s done\n", I, o->id);
+    } else {
+        printf("%s → %s fully matched\n", I, o->id);
+    }
+    drain_watch(expect_stream);
+}
+
+static void play_cancel(const event_t *e)
+{
+    const firm_t *f = &firms[e->firm];
+    const char *args[2];
+    order_t *o;
+    if (ev_args(e, args, 2) != 1 || args[0][0] != '@' || !(o = order_by_label(args[0] + 1)))
+        die("%s:%d: usage: cancel @LABEL (of an earlier order)", script_path, e->line);
+    printf("%s  %s (%s) cancels %s (%s %s)\n", e->clock, f->name, district(f), o->id, o->offer ? "offer of" : "demand for",
+           o->code);
+    wfc_set_as(wc, f->id);
+    msgpack_packer *pk = wfc_begin(wc, "order.cancel", 1);
+    wfc_pack_str(pk, "id");
+    wfc_pack_str(pk, o->id);
+    const msgpack_object *reply = call_or_die();
+    if (!wfc_get_bool(reply, "ok", false)) {
+        report_error(e, reply);
+        return;
+    }
+    char t[32];
+    tonnes(t, sizeof t, wfc_get_int(reply, "rest", 0));
+    printf("%s → cancelled, %s was still resting\n", I, t);
+    o->rest = 0;
+    o->cancelled = true;
+    day.cancels++;
+    drain_watch(0);
+}
+
+static bool operator_call(const char *what)
+{
+    const msgpack_object *reply = call_or_die();
+    if (wfc_get_bool(reply, "ok", false))
+        return true;
+    char err[32] = "?", msg[512] = "";
+    wfc_get_str(reply, "err", err, sizeof err);
+    wfc_get_str(reply, "msg", msg, sizeof msg);
+    fprintf(stderr, "wufei-demo: %s: %s: %s\n", what, err, msg);
+    if (strcmp(err, "E_OP") == 0)
+        return false;
+    day.unexpected_errors++;
+    return false;
+}
+
+static void register_firms(void)
+{
+    wfc_set_as(wc, OPERATOR);
+    for (int i = 0; i < nfirms; i++) {
+        const firm_t *f = &firms[i];
+        msgpack_packer *pk = wfc_begin(wc, "firm.put", 7);
+        wfc_pack_str(pk, "firm");
+        wfc_pack_str(pk, f->id);
+        wfc_pack_str(pk, "name");
+        wfc_pack_str(pk, f->name);
+        char roles[64];
+        snprintf(roles, sizeof roles, "%s", f->roles);
+        size_t nr = 1;
+        for (char *p = roles; *p; p++)
+            nr += *p == ',';
+        wfc_pack_str(pk, "roles");
+        msgpack_pack_array(pk, nr);
+        char *save = NULL;
+        for (char *r = strtok_r(roles, ",", &save); r; r = strtok_r(NULL, ",", &save))
+            wfc_pack_str(pk, r);
+        wfc_pack_str(pk, "lat");
+        msgpack_pack_double(pk, f->lat);
+        wfc_pack_str(pk, "lon");
+        msgpack_pack_double(pk, f->lon);
+        wfc_pack_str(pk, "county");
+        msgpack_pack_int64(pk, f->county);
+        wfc_pack_str(pk, "base_credit");
+        msgpack_pack_int64(pk, f->credit);
+        char what[64];
+        snprintf(what, sizeof what, "firm.put %s", f->alias);
+        if (!operator_call(what))
+            day.unexpected_errors++;
+    }
+    int64_t year_end = (int64_t)time(NULL) * 1000 + 365LL * 86400 * 1000;
+    int licensed = 0;
+    for (int i = 0; i < nlicences; i++) {
+        const licence_t *l = &licences[i];
+        msgpack_packer *pk = wfc_begin(wc, "licence.put", 4);
+        wfc_pack_str(pk, "firm");
+        wfc_pack_str(pk, firms[l->firm].id);
+        char codes[128];
+        snprintf(codes, sizeof codes, "%s", l->codes);
+        size_t nc = 1;
+        for (char *p = codes; *p; p++)
+            nc += *p == ',';
+        wfc_pack_str(pk, "codes");
+        msgpack_pack_array(pk, nc);
+        char *save = NULL;
+        for (char *c = strtok_r(codes, ",", &save); c; c = strtok_r(NULL, ",", &save))
+            wfc_pack_str(pk, c);
+        wfc_pack_str(pk, "capacity");
+        msgpack_pack_int64(pk, l->capacity_kg);
+        wfc_pack_str(pk, "valid_until");
+        msgpack_pack_int64(pk, year_end);
+        if (operator_call("licence.put"))
+            licensed++;
+    }
+    printf("registered %d firms", nfirms);
+    if (nlicences)
+        printf(" and %d of %d hazardous-waste licences", licensed, nlicences);
+    printf(" (operator %s)\n", OPERATOR);
+    for (int i = 0; i < nfirms; i++)
+        printf("  %-10s %s  %-9s %s (credit %d, %s)\n", firms[i].alias, firms[i].id, district(&firms[i]),
+               firms[i].name, firms[i].credit, firms[i].roles);
+}
+
+static void summary(void)
+{
+    printf("\n== end of day ==\n");
+    printf("posts %d, matches %d (%d across districts), %.1f t moved, %.0f t·km\n", day.posts, day.matches,
+           day.cross_district, day.tonnes, day.tonne_km);
+    printf("hazardous: %d matches, %.1f t; general and recyclable: %d matches, %.1f t\n", day.hazardous_matches,
+           day.hazardous_tonnes, day.matches - day.hazardous_matches, day.tonnes - day.hazardous_tonnes);
+    if (day.tonnes > 0)
+        printf("average haul %.1f km per tonne\n", day.tonne_km / day.tonnes);
+    int resting = 0;
+    long long kg = 0;
+    for (int i = 0; i < norders; i++)
+        if (orders[i].rest > 0 && !orders[i].cancelled) {
+            resting++;
+            kg += orders[i].rest;
+        }
+    char t[32];
+    tonnes(t, sizeof t, kg);
+    printf("left resting: %d orders, %s; cancelled %d; refused as expected %d\n", resting, t, day.cancels,
+           day.expected_errors);
+    if (watch)
+        printf("private stream of %s: %d messages\n", firms[watched].name, day.stream_msgs);
+    if (day.unexpected_errors)
+        printf("UNEXPECTED ERRORS: %d\n", day.unexpected_errors);
+}
+
+static int usage(void)
+{
+    fputs("usage: wufei-demo --wufeid PATH --script FILE [--db DIR] [--keep] [--pace MS]\n"
+          "  Starts wufeid --insecure on free loopback ports and a fresh database\n"
+          "  (or DIR), registers the script's firms and plays its day.\n"
+          "  --keep leaves the temporary database in place; --pace sleeps MS\n"
+          "  between events.\n",
+          stderr);
+    return 64;
+}
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+    got_signal = sig;
+}
+
+int main(int argc, char **argv)
+{
+    const char *wufeid = NULL, *db = NULL;
+    bool keep = false;
+    long pace_ms = 0;
+    for (int i = 1; i < argc; i++) {
+        bool more = i + 1 < argc;
+        if (strcmp(argv[i], "--wufeid") == 0 && more)
+            wufeid = argv[++i];
+        else if (strcmp(argv[i], "--script") == 0 && more)
+            script_path = argv[++i];
+        else if (strcmp(argv[i], "--db") == 0 && more)
+            db = argv[++i];
+        else if (strcmp(argv[i], "--pace") == 0 && more)
+            pace_ms = atol(argv[++i]);
+        else if (strcmp(argv[i], "--keep") == 0)
+            keep = true;
+        else if (strcmp(argv[i], "--help") == 0) {
+            usage();
+            return 0;
+        } else
+            return usage();
+    }
+    if (!wufeid || !script_path)
+        return usage();
+    load_script(script_path);
+
+    if (db) {
+        snprintf(db_dir, sizeof db_dir, "%s", db);
+        keep = true;
+    } else {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(db_dir, sizeof db_dir, "%s/wufei-demo-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(db_dir))
+            die("mkdtemp: %s", strerror(errno));
+        db_made = true;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    char cmd_ep[64], feed_ep[64];
+    int p1 = free_port(), p2;
+    do
+        p2 = free_port();
+    while (p2 == p1);
+    snprintf(cmd_ep, sizeof cmd_ep, "tcp://127.0.0.1:%d", p1);
+    snprintf(feed_ep, sizeof feed_ep, "tcp://127.0.0.1:%d", p2);
+    start_daemon(wufeid, cmd_ep, feed_ep);
+
+    wfc_opts_t o = {.endpoint = cmd_ep, .as = OPERATOR, .timeout_ms = 250};
+    wc = wfc_new(&o);
+    if (!wc)
+        die("cannot create a client for %s", cmd_ep);
+    /* wait (bounded) for the daemon to answer ping */
+    bool up = false;
+    for (int tries = 0; tries < 80 && !up && !got_signal; tries++) {
+        int status;
+        if (waitpid(daemon_pid, &status, WNOHANG) == daemon_pid) {
+            daemon_pid = -1;
+            cleanup(keep);
+            die("wufeid exited before answering (status %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        }
+        wfc_begin(wc, "ping", 0);
+        const msgpack_object *reply;
+        up = wfc_call(wc, &reply) == 0 && wfc_get_bool(reply, "ok", false);
+    }
+    if (!up) {
+        cleanup(keep);
+        die("wufeid did not answer ping on %s within 20 s", cmd_ep);
+    }
+    wfc_destroy(&wc);
+    o.timeout_ms = 10000;
+    wc = wfc_new(&o);
+    if (!wc)
+        die("cannot create a client for %s", cmd_ep);
+    printf("wufei-demo: wufeid on %s (feed %s), database %s\n", cmd_ep, feed_ep, db_dir);
+    printf("script %s: %d firms, %d events\n\n", script_path, nfirms, nevents);
+    register_firms();
+
+    if (watched >= 0) {
+        wfc_opts_t wo = {.endpoint = cmd_ep, .as = firms[watched].id, .timeout_ms = 10000};
+        watch = wfc_new(&wo);
+        if (!watch)
+            die("cannot create the watching client");
+        wfc_begin(watch, "hello", 0);
+        const msgpack_object *reply;
+        int rc = wfc_call(watch, &reply);
+        if (rc != 0 || !wfc_get_bool(reply, "ok", false)) {
+            fprintf(stderr, "wufei-demo: hello for %s failed: %s\n", firms[watched].alias,
+                    rc ? wfc_error(watch) : "error reply");
+            day.unexpected_errors++;
+            wfc_destroy(&watch);
+        } else {
+            printf("watching the private stream of %s (seq %lld)\n", firms[watched].name,
+                   (long long)wfc_get_int(reply, "seq", 0));
+        }
+    }
+    putchar('\n');
+
+    for (int i = 0; i < nevents && !got_signal; i++) {
+        const event_t *e = &events[i];
+        if (strcmp(e->verb, "cancel") == 0)
+            play_cancel(e);
+        else
+            play_post(e);
+        fflush(stdout);
+        if (pace_ms > 0)
+            usleep((useconds_t)pace_ms * 1000);
+    }
+    summary();
+    wfc_destroy(&watch);
+    wfc_destroy(&wc);
+    for (int i = 0; i < nevents; i++)
+        for (int k = 0; k < events[i].ntok; k++)
+            free(events[i].tok[k]);
+    int st = stop_daemon();
+    if (st != 0) {
+        fprintf(stderr, "wufei-demo: wufeid exited with status %d\n", st);
+        day.unexpected_errors++;
+    }
+    cleanup(keep);
+    if (!keep)
+        printf("stopped wufeid, removed %s\n", db_dir);
+    else
+        printf("stopped wufeid, database kept in %s\n", db_dir);
+    if (got_signal)
+        return 130;
+    return day.unexpected_errors ? 1 : 0;
+}

@@ -42,6 +42,16 @@ int wfc_call(wfc_t *self, const msgpack_object **reply);
  * -1 on error. */
 int wfc_next(wfc_t *self, int timeout_ms, const msgpack_object **msg);
 
+/* Sends buf exactly as given (it need not be valid msgpack) and waits for
+ * the next reply, whatever its rid. For tests of the server's input
+ * checks. Same results as wfc_call. */
+int wfc_call_raw(wfc_t *self, const void *buf, size_t len, const msgpack_object **reply);
+
+/* Changes the firm named in `as` on later requests (NULL or "" for none);
+ * insecure mode only. wfc_as returns the current one ("" when none). */
+void wfc_set_as(wfc_t *self, const char *as);
+const char *wfc_as(const wfc_t *self);
+
 /* Last transport error. */
 const char *wfc_error(const wfc_t *self);
 

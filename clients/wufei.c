@@ -1,2 +1,854 @@
-/* placeholder, replaced by the real program */
-int main(void) { return 1; }
+/* wufei: the command-line client of the wufei exchange. Each run sends
+ * one request to wufeid's command socket (or, for `watch`, says hello and
+ * prints the firm's private stream until interrupted) and prints the reply
+ * for a person, or as JSON with --json. It speaks only the wire protocol,
+ * through the client library in wfclient.h. See docs/cli.md. */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "wfclient.h"
+
+#ifndef WUFEI_VERSION
+#define WUFEI_VERSION "0"
+#endif
+
+enum { EXIT_REPLY = 1, EXIT_TRANSPORT = 2, EXIT_USAGE = 64 };
+
+/* ---- options ---- */
+
+typedef struct opt {
+    const char *name; /* without the leading "--" */
+    bool takes_arg;
+    const char *val;  /* the argument, or "" for a flag that was given */
+} opt_t;
+
+static opt_t opts[] = {
+    {"endpoint", true, NULL},   {"as", true, NULL},         {"json", false, NULL},
+    {"timeout", true, NULL},    {"help", false, NULL},      {"version", false, NULL},
+    {"server-key", true, NULL}, {"public-key", true, NULL}, {"secret-key", true, NULL},
+    {"lat", true, NULL},        {"lon", true, NULL},        {"max-km", true, NULL},
+    {"min-credit", true, NULL}, {"min-fill", true, NULL},   {"expires", true, NULL},
+    {"target", true, NULL},     {"all", false, NULL},       {"after", true, NULL},
+    {"roles", true, NULL},      {"county", true, NULL},     {"base-credit", true, NULL},
+    {"key", true, NULL},
+};
+#define NOPTS (sizeof opts / sizeof opts[0])
+
+/* Options every subcommand accepts. */
+static const char *const global_opts = " endpoint as json timeout help version server-key public-key secret-key ";
+
+static const char *opt(const char *name)
+{
+    for (size_t i = 0; i < NOPTS; i++)
+        if (strcmp(opts[i].name, name) == 0)
+            return opts[i].val;
+    return NULL;
+}
+
+static bool json_out;
+
+static const char usage_text[] =
+    "usage: wufei [options] COMMAND [args]\n"
+    "\n"
+    "options (also from WUFEI_ENDPOINT, WUFEI_AS):\n"
+    "  --endpoint E     wufeid's command socket (default tcp://127.0.0.1:5570)\n"
+    "  --as FIRM        the firm to act as (insecure mode)\n"
+    "  --json           print the raw reply as JSON\n"
+    "  --timeout MS     reply timeout (default 5000)\n"
+    "  --server-key Z85 --public-key Z85 --secret-key Z85   CURVE (secure mode)\n"
+    "  --help, --version\n"
+    "\n"
+    "commands:\n"
+    "  ping\n"
+    "  offer CODE QTY PRICE [--lat X --lon Y] [--max-km K] [--min-credit C]\n"
+    "        [--min-fill F] [--expires MS]\n"
+    "  demand CODES QTY PRICE [same options] [--target OFFER]   (CODES comma-separated)\n"
+    "  take OFFER CODES QTY PRICE [same options]                 (one-click take)\n"
+    "  cancel ID\n"
+    "  orders [--all]\n"
+    "  order ID\n"
+    "  watch [--after SEQ]\n"
+    "  firm add ID NAME --roles R1,R2 --lat X --lon Y --county N [--base-credit N] [--key Z85]\n"
+    "  firm get ID\n"
+    "  config get\n"
+    "  config set KEY=VALUE...\n"
+    "\n"
+    "QTY in kg (or L), PRICE in fen per tonne (negative offer price: the producer pays).\n"
+    "Exit status: 0 ok, 1 error reply, 2 transport failure, 64 usage error.\n";
+
+static int usage(const char *fmt, ...)
+{
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        fputs("wufei: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
+        fputs("try 'wufei --help'\n", stderr);
+    }
+    return EXIT_USAGE;
+}
+
+static bool parse_i64(const char *s, int64_t *out)
+{
+    if (!s || !*s)
+        return false;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_double(const char *s, double *out)
+{
+    if (!s || !*s)
+        return false;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v))
+        return false;
+    *out = v;
+    return true;
+}
+
+/* ---- request fields ---- */
+
+typedef enum { F_STR, F_INT, F_DOUBLE, F_BOOL, F_LIST } ftype_t;
+
+typedef struct field {
+    const char *key;
+    ftype_t type;
+    const char *s; /* F_STR; F_LIST: comma-separated */
+    int64_t i;
+    double d;
+    bool b;
+} field_t;
+
+#define MAX_FIELDS 32
+
+typedef struct req {
+    field_t f[MAX_FIELDS];
+    size_t n;
+} req_t;
+
+static field_t *add(req_t *r, const char *key, ftype_t type)
+{
+    if (r->n == MAX_FIELDS) {
+        fputs("wufei: too many fields\n", stderr);
+        exit(EXIT_USAGE);
+    }
+    field_t *f = &r->f[r->n++];
+    memset(f, 0, sizeof *f);
+    f->key = key;
+    f->type = type;
+    return f;
+}
+
+static void add_str(req_t *r, const char *key, const char *s) { add(r, key, F_STR)->s = s; }
+static void add_int(req_t *r, const char *key, int64_t i) { add(r, key, F_INT)->i = i; }
+static void add_double(req_t *r, const char *key, double d) { add(r, key, F_DOUBLE)->d = d; }
+static void add_bool(req_t *r, const char *key, bool b) { add(r, key, F_BOOL)->b = b; }
+static void add_list(req_t *r, const char *key, const char *csv) { add(r, key, F_LIST)->s = csv; }
+
+static void pack_list(msgpack_packer *pk, const char *csv)
+{
+    size_t n = 1;
+    for (const char *p = csv; *p; p++)
+        n += *p == ',';
+    msgpack_pack_array(pk, n);
+    const char *p = csv;
+    for (;;) {
+        const char *c = strchr(p, ',');
+        size_t len = c ? (size_t)(c - p) : strlen(p);
+        msgpack_pack_str(pk, len);
+        msgpack_pack_str_body(pk, p, len);
+        if (!c)
+            break;
+        p = c + 1;
+    }
+}
+
+static wfc_t *client;
+
+/* Sends op with the fields of r. Returns 0 with *reply on a reply (ok or
+ * not), or exits with EXIT_TRANSPORT. */
+static const msgpack_object *call(const char *op, const req_t *r)
+{
+    msgpack_packer *pk = wfc_begin(client, op, r ? r->n : 0);
+    for (size_t i = 0; r && i < r->n; i++) {
+        const field_t *f = &r->f[i];
+        wfc_pack_str(pk, f->key);
+        switch (f->type) {
+        case F_STR: wfc_pack_str(pk, f->s); break;
+        case F_INT: msgpack_pack_int64(pk, f->i); break;
+        case F_DOUBLE: msgpack_pack_double(pk, f->d); break;
+        case F_BOOL: f->b ? msgpack_pack_true(pk) : msgpack_pack_false(pk); break;
+        case F_LIST: pack_list(pk, f->s); break;
+        }
+    }
+    const msgpack_object *reply;
+    if (wfc_call(client, &reply) != 0) {
+        fprintf(stderr, "wufei: %s: %s\n", op, wfc_error(client));
+        wfc_destroy(&client);
+        exit(EXIT_TRANSPORT);
+    }
+    return reply;
+}
+
+/* Prints the reply as JSON when asked; on an error reply prints the code
+ * and message and returns false. */
+static bool reply_ok(const msgpack_object *reply)
+{
+    if (json_out) {
+        wfc_print_json(stdout, reply);
+        fputc('\n', stdout);
+    }
+    if (wfc_get_bool(reply, "ok", false))
+        return true;
+    char err[64] = "E_INTERNAL", msg[512] = "";
+    wfc_get_str(reply, "err", err, sizeof err);
+    wfc_get_str(reply, "msg", msg, sizeof msg);
+    fprintf(stderr, "wufei: %s: %s\n", err, msg[0] ? msg : "(no message)");
+    return false;
+}
+
+/* ---- readable output ---- */
+
+static void fmt_cny(char *buf, size_t len, int64_t fen)
+{
+    unsigned long long a = fen < 0 ? (unsigned long long)-(fen + 1) + 1 : (unsigned long long)fen;
+    snprintf(buf, len, "%s%llu.%02llu", fen < 0 ? "-" : "", a / 100, a % 100);
+}
+
+static void print_scalar(FILE *f, const msgpack_object *o)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_STR: fwrite(o->via.str.ptr, 1, o->via.str.size, f); break;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: fprintf(f, "%llu", (unsigned long long)o->via.u64); break;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: fprintf(f, "%lld", (long long)o->via.i64); break;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64: fprintf(f, "%g", o->via.f64); break;
+    case MSGPACK_OBJECT_BOOLEAN: fputs(o->via.boolean ? "true" : "false", f); break;
+    case MSGPACK_OBJECT_NIL: fputs("-", f); break;
+    case MSGPACK_OBJECT_ARRAY: {
+        bool simple = true;
+        for (uint32_t i = 0; i < o->via.array.size; i++) {
+            msgpack_object_type t = o->via.array.ptr[i].type;
+            if (t == MSGPACK_OBJECT_ARRAY || t == MSGPACK_OBJECT_MAP)
+                simple = false;
+        }
+        if (!simple) {
+            wfc_print_json(f, o);
+            break;
+        }
+        for (uint32_t i = 0; i < o->via.array.size; i++) {
+            if (i)
+                fputc(',', f);
+            print_scalar(f, &o->via.array.ptr[i]);
+        }
+        if (o->via.array.size == 0)
+            fputs("-", f);
+        break;
+    }
+    default: wfc_print_json(f, o); break;
+    }
+}
+
+static bool key_is(const msgpack_object *k, const char *s)
+{
+    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(s)
+        && memcmp(k->via.str.ptr, s, k->via.str.size) == 0;
+}
+
+/* One line: the map's id first, then key=value for the other fields. */
+static void print_kv_line(const msgpack_object *map)
+{
+    if (map->type != MSGPACK_OBJECT_MAP) {
+        print_scalar(stdout, map);
+        fputc('\n', stdout);
+        return;
+    }
+    char id[64];
+    bool first = true;
+    if (wfc_get_str(map, "id", id, sizeof id)) {
+        fputs(id, stdout);
+        first = false;
+    }
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object_kv *kv = &map->via.map.ptr[i];
+        if (key_is(&kv->key, "id"))
+            continue;
+        if (!first)
+            fputc(' ', stdout);
+        first = false;
+        print_scalar(stdout, &kv->key);
+        fputc('=', stdout);
+        print_scalar(stdout, &kv->val);
+    }
+    fputc('\n', stdout);
+}
+
+/* One "key: value" line per field, skipping the envelope. */
+static void print_fields(const msgpack_object *map, const char *indent)
+{
+    if (map->type != MSGPACK_OBJECT_MAP)
+        return;
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object_kv *kv = &map->via.map.ptr[i];
+        if (key_is(&kv->key, "rid") || key_is(&kv->key, "ok"))
+            continue;
+        fputs(indent, stdout);
+        print_scalar(stdout, &kv->key);
+        fputs(": ", stdout);
+        if (kv->val.type == MSGPACK_OBJECT_MAP) {
+            fputc('\n', stdout);
+            char deeper[32];
+            snprintf(deeper, sizeof deeper, "%s  ", indent);
+            print_fields(&kv->val, deeper);
+        } else if (kv->val.type == MSGPACK_OBJECT_ARRAY && kv->val.via.array.size > 0
+                   && kv->val.via.array.ptr[0].type == MSGPACK_OBJECT_MAP) {
+            fputc('\n', stdout);
+            for (uint32_t j = 0; j < kv->val.via.array.size; j++) {
+                fputs(indent, stdout);
+                fputs("  - ", stdout);
+                print_kv_line(&kv->val.via.array.ptr[j]);
+            }
+        } else {
+            print_scalar(stdout, &kv->val);
+            fputc('\n', stdout);
+        }
+    }
+}
+
+/* "M4 2000 kg of 900-249-08 with D7 at 120.00 CNY/t, 23.4 km, score 0.512" */
+static void print_match(const msgpack_object *m, bool we_offer)
+{
+    char id[64] = "?", code[64] = "?", other[64] = "?", unit[16] = "kg", price[32];
+    wfc_get_str(m, "id", id, sizeof id);
+    wfc_get_str(m, "code", code, sizeof code);
+    wfc_get_str(m, we_offer ? "demand" : "offer", other, sizeof other);
+    wfc_get_str(m, "unit", unit, sizeof unit);
+    fmt_cny(price, sizeof price, wfc_get_int(m, "price", 0));
+    printf("%s %lld %s of %s with %s at %s CNY/%s, %.1f km, score %.3f", id,
+           (long long)wfc_get_int(m, "qty", 0), unit, code, other, price,
+           strcmp(unit, "L") == 0 ? "m3" : "t", wfc_get_double(m, "km", 0),
+           wfc_get_double(m, "score", 0));
+    int64_t fee = wfc_get_int(m, "fee", 0);
+    if (fee) {
+        char fbuf[32];
+        fmt_cny(fbuf, sizeof fbuf, fee);
+        printf(", eco fee %s CNY/t", fbuf);
+    }
+    char mf[64];
+    if (wfc_get_str(m, "manifest", mf, sizeof mf))
+        printf(", manifest %s", mf);
+    fputc('\n', stdout);
+}
+
+static int print_post(const msgpack_object *reply, bool we_offer)
+{
+    char id[64] = "?";
+    wfc_get_str(reply, "id", id, sizeof id);
+    int64_t rest = wfc_get_int(reply, "rest", 0);
+    const msgpack_object *ms = wfc_get(reply, "matches");
+    size_t n = ms && ms->type == MSGPACK_OBJECT_ARRAY ? ms->via.array.size : 0;
+    if (rest > 0)
+        printf("%s resting %lld kg\n", id, (long long)rest);
+    else
+        printf("%s filled\n", id);
+    for (size_t i = 0; i < n; i++)
+        print_match(&ms->via.array.ptr[i], we_offer);
+    return 0;
+}
+
+/* ---- subcommands ---- */
+
+/* Checks that only the options named in allowed (space-separated, with
+ * spaces at both ends) were given. */
+static bool only_opts(const char *cmd, const char *allowed)
+{
+    for (size_t i = 0; i < NOPTS; i++) {
+        if (!opts[i].val)
+            continue;
+        char pat[40];
+        snprintf(pat, sizeof pat, " %s ", opts[i].name);
+        if (!strstr(global_opts, pat) && !strstr(allowed, pat)) {
+            usage("%s does not take --%s", cmd, opts[i].name);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Adds the optional order fields given as options. Returns false on a bad
+ * value (after printing the usage error). */
+static bool add_order_opts(req_t *r)
+{
+    const char *lat = opt("lat"), *lon = opt("lon");
+    double d;
+    int64_t i;
+    if (!!lat != !!lon) {
+        usage("--lat and --lon go together");
+        return false;
+    }
+    if (lat) {
+        double la, lo;
+        if (!parse_double(lat, &la) || !parse_double(lon, &lo)) {
+            usage("--lat/--lon need numbers");
+            return false;
+        }
+        add_double(r, "lat", la);
+        add_double(r, "lon", lo);
+    }
+    if (opt("max-km")) {
+        if (!parse_double(opt("max-km"), &d)) {
+            usage("--max-km needs a number");
+            return false;
+        }
+        add_double(r, "max_km", d);
+    }
+    static const struct { const char *o, *k; } ints[] = {
+        {"min-credit", "min_credit"}, {"min-fill", "min_fill"}, {"expires", "expires"}};
+    for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++) {
+        if (!opt(ints[k].o))
+            continue;
+        if (!parse_i64(opt(ints[k].o), &i)) {
+            usage("--%s needs an integer", ints[k].o);
+            return false;
+        }
+        add_int(r, ints[k].k, i);
+    }
+    return true;
+}
+
+#define ORDER_OPTS " lat lon max-km min-credit min-fill expires "
+
+static int cmd_ping(int argc, char **argv)
+{
+    if (argc != 0 || !only_opts("ping", " "))
+        return usage(argc ? "ping takes no arguments" : NULL);
+    const msgpack_object *reply = call("ping", NULL);
+    if (!reply_ok(reply))
+        return EXIT_REPLY;
+    if (!json_out) {
+        int64_t now = wfc_get_int(reply, "now", 0);
+        time_t t = (time_t)(now / 1000);
+        struct tm tm;
+        char buf[64] = "?";
+        if (localtime_r(&t, &tm))
+            strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+        printf("pong, server time %s.%03lld\n", buf, (long long)(now % 1000));
+    }
+    return 0;
+}
+
+static int cmd_post(const char *what, int argc, char **argv)
+{
+    bool offer = strcmp(what, "offer") == 0, take = strcmp(what, "take") == 0;
+    int want = take ? 4 : 3;
+    const char *allowed = offer ? ORDER_OPTS : take ? ORDER_OPTS : ORDER_OPTS "target ";
+    if (argc != want)
+        return usage(take ? "usage: take OFFER CODES QTY PRICE"
+                          : offer ? "usage: offer CODE QTY PRICE [options]"
+                                  : "usage: demand CODES QTY PRICE [options]");
+    if (!only_opts(what, allowed))
+        return EXIT_USAGE;
+    int a = take ? 1 : 0;
+    int64_t qty, price;
+    if (!parse_i64(argv[a + 1], &qty))
+        return usage("QTY must be an integer (kg): %s", argv[a + 1]);
+    if (!parse_i64(argv[a + 2], &price))
+        return usage("PRICE must be an integer (fen per tonne): %s", argv[a + 2]);
+    req_t r = {0};
+    if (offer)
+        add_str(&r, "code", argv[a]);
+    else
+        add_list(&r, "codes", argv[a]);
+    add_int(&r, "qty", qty);
+    add_int(&r, "price", price);
+    if (!add_order_opts(&r))
+        return EXIT_USAGE;
+    if (take)
+        add_str(&r, "target", argv[0]);
+    else if (opt("target"))
+        add_str(&r, "target", opt("target"));
+    const msgpack_object *reply = call(offer ? "offer.post" : "demand.post", &r);
+    if (!reply_ok(reply))
+        return EXIT_REPLY;
+    if (!json_out)
+        print_post(reply, offer);
+    return 0;
+}
+
+static int cmd_cancel(int argc, char **argv)
+{
+    if (argc != 1)
+        return usage("usage: cancel ID");
+    if (!only_opts("cancel", " "))
+        return EXIT_USAGE;
+    req_t r = {0};
+    add_str(&r, "id", argv[0]);
+    const msgpack_object *reply = call("order.cancel", &r);
+    if (!reply_ok(reply))
+        return EXIT_REPLY;
+    if (!json_out)
+        printf("%s cancelled, %lld kg was resting\n", argv[0], (long long)wfc_get_int(reply, "rest", 0));
+    return 0;
+}
+
+static int cmd_orders(int argc, char **argv)
+{
+    if (argc != 0)
+        return usage("usage: orders [--all]");
+    if (!only_opts("orders", " all "))
+        return EXIT_USAGE;
+    req_t r = {0};
+    add_bool(&r, "live_only", opt("all") == NULL);
+    const msgpack_object *reply = call("orders.mine", &r);
+    if (!reply_ok(reply))
+        return EXIT_REPLY;
+    if (!json_out) {
+        const msgpack_object *os = wfc_get(reply, "orders");
+        size_t n = os && os->type == MSGPACK_OBJECT_ARRAY ? os->via.array.size : 0;
+        for (size_t i = 0; i < n; i++)
+            print_kv_line(&os->via.array.ptr[i]);
+        if (n == 0)
+            puts(opt("all") ? "no orders" : "no live orders");
+    }
+    return 0;
+}
+
+static int cmd_order(int argc, char **argv)
+{
+    if (argc != 1)
+        return usage("usage: order ID");
+    if (!only_opts("order", " "))
+        return EXIT_USAGE;
+    req_t r = {0};
+    add_str(&r, "id", argv[0]);
+    const msgpack_object *reply = call("order.get", &r);
+    if (!reply_ok(reply))
+        return EXIT_REPLY;
+    if (!json_out) {
+        const msgpack_object *o = wfc_get(reply, "order");
+        print_fields(o ? o : reply, "");
+    }
+    return 0;
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+/* One readable line per stream message. */
+static void print_stream(const msgpack_object *m)
+{
+    char type[32] = "?";
+    wfc_get_str(m, "type", type, sizeof type);
+    printf("#%lld %s", (long long)wfc_get_int(m, "seq", 0), type);
+    if (strcmp(type, "match") == 0) {
+        char id[64] = "?", side[32] = "", code[64] = "?", cp[64] = "?", cpn[256] = "", price[32];
+        char mine[64] = "?", theirs[64] = "?";
+        wfc_get_str(m, "id", id, sizeof id);
+        wfc_get_str(m, "side", side, sizeof side);
+        wfc_get_str(m, "code", code, sizeof code);
+        wfc_get_str(m, "counterparty", cp, sizeof cp);
+        wfc_get_str(m, "counterparty_name", cpn, sizeof cpn);
+        bool sold = side[0] == 'o' || side[0] == 's' || side[0] == 'p';
+        wfc_get_str(m, sold ? "offer" : "demand", mine, sizeof mine);
+        wfc_get_str(m, sold ? "demand" : "offer", theirs, sizeof theirs);
+        fmt_cny(price, sizeof price, wfc_get_int(m, "price", 0));
+        printf(" %s: %s %lld kg of %s %s %s (%s) at %s CNY/t, %.1f km, %s against %s\n", id,
+               sold ? "sold" : "bought", (long long)wfc_get_int(m, "qty", 0), code,
+               sold ? "to" : "from", cpn[0] ? cpn : cp, cp, price, wfc_get_double(m, "km", 0), mine,
+               theirs);
+        return;
+    }
+    fputc(' ', stdout);
+    /* the rest, generically, without the two fields already shown */
+    bool first = true;
+    for (uint32_t i = 0; m->type == MSGPACK_OBJECT_MAP && i < m->via.map.size; i++) {
+        const msgpack_object_kv *kv = &m->via.map.ptr[i];
+        if (key_is(&kv->key, "seq") || key_is(&kv->key, "type"))
+            continue;
+        if (!first)
+            fputc(' ', stdout);
+        first = false;
+        print_scalar(stdout, &kv->key);
+        fputc('=', stdout);
+        print_scalar(stdout, &kv->val);
+    }
+    fputc('\n', stdout);
+}
+
+static int cmd_watch(int argc, char **argv)
+{
+    if (argc != 0)
+        return usage("usage: watch [--after SEQ]");
+    if (!only_opts("watch", " after "))
+        return EXIT_USAGE;
+    req_t r = {0};
+    if (opt("after")) {
+        int64_t after;
+        if (!parse_i64(opt("after"), &after) || after < 0)
+            return usage("--after needs a sequence number");
+        add_int(&r, "after_seq", after);
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    const msgpack_object *reply = call("hello", &r);
+    if (!reply_ok(reply))
+        return EXIT_REPLY;
+    if (!json_out)
+        printf("watching %s, latest seq %lld (Ctrl-C to stop)\n",
+               wfc_as(client)[0] ? wfc_as(client) : "(no firm)", (long long)wfc_get_int(reply, "seq", 0));
+    fflush(stdout);
+    while (!interrupted) {
+        const msgpack_object *m;
+        int rc = wfc_next(client, 500, &m);
+        if (rc == 1)
+            continue;
+        if (rc < 0) {
+            if (interrupted)
+                break;
+            fprintf(stderr, "wufei: watch: %s\n", wfc_error(client));
+            return EXIT_TRANSPORT;
+        }
+        if (json_out) {
+            wfc_print_json(stdout, m);
+            fputc('\n', stdout);
+        } else {
+            print_stream(m);
+        }
+        fflush(stdout);
+    }
+    return 0;
+}
+
+static int cmd_firm(int argc, char **argv)
+{
+    if (argc >= 1 && strcmp(argv[0], "get") == 0) {
+        if (argc != 2)
+            return usage("usage: firm get ID");
+        if (!only_opts("firm get", " "))
+            return EXIT_USAGE;
+        req_t r = {0};
+        add_str(&r, "firm", argv[1]);
+        const msgpack_object *reply = call("firm.get", &r);
+        if (!reply_ok(reply))
+            return EXIT_REPLY;
+        if (!json_out) {
+            const msgpack_object *f = wfc_get(reply, "firm");
+            print_fields(f && f->type == MSGPACK_OBJECT_MAP ? f : reply, "");
+        }
+        return 0;
+    }
+    if (argc >= 1 && strcmp(argv[0], "add") == 0) {
+        if (argc != 3)
+            return usage("usage: firm add ID NAME --roles R1,R2 --lat X --lon Y --county N");
+        if (!only_opts("firm add", " roles lat lon county base-credit key "))
+            return EXIT_USAGE;
+        double lat, lon;
+        int64_t county, credit;
+        if (!opt("roles") || !*opt("roles"))
+            return usage("firm add needs --roles");
+        if (!parse_double(opt("lat"), &lat) || !parse_double(opt("lon"), &lon))
+            return usage("firm add needs --lat and --lon");
+        if (!parse_i64(opt("county"), &county))
+            return usage("firm add needs --county (6-digit code)");
+        req_t r = {0};
+        add_str(&r, "firm", argv[1]);
+        add_str(&r, "name", argv[2]);
+        add_list(&r, "roles", opt("roles"));
+        add_double(&r, "lat", lat);
+        add_double(&r, "lon", lon);
+        add_int(&r, "county", county);
+        if (opt("base-credit")) {
+            if (!parse_i64(opt("base-credit"), &credit))
+                return usage("--base-credit needs an integer");
+            add_int(&r, "base_credit", credit);
+        }
+        if (opt("key"))
+            add_str(&r, "key", opt("key"));
+        const msgpack_object *reply = call("firm.put", &r);
+        if (!reply_ok(reply))
+            return EXIT_REPLY;
+        if (!json_out)
+            printf("firm %s registered\n", argv[1]);
+        return 0;
+    }
+    return usage("usage: firm add|get ...");
+}
+
+static int cmd_config(int argc, char **argv)
+{
+    if (argc == 1 && strcmp(argv[0], "get") == 0) {
+        if (!only_opts("config get", " "))
+            return EXIT_USAGE;
+        const msgpack_object *reply = call("config.get", NULL);
+        if (!reply_ok(reply))
+            return EXIT_REPLY;
+        if (!json_out)
+            print_fields(reply, "");
+        return 0;
+    }
+    if (argc >= 2 && strcmp(argv[0], "set") == 0) {
+        if (!only_opts("config set", " "))
+            return EXIT_USAGE;
+        req_t r = {0};
+        for (int i = 1; i < argc; i++) {
+            char *eq = strchr(argv[i], '=');
+            if (!eq || eq == argv[i])
+                return usage("config set takes KEY=VALUE, not %s", argv[i]);
+            *eq = '\0';
+            const char *key = argv[i], *val = eq + 1;
+            int64_t iv;
+            double dv;
+            if (strcmp(val, "true") == 0 || strcmp(val, "false") == 0)
+                add_bool(&r, key, val[0] == 't');
+            else if (parse_i64(val, &iv))
+                add_int(&r, key, iv);
+            else if (parse_double(val, &dv))
+                add_double(&r, key, dv);
+            else
+                add_str(&r, key, val);
+        }
+        const msgpack_object *reply = call("config.set", &r);
+        if (!reply_ok(reply))
+            return EXIT_REPLY;
+        if (!json_out)
+            puts("config updated");
+        return 0;
+    }
+    return usage("usage: config get | config set KEY=VALUE...");
+}
+
+int main(int argc, char **argv)
+{
+    char *pos[64];
+    int npos = 0;
+    bool opts_done = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!opts_done && strcmp(a, "--") == 0) {
+            opts_done = true;
+            continue;
+        }
+        if (!opts_done && a[0] == '-' && a[1] == '-') {
+            const char *name = a + 2;
+            const char *eq = strchr(name, '=');
+            size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+            opt_t *o = NULL;
+            for (size_t k = 0; k < NOPTS; k++)
+                if (strlen(opts[k].name) == nlen && strncmp(opts[k].name, name, nlen) == 0)
+                    o = &opts[k];
+            if (!o)
+                return usage("unknown option %s", a);
+            if (o->takes_arg) {
+                if (eq)
+                    o->val = eq + 1;
+                else if (i + 1 < argc)
+                    o->val = argv[++i];
+                else
+                    return usage("--%s needs a value", o->name);
+            } else {
+                if (eq)
+                    return usage("--%s takes no value", o->name);
+                o->val = "";
+            }
+            continue;
+        }
+        if (!opts_done && a[0] == '-' && a[1] != '\0' && !(a[1] >= '0' && a[1] <= '9') && a[1] != '.')
+            return usage("unknown option %s", a);
+        if (npos == (int)(sizeof pos / sizeof pos[0]))
+            return usage("too many arguments");
+        pos[npos++] = argv[i];
+    }
+    if (opt("help")) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (opt("version")) {
+        printf("wufei %s\n", WUFEI_VERSION);
+        return 0;
+    }
+    if (npos == 0) {
+        fputs(usage_text, stderr);
+        return EXIT_USAGE;
+    }
+    json_out = opt("json") != NULL;
+
+    wfc_opts_t o = {0};
+    o.endpoint = opt("endpoint") ? opt("endpoint") : getenv("WUFEI_ENDPOINT");
+    if (o.endpoint && !*o.endpoint)
+        o.endpoint = NULL;
+    o.as = opt("as") ? opt("as") : getenv("WUFEI_AS");
+    if (o.as && !*o.as)
+        o.as = NULL;
+    if (opt("timeout")) {
+        int64_t t;
+        if (!parse_i64(opt("timeout"), &t) || t <= 0 || t > 3600000)
+            return usage("--timeout needs milliseconds");
+        o.timeout_ms = (int)t;
+    }
+    o.server_key = opt("server-key");
+    o.public_key = opt("public-key");
+    o.secret_key = opt("secret-key");
+
+    const char *cmd = pos[0];
+    static const char *const known[] = {"ping", "offer", "demand", "take", "cancel", "orders",
+                                        "order", "watch", "firm", "config"};
+    bool ok = false;
+    for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+        ok |= strcmp(cmd, known[k]) == 0;
+    if (!ok)
+        return usage("unknown command %s", cmd);
+
+    client = wfc_new(&o);
+    if (!client) {
+        fprintf(stderr, "wufei: cannot open a connection to %s (bad endpoint or key?)\n",
+                o.endpoint ? o.endpoint : "tcp://127.0.0.1:5570");
+        return EXIT_TRANSPORT;
+    }
+    int sub_argc = npos - 1;
+    char **sub_argv = pos + 1;
+    int rc;
+    if (strcmp(cmd, "ping") == 0)
+        rc = cmd_ping(sub_argc, sub_argv);
+    else if (strcmp(cmd, "offer") == 0 || strcmp(cmd, "demand") == 0 || strcmp(cmd, "take") == 0)
+        rc = cmd_post(cmd, sub_argc, sub_argv);
+    else if (strcmp(cmd, "cancel") == 0)
+        rc = cmd_cancel(sub_argc, sub_argv);
+    else if (strcmp(cmd, "orders") == 0)
+        rc = cmd_orders(sub_argc, sub_argv);
+    else if (strcmp(cmd, "order") == 0)
+        rc = cmd_order(sub_argc, sub_argv);
+    else if (strcmp(cmd, "watch") == 0)
+        rc = cmd_watch(sub_argc, sub_argv);
+    else if (strcmp(cmd, "firm") == 0)
+        rc = cmd_firm(sub_argc, sub_argv);
+    else
+        rc = cmd_config(sub_argc, sub_argv);
+    fflush(stdout);
+    wfc_destroy(&client);
+    return rc;
+}
