@@ -1,2 +1,196 @@
-/* placeholder, replaced by the real program */
-int main(void) { return 1; }
+/* wufeid: the wufei engine daemon. Parses the command line, opens the
+ * engine on its database, runs the I/O loop of net/server.c until SIGTERM
+ * or SIGINT, then closes everything and exits 0. Exit status 2 means the
+ * command line was refused, 1 that the engine or a socket failed. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#include "../engine/engine.h"
+#include "server.h"
+
+#ifndef WUFEI_VERSION
+#define WUFEI_VERSION "0"
+#endif
+
+static wf_server_t *running;
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    if (running)
+        wf_server_stop(running);
+}
+
+static void
+usage(FILE *f)
+{
+    fprintf(f,
+            "usage: wufeid --db DIR [options]\n"
+            "\n"
+            "The wufei solid-waste exchange engine daemon (protocol: docs/protocol.md).\n"
+            "\n"
+            "  --db DIR            database directory (created if missing)\n"
+            "  --command ENDPOINT  command ROUTER endpoint (default " WF_DEFAULT_COMMAND ")\n"
+            "  --feed ENDPOINT     public feed PUB endpoint (default " WF_DEFAULT_FEED ")\n"
+            "  --insecure          no CURVE: requests name their firm in the field `as`;\n"
+            "                      only tcp://127.0.0.1, tcp://localhost, tcp://[::1], ipc://\n"
+            "                      and inproc:// endpoints are accepted\n"
+            "  --map-size MIB      LMDB map size in MiB (default 1024)\n"
+            "  --catalogue FILE    waste catalogue file (default: the shipped catalogue)\n"
+            "  --batch N           requests per engine batch, 1..%d (default %d)\n"
+            "  --quiet             no per-event log lines on stderr\n"
+            "  --help              this text\n"
+            "  --version           print the version\n"
+            "\n"
+            "Prints \"wufeid VERSION ready on ENDPOINT\" on stdout once it answers; logs to\n"
+            "stderr, one line per event, prefixed with the UTC time. SIGTERM or SIGINT stop it.\n",
+            WF_BATCH_MAX, WF_BATCH_MAX);
+}
+
+static bool
+parse_size(const char *s, unsigned long long lo, unsigned long long hi, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    if (!s || !*s || *s == '-')
+        return false;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+int
+main(int argc, char **argv)
+{
+    enum { OPT_DB = 1, OPT_COMMAND, OPT_FEED, OPT_INSECURE, OPT_MAP, OPT_CAT, OPT_BATCH, OPT_QUIET,
+           OPT_HELP, OPT_VERSION };
+    static const struct option longopts[] = {
+        {"db", required_argument, NULL, OPT_DB},
+        {"command", required_argument, NULL, OPT_COMMAND},
+        {"feed", required_argument, NULL, OPT_FEED},
+        {"insecure", no_argument, NULL, OPT_INSECURE},
+        {"map-size", required_argument, NULL, OPT_MAP},
+        {"catalogue", required_argument, NULL, OPT_CAT},
+        {"batch", required_argument, NULL, OPT_BATCH},
+        {"quiet", no_argument, NULL, OPT_QUIET},
+        {"help", no_argument, NULL, OPT_HELP},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    wf_engine_opts_t eo = {0};
+    wf_server_opts_t so = {0};
+    unsigned long long v;
+    int opt;
+
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_DB: eo.dir = optarg; break;
+        case OPT_COMMAND: so.command = optarg; break;
+        case OPT_FEED: so.feed = optarg; break;
+        case OPT_INSECURE: so.insecure = true; break;
+        case OPT_CAT: eo.catalogue = optarg; break;
+        case OPT_QUIET: so.quiet = true; break;
+        case OPT_MAP:
+            if (!parse_size(optarg, 1, 1ULL << 24, &v)) {
+                fprintf(stderr, "wufeid: --map-size wants MiB from 1 to %llu, not \"%s\"\n", 1ULL << 24, optarg);
+                return 2;
+            }
+            eo.map_size = (size_t)(v << 20);
+            break;
+        case OPT_BATCH:
+            if (!parse_size(optarg, 1, WF_BATCH_MAX, &v)) {
+                fprintf(stderr, "wufeid: --batch wants 1 to %d, not \"%s\"\n", WF_BATCH_MAX, optarg);
+                return 2;
+            }
+            so.batch = (size_t)v;
+            break;
+        case OPT_HELP:
+            usage(stdout);
+            return 0;
+        case OPT_VERSION:
+            printf("wufeid %s\n", WUFEI_VERSION);
+            return 0;
+        default:
+            if (optopt)
+                fprintf(stderr, "wufeid: option %s needs a value\n", argv[optind - 1]);
+            else
+                fprintf(stderr, "wufeid: unknown option %s\n", argv[optind - 1]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "wufeid: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    if (!eo.dir) {
+        fprintf(stderr, "wufeid: --db DIR is required\n");
+        usage(stderr);
+        return 2;
+    }
+    if (!so.insecure) {
+        fprintf(stderr, "wufeid: secure mode (CURVE keys and ZAP authentication) is not available "
+                        "in this version yet; run with --insecure on a loopback endpoint for "
+                        "development and tests\n");
+        return 2;
+    }
+    const char *cmd_ep = so.command ? so.command : WF_DEFAULT_COMMAND;
+    const char *feed_ep = so.feed ? so.feed : WF_DEFAULT_FEED;
+    if (!wf_server_endpoint_local(cmd_ep) || !wf_server_endpoint_local(feed_ep)) {
+        fprintf(stderr, "wufeid: --insecure binds only to tcp://127.0.0.1, tcp://localhost, "
+                        "tcp://[::1], ipc:// or inproc:// endpoints, not %s\n",
+                wf_server_endpoint_local(cmd_ep) ? feed_ep : cmd_ep);
+        return 2;
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    wf_server_log(stderr, "starting %s on database %s", WUFEI_VERSION, eo.dir);
+    wf_server_log(stderr, "WARNING: INSECURE MODE: no encryption and no authentication; "
+                          "any local process may act as any firm via the field `as`");
+
+    char err[512];
+    wf_engine_t *engine = wf_engine_new(&eo, err, sizeof err);
+    if (!engine) {
+        wf_server_log(stderr, "cannot open the engine: %s", err);
+        return 1;
+    }
+    wf_server_t *srv = wf_server_new(engine, &so, err, sizeof err);
+    if (!srv) {
+        wf_server_log(stderr, "cannot start: %s", err);
+        wf_engine_destroy(&engine);
+        return 1;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    running = srv;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    wf_server_log(stderr, "command %s, feed %s, journal at seq %llu", wf_server_command_endpoint(srv),
+                  wf_server_feed_endpoint(srv), (unsigned long long)wf_engine_journal_seq(engine));
+    printf("wufeid %s ready on %s\n", WUFEI_VERSION, wf_server_command_endpoint(srv));
+    fflush(stdout);
+
+    int rc = wf_server_run(srv);
+
+    wf_server_log(stderr, "stopping");
+    running = NULL;
+    wf_server_destroy(&srv);
+    wf_engine_destroy(&engine);
+    wf_server_log(stderr, "stopped");
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,719 @@
+/* wufeid's I/O loop (see server.h). One thread owns both sockets and the
+ * engine; nothing here blocks on a client. A turn: zmq_poll the ROUTER,
+ * drain up to a batch of requests (ZMQ_DONTWAIT), decode each, apply the
+ * decoded ones as one engine batch, reply to every request in arrival
+ * order, bind private streams for successful hellos, send the outbox's
+ * stream messages to their firms' bound connections, publish the feed.
+ *
+ * A request's envelope (routing id, any further frames such as REQ's empty
+ * delimiter) is echoed back verbatim. Private streams go to the envelope of
+ * the firm's latest successful hello; each binding remembers the last seq it
+ * was sent so that a seq reaches a connection once and in order. A send
+ * that fails with EHOSTUNREACH (ZMQ_ROUTER_MANDATORY: the peer is gone)
+ * unbinds; one that fails with EAGAIN is dropped, since the stream is
+ * durable and the client replays it with hello after_seq. */
+#include "server.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <msgpack.h>
+#include <zmq.h>
+
+#include "../core/wf_alloc.h"
+#include "../core/wf_clock.h"
+#include "../core/wf_error.h"
+#include "codec.h"
+
+#define ENV_MAX 4          /* envelope frames before the body */
+#define ENV_FRAME_MAX 256  /* bytes in one envelope frame (routing ids are <= 255) */
+#define POLL_MS 100        /* wf_server_run's wait: room for timers later */
+#define LINGER_MS 1000
+#define SNDHWM (4 * WF_REPLAY_MAX) /* a whole hello replay fits in a peer's queue */
+#define EP_LEN 256
+
+typedef struct envelope {
+    uint8_t n;
+    uint16_t len[ENV_MAX];
+    unsigned char frame[ENV_MAX][ENV_FRAME_MAX];
+} envelope_t;
+
+/* One request of the current batch. */
+typedef struct req {
+    envelope_t env;
+    int err;               /* WF_OK: went to the engine as cmds[cmd] */
+    uint64_t rid;
+    size_t cmd;
+    char msg[WF_MSG_LEN];
+} req_t;
+
+/* A firm's private stream, bound to the connection of its latest hello.
+ * Slots are never freed, only unbound: the table holds at most one slot
+ * per firm that ever said hello. */
+typedef struct binding {
+    char firm[WF_FIRM_LEN]; /* "" = free slot */
+    bool bound;
+    uint64_t last;          /* last seq sent on this binding */
+    envelope_t env;
+} binding_t;
+
+struct wf_server {
+    wf_engine_t *engine;
+    void *ctx;
+    bool own_ctx;
+    void *router;
+    void *pub;
+    bool insecure;
+    bool quiet;
+    FILE *log;
+    size_t batch;
+    atomic_int stop;
+    char command_ep[EP_LEN];
+    char feed_ep[EP_LEN];
+
+    req_t *reqs;
+    wf_cmd_t *cmds;
+    wf_reply_t *replies;
+    size_t *order;          /* outbox stream indexes, sorted per firm */
+    size_t order_cap;
+    msgpack_sbuffer sb;
+
+    binding_t *bindings;
+    size_t nbindings, cap;  /* cap is a power of two */
+};
+
+/* ------------------------------------------------------------------ */
+/* Logging                                                             */
+
+static void
+vlog_line(FILE *f, const char *fmt, va_list ap)
+{
+    int64_t now = wf_now_ms();
+    time_t secs = (time_t)(now / 1000);
+    struct tm tm;
+    char stamp[32];
+    gmtime_r(&secs, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    char line[1024];
+    vsnprintf(line, sizeof line, fmt, ap);
+    fprintf(f, "%s.%03dZ wufeid: %s\n", stamp, (int)(now % 1000), line);
+    fflush(f);
+}
+
+void
+wf_server_log(FILE *f, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog_line(f, fmt, ap);
+    va_end(ap);
+}
+
+/* A per-event line, silenced by quiet. */
+static void __attribute__((format(printf, 2, 3)))
+event(wf_server_t *s, const char *fmt, ...)
+{
+    if (s->quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vlog_line(s->log, fmt, ap);
+    va_end(ap);
+}
+
+/* A routing id as hex, for log lines. */
+static const char *
+peer_hex(const envelope_t *env, char buf[2 * 16 + 3])
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = env->n ? env->len[0] : 0;
+    if (n > 16)
+        n = 16;
+    char *p = buf;
+    for (size_t i = 0; i < n; i++) {
+        *p++ = hex[env->frame[0][i] >> 4];
+        *p++ = hex[env->frame[0][i] & 15];
+    }
+    if (env->n && env->len[0] > 16) {
+        *p++ = '.';
+        *p++ = '.';
+    }
+    *p = '\0';
+    return buf;
+}
+
+/* ------------------------------------------------------------------ */
+/* Endpoints                                                           */
+
+static bool
+port_ok(const char *p)
+{
+    if (strcmp(p, "*") == 0)
+        return true;
+    if (!*p)
+        return false;
+    for (; *p; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    return true;
+}
+
+bool
+wf_server_endpoint_local(const char *ep)
+{
+    static const char *const hosts[] = {"tcp://127.0.0.1:", "tcp://localhost:", "tcp://[::1]:"};
+    if (!ep)
+        return false;
+    if (strncmp(ep, "ipc://", 6) == 0 && ep[6])
+        return true;
+    if (strncmp(ep, "inproc://", 9) == 0 && ep[9])
+        return true;
+    for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++) {
+        size_t n = strlen(hosts[i]);
+        if (strncmp(ep, hosts[i], n) == 0)
+            return port_ok(ep + n);
+    }
+    return false;
+}
+
+static int
+open_socket(wf_server_t *s, int type, const char *ep, char *resolved, char *err, size_t errlen, void **out)
+{
+    void *sock = zmq_socket(s->ctx, type);
+    if (!sock) {
+        snprintf(err, errlen, "cannot create a socket: %s", zmq_strerror(errno));
+        return -1;
+    }
+    int linger = LINGER_MS, one = 1, hwm = SNDHWM;
+    int64_t maxsize = WF_SOCKET_MAX;
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    if (strncmp(ep, "tcp://[", 7) == 0)
+        zmq_setsockopt(sock, ZMQ_IPV6, &one, sizeof one);
+    if (type == ZMQ_ROUTER) {
+        zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+        zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
+    }
+    /* ZeroMQ reads a bind host as an interface name or address, and knows
+     * no interface "localhost": bind its address instead. */
+    char bind_ep[EP_LEN];
+    if (strncmp(ep, "tcp://localhost:", 16) == 0)
+        snprintf(bind_ep, sizeof bind_ep, "tcp://127.0.0.1:%s", ep + 16);
+    else
+        snprintf(bind_ep, sizeof bind_ep, "%s", ep);
+    if (strlen(ep) >= EP_LEN) {
+        snprintf(err, errlen, "endpoint %.40s... is too long", ep);
+        zmq_close(sock);
+        return -1;
+    }
+    if (zmq_bind(sock, bind_ep) != 0) {
+        snprintf(err, errlen, "cannot bind %s: %s", ep, zmq_strerror(errno));
+        zmq_close(sock);
+        return -1;
+    }
+    size_t len = EP_LEN;
+    if (zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, resolved, &len) != 0 || len == 0) {
+        snprintf(resolved, EP_LEN, "%s", ep);
+    }
+    *out = sock;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Lifecycle                                                           */
+
+wf_server_t *
+wf_server_new(wf_engine_t *engine, const wf_server_opts_t *opts, char *err, size_t errlen)
+{
+    const char *cmd_ep = opts->command ? opts->command : WF_DEFAULT_COMMAND;
+    const char *feed_ep = opts->feed ? opts->feed : WF_DEFAULT_FEED;
+
+    if (!opts->insecure) {
+        snprintf(err, errlen, "secure mode (CURVE keys, ZAP) is not available yet: "
+                              "run with --insecure on a loopback, ipc or inproc endpoint");
+        return NULL;
+    }
+    if (!wf_server_endpoint_local(cmd_ep) || !wf_server_endpoint_local(feed_ep)) {
+        snprintf(err, errlen, "insecure mode binds only to tcp://127.0.0.1, tcp://localhost, "
+                              "tcp://[::1], ipc:// or inproc:// endpoints, not %s",
+                 wf_server_endpoint_local(cmd_ep) ? feed_ep : cmd_ep);
+        return NULL;
+    }
+    if (opts->batch > WF_BATCH_MAX) {
+        snprintf(err, errlen, "batch must be 1 to %d", WF_BATCH_MAX);
+        return NULL;
+    }
+
+    wf_server_t *s = wf_calloc(1, sizeof *s);
+    s->engine = engine;
+    s->insecure = opts->insecure;
+    s->quiet = opts->quiet;
+    s->log = opts->log ? opts->log : stderr;
+    s->batch = opts->batch ? opts->batch : WF_BATCH_MAX;
+    atomic_init(&s->stop, 0);
+    s->ctx = opts->zmq_ctx;
+    if (!s->ctx) {
+        s->ctx = zmq_ctx_new();
+        s->own_ctx = true;
+        if (!s->ctx) {
+            snprintf(err, errlen, "cannot create a ZeroMQ context: %s", zmq_strerror(errno));
+            wf_free(s);
+            return NULL;
+        }
+    }
+    s->reqs = wf_calloc(WF_BATCH_MAX, sizeof *s->reqs);
+    s->cmds = wf_calloc(WF_BATCH_MAX, sizeof *s->cmds);
+    s->replies = wf_calloc(WF_BATCH_MAX, sizeof *s->replies);
+    msgpack_sbuffer_init(&s->sb);
+    s->cap = 64;
+    s->bindings = wf_calloc(s->cap, sizeof *s->bindings);
+
+    if (open_socket(s, ZMQ_ROUTER, cmd_ep, s->command_ep, err, errlen, &s->router) != 0 ||
+        open_socket(s, ZMQ_PUB, feed_ep, s->feed_ep, err, errlen, &s->pub) != 0) {
+        wf_server_destroy(&s);
+        return NULL;
+    }
+    return s;
+}
+
+void
+wf_server_destroy(wf_server_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    wf_server_t *s = *self_p;
+    if (s->router)
+        zmq_close(s->router);
+    if (s->pub)
+        zmq_close(s->pub);
+    if (s->own_ctx && s->ctx)
+        zmq_ctx_term(s->ctx);
+    wf_free(s->reqs);
+    wf_free(s->cmds);
+    wf_free(s->replies);
+    wf_free(s->order);
+    wf_free(s->bindings);
+    msgpack_sbuffer_destroy(&s->sb);
+    wf_free(s);
+    *self_p = NULL;
+}
+
+const char *
+wf_server_command_endpoint(const wf_server_t *self)
+{
+    return self->command_ep;
+}
+
+const char *
+wf_server_feed_endpoint(const wf_server_t *self)
+{
+    return self->feed_ep;
+}
+
+void
+wf_server_stop(wf_server_t *self)
+{
+    atomic_store(&self->stop, 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* Bindings: firm id -> the connection of its latest hello             */
+
+static uint64_t
+firm_hash(const char *firm)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)firm; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h;
+}
+
+/* The slot of firm, or the free slot where it would go. */
+static binding_t *
+binding_slot(binding_t *tab, size_t cap, const char *firm)
+{
+    size_t i = (size_t)firm_hash(firm) & (cap - 1);
+    while (tab[i].firm[0] && strcmp(tab[i].firm, firm) != 0)
+        i = (i + 1) & (cap - 1);
+    return &tab[i];
+}
+
+static binding_t *
+binding_find(wf_server_t *s, const char *firm)
+{
+    binding_t *b = binding_slot(s->bindings, s->cap, firm);
+    return b->firm[0] ? b : NULL;
+}
+
+static binding_t *
+binding_get(wf_server_t *s, const char *firm)
+{
+    if ((s->nbindings + 1) * 2 > s->cap) {
+        size_t cap = s->cap * 2;
+        binding_t *tab = wf_calloc(cap, sizeof *tab);
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->bindings[i].firm[0])
+                *binding_slot(tab, cap, s->bindings[i].firm) = s->bindings[i];
+        wf_free(s->bindings);
+        s->bindings = tab;
+        s->cap = cap;
+    }
+    binding_t *b = binding_slot(s->bindings, s->cap, firm);
+    if (!b->firm[0]) {
+        snprintf(b->firm, sizeof b->firm, "%s", firm);
+        s->nbindings++;
+    }
+    return b;
+}
+
+static bool
+same_peer(const envelope_t *a, const envelope_t *b)
+{
+    return a->n && b->n && a->len[0] == b->len[0] && memcmp(a->frame[0], b->frame[0], a->len[0]) == 0;
+}
+
+/* The peer is gone: unbind every stream bound to it. Rare, so a scan. */
+static void
+peer_gone(wf_server_t *s, const envelope_t *env)
+{
+    for (size_t i = 0; i < s->cap; i++) {
+        binding_t *b = &s->bindings[i];
+        if (b->firm[0] && b->bound && same_peer(&b->env, env)) {
+            b->bound = false;
+            char hex[40];
+            event(s, "stream of %s unbound: connection %s is gone", b->firm, peer_hex(env, hex));
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Sending                                                             */
+
+/* Sends env + body without blocking. Returns 0, or the errno of the failed
+ * send (EAGAIN: peer's queue full; EHOSTUNREACH: peer gone). ZeroMQ decides
+ * both at the routing frame, so a message is sent whole or not at all. */
+static int
+send_msg(wf_server_t *s, const envelope_t *env, const void *body, size_t len)
+{
+    for (uint8_t i = 0; i < env->n; i++)
+        if (zmq_send(s->router, env->frame[i], env->len[i], ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+            return errno ? errno : EIO;
+    if (zmq_send(s->router, body, len, ZMQ_DONTWAIT) < 0)
+        return errno ? errno : EIO;
+    return 0;
+}
+
+static void
+send_reply(wf_server_t *s, const envelope_t *env)
+{
+    int e = send_msg(s, env, s->sb.data, s->sb.size);
+    if (e == EHOSTUNREACH)
+        peer_gone(s, env);
+}
+
+/* ------------------------------------------------------------------ */
+/* Receiving                                                           */
+
+/* Receives one whole message into r's envelope and *body. Returns 1 when
+ * a message was read and should be answered, 0 when none is waiting, -1 on
+ * a socket failure. A message with a malformed envelope is consumed and
+ * dropped (returns 2): there is no one to answer. */
+static int
+recv_msg(wf_server_t *s, req_t *r, zmq_msg_t *body)
+{
+    zmq_msg_t part;
+    int more = 0, bad = 0;
+    size_t nframes = 0;
+    size_t moresz = sizeof more;
+
+    r->env.n = 0;
+    zmq_msg_init(body);
+    for (;;) {
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, s->router, nframes == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+            int e = errno;
+            zmq_msg_close(&part);
+            if (nframes == 0 && (e == EAGAIN || e == EINTR))
+                return 0;
+            return -1;
+        }
+        nframes++;
+        zmq_getsockopt(s->router, ZMQ_RCVMORE, &more, &moresz);
+        if (!more) {
+            zmq_msg_move(body, &part); /* closes body's empty message first */
+            zmq_msg_close(&part);
+            break;
+        }
+        if (r->env.n < ENV_MAX && zmq_msg_size(&part) <= ENV_FRAME_MAX) {
+            r->env.len[r->env.n] = (uint16_t)zmq_msg_size(&part);
+            memcpy(r->env.frame[r->env.n], zmq_msg_data(&part), zmq_msg_size(&part));
+            r->env.n++;
+        } else {
+            bad = 1;
+        }
+        zmq_msg_close(&part);
+    }
+    if (bad || r->env.n == 0) {
+        zmq_msg_close(body);
+        return 2;
+    }
+    return 1;
+}
+
+/* The one place a request gets its identity. Insecure mode trusts the
+ * `as` field the codec already copied into cmd->as. */
+static int
+identify(wf_server_t *s, zmq_msg_t *body, wf_cmd_t *cmd, char *msg, size_t msglen)
+{
+    (void)body;
+    if (s->insecure)
+        return WF_OK;
+    snprintf(msg, msglen, "this connection has no identity");
+    return WF_E_AUTH;
+}
+
+/* ------------------------------------------------------------------ */
+/* Events for the log                                                  */
+
+static void
+log_reply(wf_server_t *s, const req_t *r, const wf_cmd_t *c, const wf_reply_t *rep)
+{
+    char hex[40];
+    if (s->quiet)
+        return;
+    if (rep->err != WF_OK) {
+        event(s, "request failed: rid %llu op %s from %s: %s %s", (unsigned long long)rep->rid,
+              wf_op_name(c->op) ? wf_op_name(c->op) : "?", c->as[0] ? c->as : "-",
+              wf_err_name(rep->err), rep->msg);
+        return;
+    }
+    switch (c->op) {
+    case WF_OP_FIRM_PUT: {
+        char roles[64] = "";
+        for (uint32_t bit = 1; bit; bit <<= 1)
+            if ((c->u.firm.roles & bit) && wf_role_name(bit))
+                snprintf(roles + strlen(roles), sizeof roles - strlen(roles), "%s%s", roles[0] ? "," : "",
+                         wf_role_name(bit));
+        event(s, "firm registered: %s \"%s\" roles %s county %u by %s", c->u.firm.firm, c->u.firm.name,
+              roles[0] ? roles : "none", c->u.firm.county, c->as);
+        break;
+    }
+    case WF_OP_OFFER_POST:
+    case WF_OP_DEMAND_POST:
+        for (size_t i = 0; rep->matches && i < rep->nmatches; i++) {
+            const wf_match_rec_t *m = &rep->matches[i];
+            event(s, "match M%llu: O%llu x D%llu %s qty %lld price %lld km %.1f", (unsigned long long)m->id,
+                  (unsigned long long)m->offer, (unsigned long long)m->demand, m->code, (long long)m->qty,
+                  (long long)m->price, m->km);
+        }
+        break;
+    case WF_OP_ORDER_CANCEL:
+        event(s, "order %s cancelled by %s, rest %lld", c->u.ref.id, c->as, (long long)rep->rest);
+        break;
+    case WF_OP_HELLO:
+        event(s, "stream of %s bound to connection %s after seq %llu (latest %llu)", c->as,
+              peer_hex(&r->env, hex), (unsigned long long)c->u.hello.after_seq, (unsigned long long)rep->seq);
+        break;
+    case WF_OP_CONFIG_SET:
+        event(s, "config changed by %s (settings %#x)", c->as, c->u.config.set);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Streams and feed                                                    */
+
+static const wf_stream_msg_t *sort_base;
+
+static int
+cmp_stream(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    const wf_stream_msg_t *x = &sort_base[i], *y = &sort_base[j];
+    int c = strcmp(x->firm, y->firm);
+    if (c)
+        return c;
+    if (x->seq != y->seq)
+        return x->seq < y->seq ? -1 : 1;
+    return i < j ? -1 : (i > j);
+}
+
+/* Sends each bound firm's new stream messages in seq order, each seq at
+ * most once per binding. Work is O(n log n) in the outbox's size. */
+static void
+send_streams(wf_server_t *s, const wf_outbox_t *out)
+{
+    if (out->nstream == 0)
+        return;
+    if (out->nstream > s->order_cap) {
+        s->order_cap = out->nstream;
+        wf_free(s->order);
+        s->order = wf_malloc(s->order_cap * sizeof *s->order);
+    }
+    for (size_t i = 0; i < out->nstream; i++)
+        s->order[i] = i;
+    sort_base = out->stream;
+    qsort(s->order, out->nstream, sizeof *s->order, cmp_stream);
+    sort_base = NULL;
+
+    size_t i = 0;
+    while (i < out->nstream) {
+        const char *firm = out->stream[s->order[i]].firm;
+        size_t end = i;
+        while (end < out->nstream && strcmp(out->stream[s->order[end]].firm, firm) == 0)
+            end++;
+        binding_t *b = binding_find(s, firm);
+        for (; b && b->bound && i < end; i++) {
+            const wf_stream_msg_t *m = &out->stream[s->order[i]];
+            if (m->seq <= b->last)
+                continue;
+            msgpack_sbuffer_clear(&s->sb);
+            wf_codec_stream(&s->sb, m);
+            int e = send_msg(s, &b->env, s->sb.data, s->sb.size);
+            if (e == EHOSTUNREACH) {
+                envelope_t env = b->env;
+                peer_gone(s, &env);
+                break;
+            }
+            if (e)
+                break; /* queue full: the client catches up with hello after_seq */
+            b->last = m->seq;
+        }
+        i = end;
+    }
+}
+
+static void
+send_feed(wf_server_t *s, const wf_outbox_t *out)
+{
+    for (size_t i = 0; i < out->nfeed; i++) {
+        const wf_feed_msg_t *f = &out->feed[i];
+        msgpack_sbuffer_clear(&s->sb);
+        wf_codec_feed(&s->sb, f);
+        if (zmq_send(s->pub, f->topic, strlen(f->topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+            continue;
+        zmq_send(s->pub, s->sb.data, s->sb.size, ZMQ_DONTWAIT);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* The loop                                                            */
+
+/* Reads up to a batch of requests. Returns their number, or -1. */
+static int
+drain(wf_server_t *s, size_t *ncmds)
+{
+    size_t n = 0;
+    *ncmds = 0;
+    while (n < s->batch) {
+        req_t *r = &s->reqs[n];
+        zmq_msg_t body;
+        int got = recv_msg(s, r, &body);
+        if (got < 0)
+            return n > 0 ? (int)n : -1;
+        if (got == 0)
+            break;
+        if (got == 2) {
+            event(s, "dropped a message with a malformed envelope");
+            continue;
+        }
+        r->rid = 0;
+        r->msg[0] = '\0';
+        size_t len = zmq_msg_size(&body);
+        if (len > WF_BODY_MAX) {
+            r->err = WF_E_LIMIT;
+            snprintf(r->msg, sizeof r->msg, "the request is %zu bytes; the limit is %d", len, WF_BODY_MAX);
+        } else {
+            wf_cmd_t *c = &s->cmds[*ncmds];
+            r->err = wf_codec_decode(zmq_msg_data(&body), len, c, r->msg, sizeof r->msg);
+            r->rid = c->rid;
+            if (r->err == WF_OK)
+                r->err = identify(s, &body, c, r->msg, sizeof r->msg);
+            if (r->err == WF_OK)
+                r->cmd = (*ncmds)++;
+        }
+        zmq_msg_close(&body);
+        n++;
+    }
+    return (int)n;
+}
+
+int
+wf_server_poll(wf_server_t *s, int timeout_ms)
+{
+    zmq_pollitem_t item = {.socket = s->router, .events = ZMQ_POLLIN};
+    int rc = zmq_poll(&item, 1, timeout_ms);
+    if (rc < 0)
+        return errno == EINTR ? 0 : -1;
+    if (rc == 0 || !(item.revents & ZMQ_POLLIN))
+        return 0;
+
+    size_t ncmds;
+    int n = drain(s, &ncmds);
+    if (n <= 0)
+        return n;
+
+    wf_outbox_t out = {0};
+    if (ncmds > 0) {
+        memset(s->replies, 0, ncmds * sizeof *s->replies);
+        int arc = wf_engine_apply(s->engine, s->cmds, ncmds, wf_now_ms(), s->replies, &out);
+        if (arc != WF_OK)
+            wf_server_log(s->log, "batch of %zu failed: %s", ncmds, wf_err_name(arc));
+    }
+
+    const wf_config_t *cfg = NULL;
+    for (int i = 0; i < n; i++) {
+        req_t *r = &s->reqs[i];
+        char hex[40];
+        msgpack_sbuffer_clear(&s->sb);
+        if (r->err != WF_OK) {
+            event(s, "bad request from connection %s: rid %llu %s %s", peer_hex(&r->env, hex),
+                  (unsigned long long)r->rid, wf_err_name(r->err), r->msg);
+            wf_codec_error(&s->sb, r->rid, r->err, r->msg);
+            send_reply(s, &r->env);
+            continue;
+        }
+        const wf_cmd_t *c = &s->cmds[r->cmd];
+        wf_reply_t *rep = &s->replies[r->cmd];
+        rep->rid = c->rid; /* the reply answers this request whatever the engine wrote */
+        rep->op = c->op;
+        if (rep->err == WF_OK && (c->op == WF_OP_FIRM_GET || c->op == WF_OP_FIRM_PUT) && rep->firm &&
+            !rep->config) {
+            if (!cfg)
+                cfg = wf_engine_config(s->engine);
+            rep->config = cfg; /* for the firm's tier */
+        }
+        if (rep->err == WF_OK && c->op == WF_OP_HELLO && c->as[0]) {
+            binding_t *b = binding_get(s, c->as);
+            b->bound = true;
+            b->env = r->env;
+            b->last = c->u.hello.after_seq;
+        }
+        log_reply(s, r, c, rep);
+        wf_codec_reply(&s->sb, rep, wf_engine_catalogue(s->engine));
+        send_reply(s, &r->env);
+    }
+    if (ncmds > 0) {
+        send_streams(s, &out);
+        send_feed(s, &out);
+    }
+    return n;
+}
+
+int
+wf_server_run(wf_server_t *s)
+{
+    while (!atomic_load(&s->stop)) {
+        if (wf_server_poll(s, POLL_MS) < 0) {
+            wf_server_log(s->log, "command socket failed: %s", zmq_strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
