@@ -1,2 +1,300 @@
-/* placeholder */
-#include "book.h"
+/* The book's storage and indexes (see book.h; the rule itself is in
+ * match.c). Resting orders live in a pool of fixed chunks with a free list,
+ * so a warmed book adds and removes orders without allocating and a
+ * resident order never moves. Three indexes point into the pool:
+ *   - an id hash chained through the order's hnext;
+ *   - offers listed at their exact code; a demand pattern reaches the
+ *     offers it covers by walking its subtree, a contiguous range of the
+ *     catalogue's depth-first preorder;
+ *   - demands listed at each of their patterns; an offer with code c
+ *     reaches them by looking at c and its ancestors.
+ * Each list is an array of order pointers; every order remembers its index
+ * in each list it is on (pos[]), so removal is O(patterns). */
+#include "book_int.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wf_alloc.h"
+
+/* ---- catalogue preorder ------------------------------------------------- */
+
+/* (Re)builds the subtree ranges and sizes the per-code lists for the
+ * catalogue's current size. Parents precede children in the catalogue, so
+ * one pass down the ids sizes every subtree and one pass up places it. */
+static void
+build_tree(wf_book_t *self)
+{
+    size_t n = wf_catalogue_count(self->cat), old = self->ncodes;
+    uint32_t *size = wf_calloc(n, sizeof *size);
+    uint32_t *cursor = wf_calloc(n, sizeof *cursor);
+    for (size_t id = n; id-- > 0;) {
+        size[id] += 1;
+        int32_t p = wf_catalogue_get(self->cat, (int32_t)id)->parent;
+        if (p >= 0)
+            size[p] += size[id];
+    }
+    self->pre = wf_realloc(self->pre, n * sizeof *self->pre);
+    self->pre_at = wf_realloc(self->pre_at, n * sizeof *self->pre_at);
+    self->pre_end = wf_realloc(self->pre_end, n * sizeof *self->pre_end);
+    uint32_t next_root = 0;
+    for (size_t id = 0; id < n; id++) {
+        int32_t p = wf_catalogue_get(self->cat, (int32_t)id)->parent;
+        uint32_t at;
+        if (p < 0) {
+            at = next_root;
+            next_root += size[id];
+        } else {
+            at = cursor[p];
+            cursor[p] += size[id];
+        }
+        self->pre_at[id] = at;
+        self->pre_end[id] = at + size[id];
+        self->pre[at] = (int32_t)id;
+        cursor[id] = at + 1;
+    }
+    wf_free(size);
+    wf_free(cursor);
+
+    self->offers = wf_realloc(self->offers, n * sizeof *self->offers);
+    self->demands = wf_realloc(self->demands, n * sizeof *self->demands);
+    if (n > old) {
+        memset(self->offers + old, 0, (n - old) * sizeof *self->offers);
+        memset(self->demands + old, 0, (n - old) * sizeof *self->demands);
+    }
+    self->ncodes = n;
+}
+
+/* ---- lists -------------------------------------------------------------- */
+
+static uint32_t
+list_push(book_list_t *l, wf_order_t *o)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 8;
+        l->v = wf_realloc(l->v, l->cap * sizeof *l->v);
+    }
+    l->v[l->n] = o;
+    return l->n++;
+}
+
+/* The pos[] slot of o that tracks its place in the list at id. */
+static uint32_t *
+pos_for(wf_order_t *o, int32_t id)
+{
+    if (o->side == WF_OFFER)
+        return &o->pos[0];
+    for (unsigned k = 0; k < o->npatterns; k++)
+        if (o->patterns[k] == id && o->pos[k] != BOOK_NOPOS)
+            return &o->pos[k];
+    assert(!"order is not listed at this id");
+    return NULL;
+}
+
+static void
+list_del(book_list_t *l, int32_t id, uint32_t at)
+{
+    assert(at < l->n);
+    wf_order_t *last = l->v[--l->n];
+    if (at != l->n) {
+        l->v[at] = last;
+        *pos_for(last, id) = at;
+    }
+}
+
+/* ---- id hash ------------------------------------------------------------ */
+
+static size_t
+bucket(const wf_book_t *self, uint64_t id)
+{
+    return (size_t)((id * 0x9e3779b97f4a7c15ull) >> 32) & (self->nbuckets - 1);
+}
+
+/* Slow path: doubles the buckets when the chains grow past one on average. */
+static void __attribute__((noinline))
+rehash(wf_book_t *self)
+{
+    wf_order_t **old = self->buckets;
+    size_t nold = self->nbuckets;
+    self->nbuckets *= 2;
+    self->buckets = wf_calloc(self->nbuckets, sizeof *self->buckets);
+    for (size_t b = 0; b < nold; b++) {
+        for (wf_order_t *o = old[b], *next; o; o = next) {
+            next = o->hnext;
+            size_t i = bucket(self, o->id);
+            o->hnext = self->buckets[i];
+            self->buckets[i] = o;
+        }
+    }
+    wf_free(old);
+}
+
+/* ---- pool --------------------------------------------------------------- */
+
+/* Slow path: one more chunk of free slots. */
+static void __attribute__((noinline))
+pool_grow(wf_book_t *self)
+{
+    self->chunks = wf_realloc(self->chunks, (self->nchunks + 1) * sizeof *self->chunks);
+    wf_order_t *c = wf_malloc(BOOK_CHUNK * sizeof *c);
+    self->chunks[self->nchunks++] = c;
+    for (size_t i = BOOK_CHUNK; i-- > 0;) {
+        c[i].hnext = self->free;
+        self->free = &c[i];
+    }
+}
+
+/* ---- public ------------------------------------------------------------- */
+
+wf_book_t *
+wf_book_new(const wf_catalogue_t *cat)
+{
+    wf_book_t *self = wf_calloc(1, sizeof *self);
+    self->cat = cat;
+    build_tree(self);
+    self->nbuckets = 1024;
+    self->buckets = wf_calloc(self->nbuckets, sizeof *self->buckets);
+    self->scratch = wf_calloc(1, sizeof *self->scratch);
+    return self;
+}
+
+void
+wf_book_destroy(wf_book_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    wf_book_t *self = *self_p;
+    for (size_t i = 0; i < self->ncodes; i++) {
+        wf_free(self->offers[i].v);
+        wf_free(self->demands[i].v);
+    }
+    wf_free(self->offers);
+    wf_free(self->demands);
+    wf_free(self->pre);
+    wf_free(self->pre_at);
+    wf_free(self->pre_end);
+    wf_free(self->buckets);
+    for (size_t c = 0; c < self->nchunks; c++)
+        wf_free(self->chunks[c]);
+    wf_free(self->chunks);
+    wf_free(self->scratch->cand);
+    wf_free(self->scratch->allowed);
+    wf_free(self->scratch);
+    wf_free(self);
+    *self_p = NULL;
+}
+
+wf_order_t *
+wf_book_find(const wf_book_t *self, uint64_t id)
+{
+    for (wf_order_t *o = self->buckets[bucket(self, id)]; o; o = o->hnext)
+        if (o->id == id)
+            return o;
+    return NULL;
+}
+
+wf_order_t *
+wf_book_add(wf_book_t *self, const wf_order_t *in)
+{
+    assert(in->remaining > 0 && "only live orders rest");
+    assert(!wf_book_find(self, in->id) && "order id already in the book");
+    if (wf_catalogue_count(self->cat) != self->ncodes)
+        build_tree(self); /* the catalogue was extended after the book was made */
+    if (in->side == WF_OFFER)
+        assert(in->code >= 0 && (size_t)in->code < self->ncodes);
+    else
+        assert(in->npatterns >= 1 && in->npatterns <= WF_MAX_PATTERNS);
+
+    if (!self->free)
+        pool_grow(self);
+    wf_order_t *o = self->free;
+    self->free = o->hnext;
+    *o = *in;
+
+    if (o->side == WF_OFFER) {
+        o->pos[0] = list_push(&self->offers[o->code], o);
+    } else {
+        for (unsigned k = 0; k < o->npatterns; k++) {
+            int32_t p = o->patterns[k];
+            assert(p >= 0 && (size_t)p < self->ncodes);
+            bool repeated = false;
+            for (unsigned j = 0; j < k; j++)
+                repeated |= o->patterns[j] == p;
+            o->pos[k] = repeated ? BOOK_NOPOS : list_push(&self->demands[p], o);
+        }
+    }
+
+    if (self->count >= self->nbuckets)
+        rehash(self);
+    size_t b = bucket(self, o->id);
+    o->hnext = self->buckets[b];
+    self->buckets[b] = o;
+    self->count++;
+    return o;
+}
+
+void
+wf_book_remove(wf_book_t *self, wf_order_t *o)
+{
+    wf_order_t **pp = &self->buckets[bucket(self, o->id)];
+    while (*pp != o) {
+        assert(*pp && "order is not in this book");
+        pp = &(*pp)->hnext;
+    }
+    *pp = o->hnext;
+
+    if (o->side == WF_OFFER) {
+        list_del(&self->offers[o->code], o->code, o->pos[0]);
+    } else {
+        for (unsigned k = 0; k < o->npatterns; k++)
+            if (o->pos[k] != BOOK_NOPOS)
+                list_del(&self->demands[o->patterns[k]], o->patterns[k], o->pos[k]);
+    }
+
+    self->count--;
+    o->id = 0;
+    o->remaining = 0;
+    o->hnext = self->free;
+    self->free = o;
+}
+
+bool
+wf_book_fill(wf_book_t *self, wf_order_t *o, int64_t qty)
+{
+    assert(qty > 0 && qty <= o->remaining);
+    o->remaining -= qty;
+    if (o->remaining > 0)
+        return false;
+    wf_book_remove(self, o);
+    return true;
+}
+
+size_t
+wf_book_count(const wf_book_t *self)
+{
+    return self->count;
+}
+
+static int
+by_id(const void *a, const void *b)
+{
+    uint64_t x = (*(wf_order_t *const *)a)->id, y = (*(wf_order_t *const *)b)->id;
+    return (x > y) - (x < y);
+}
+
+void
+wf_book_each(const wf_book_t *self, bool (*fn)(void *arg, const wf_order_t *o), void *arg)
+{
+    /* Not a hot path: snapshot and sort, so fn sees a stable id order. */
+    wf_order_t **all = wf_malloc(self->count * sizeof *all);
+    size_t n = 0;
+    for (size_t b = 0; b < self->nbuckets; b++)
+        for (wf_order_t *o = self->buckets[b]; o; o = o->hnext)
+            all[n++] = o;
+    qsort(all, n, sizeof *all, by_id);
+    for (size_t i = 0; i < n; i++)
+        if (!fn(arg, all[i]))
+            break;
+    wf_free(all);
+}

@@ -54,9 +54,11 @@ struct wf_order {
     double max_km;        /* > 0 */
     int64_t expires;      /* unix ms; 0 = never */
     uint64_t target;      /* demand only: the one offer it may take; 0 = none */
-    /* Book-private links; callers leave them zeroed. */
-    wf_order_t *prev_code, *next_code;
-    uint32_t slot;
+    /* Book-private links; callers leave them zeroed (wf_book_add sets them). */
+    wf_order_t *hnext;             /* id-hash chain; free-list link while pooled */
+    uint32_t pos[WF_MAX_PATTERNS]; /* index in the per-code list: offer [0] at its
+                                      code, demand [k] at patterns[k] (a repeated
+                                      pattern is listed once) */
 };
 
 /* The matcher's view of the world at one instant. */
