@@ -15,11 +15,14 @@
 #include "server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <msgpack.h>
 #include <zmq.h>
@@ -35,6 +38,10 @@
 #define LINGER_MS 1000
 #define SNDHWM (4 * WF_REPLAY_MAX) /* a whole hello replay fits in a peer's queue */
 #define EP_LEN 256
+#define ZAP_ENDPOINT "inproc://zeromq.zap.01"
+#define ZAP_DOMAIN_COMMAND "wufei.command"
+#define ZAP_DOMAIN_FEED "wufei.feed"
+#define ZAP_FRAMES 8
 
 typedef struct envelope {
     uint8_t n;
@@ -67,7 +74,11 @@ struct wf_server {
     bool own_ctx;
     void *router;
     void *pub;
+    void *zap;              /* secure mode: the ZAP handler (REP on inproc://zeromq.zap.01) */
     bool insecure;
+    char server_pub[41];    /* secure mode: z85 public keys */
+    char operator_pub[41];
+    char server_secret[41];
     bool quiet;
     FILE *log;
     size_t batch;
@@ -198,6 +209,16 @@ open_socket(wf_server_t *s, int type, const char *ep, char *resolved, char *err,
         zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
         zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
     }
+    if (!s->insecure) {
+        const char *domain = type == ZMQ_ROUTER ? ZAP_DOMAIN_COMMAND : ZAP_DOMAIN_FEED;
+        if (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
+            zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, s->server_secret, 40) != 0 ||
+            zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, domain, strlen(domain)) != 0) {
+            snprintf(err, errlen, "cannot make %s a CURVE server: %s", ep, zmq_strerror(errno));
+            zmq_close(sock);
+            return -1;
+        }
+    }
     /* ZeroMQ reads a bind host as an interface name or address, and knows
      * no interface "localhost": bind its address instead. */
     char bind_ep[EP_LEN];
@@ -223,6 +244,192 @@ open_socket(wf_server_t *s, int type, const char *ep, char *resolved, char *err,
     return 0;
 }
 
+
+/* ------------------------------------------------------------------ */
+/* CURVE key files (secure mode)                                       */
+
+/* Reads a z85 key (40 characters, optional trailing newline) from path.
+ * Returns 1 when read, 0 when the file does not exist, -1 on error. A
+ * secret file that others may read is refused: the key must be replaced. */
+static int
+key_read(const char *path, bool secret, char out[41], char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || (secret && (st.st_mode & 077))) {
+        snprintf(err, errlen, "%s may be read by others (mode %03o): delete it to make a new key pair, "
+                              "or chmod 600 it if it never left this machine",
+                 path, (unsigned)(st.st_mode & 0777));
+        close(fd);
+        return -1;
+    }
+    char buf[64];
+    ssize_t n = read(fd, buf, sizeof buf);
+    close(fd);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        n--;
+    uint8_t bin[32];
+    if (n != 40) {
+        snprintf(err, errlen, "%s does not hold a 40-character z85 key", path);
+        return -1;
+    }
+    memcpy(out, buf, 40);
+    out[40] = '\0';
+    if (!zmq_z85_decode(bin, out)) {
+        snprintf(err, errlen, "%s does not hold a 40-character z85 key", path);
+        return -1;
+    }
+    return 1;
+}
+
+/* Writes key to path (mode 0600 for secrets, 0644 otherwise) through a
+ * temporary file and rename, so a crash leaves the old file or the new. */
+static int
+key_write(const char *path, const char key[41], bool secret, char *err, size_t errlen)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, secret ? 0600 : 0644);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    char line[42];
+    memcpy(line, key, 40);
+    line[40] = '\n';
+    bool ok = write(fd, line, 41) == 41 && fsync(fd) == 0;
+    ok = (close(fd) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* Loads the key pair <dir>/<name>.key and <name>.pub, making it on first
+ * start. pub_out gets the public key, sec_out (when not NULL) the secret. */
+static int
+key_pair(const char *dir, const char *name, char pub_out[41], char *sec_out, char *err, size_t errlen)
+{
+    char kpath[4096], ppath[4096], sec[41], pub[41];
+    snprintf(kpath, sizeof kpath, "%s/%s.key", dir, name);
+    snprintf(ppath, sizeof ppath, "%s/%s.pub", dir, name);
+    int rc = key_read(kpath, true, sec, err, errlen);
+    if (rc < 0)
+        return -1;
+    if (rc == 0) {
+        if (zmq_curve_keypair(pub, sec) != 0) {
+            snprintf(err, errlen, "cannot make a CURVE key pair: %s", zmq_strerror(errno));
+            return -1;
+        }
+        if (key_write(kpath, sec, true, err, errlen) != 0)
+            return -1;
+    } else if (zmq_curve_public(pub, sec) != 0) {
+        snprintf(err, errlen, "cannot derive the public key of %s: %s", kpath, zmq_strerror(errno));
+        return -1;
+    }
+    char old[41];
+    char perr[256];
+    if (key_read(ppath, false, old, perr, sizeof perr) != 1 || strcmp(old, pub) != 0)
+        if (key_write(ppath, pub, false, err, errlen) != 0)
+            return -1;
+    memcpy(pub_out, pub, 41);
+    if (sec_out)
+        memcpy(sec_out, sec, 41);
+    memset(sec, 0, sizeof sec);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* ZAP: who is behind a CURVE key                                      */
+
+/* Answers the waiting ZAP requests (RFC 27). On the command socket a key
+ * maps to a firm: the operator's key file to the operator firm, any other
+ * key to the firm registered with it; unknown keys are refused. The feed
+ * is public and anonymised: any key may subscribe. Bounded: at most a
+ * batch of requests per call. */
+static void
+zap_serve(wf_server_t *s)
+{
+    for (size_t turn = 0; turn < WF_BATCH_MAX; turn++) {
+        zmq_msg_t fr[ZAP_FRAMES];
+        int n = 0, more = 1;
+        size_t moresz = sizeof more;
+        while (more) {
+            zmq_msg_t part;
+            zmq_msg_init(&part);
+            if (zmq_msg_recv(&part, s->zap, n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+                zmq_msg_close(&part);
+                for (int i = 0; i < n; i++)
+                    zmq_msg_close(&fr[i]);
+                return;
+            }
+            zmq_getsockopt(s->zap, ZMQ_RCVMORE, &more, &moresz);
+            if (n < ZAP_FRAMES)
+                fr[n++] = part;
+            else
+                zmq_msg_close(&part);
+        }
+        /* version, request id, domain, address, routing id, mechanism, credentials */
+        const char *status = "400", *text = "unknown key";
+        char user[WF_FIRM_LEN] = "";
+        char key[41] = "";
+        char domain[32] = "", address[64] = "";
+        if (n >= 7 && zmq_msg_size(&fr[5]) == 5 && memcmp(zmq_msg_data(&fr[5]), "CURVE", 5) == 0 &&
+            zmq_msg_size(&fr[6]) == 32) {
+            zmq_z85_encode(key, zmq_msg_data(&fr[6]), 32);
+            size_t dl = zmq_msg_size(&fr[2]) < sizeof domain - 1 ? zmq_msg_size(&fr[2]) : sizeof domain - 1;
+            memcpy(domain, zmq_msg_data(&fr[2]), dl);
+            size_t al = zmq_msg_size(&fr[3]) < sizeof address - 1 ? zmq_msg_size(&fr[3]) : sizeof address - 1;
+            memcpy(address, zmq_msg_data(&fr[3]), al);
+            if (strcmp(domain, ZAP_DOMAIN_FEED) == 0) {
+                status = "200";
+                text = "OK";
+            } else if (strcmp(key, s->operator_pub) == 0) {
+                snprintf(user, sizeof user, "%s", WF_OPERATOR_ID);
+            } else {
+                const wf_firm_rec_t *f = wf_engine_firm_by_key(s->engine, key);
+                if (f)
+                    snprintf(user, sizeof user, "%s", f->id);
+            }
+            if (user[0]) {
+                status = "200";
+                text = "OK";
+            }
+        } else {
+            text = "CURVE only";
+        }
+        if (strcmp(status, "200") != 0)
+            event(s, "refused a connection from %s: %s %s", address[0] ? address : "?", text, key);
+        if (n >= 2) {
+            zmq_send(s->zap, "1.0", 3, ZMQ_SNDMORE);
+            zmq_msg_send(&fr[1], s->zap, ZMQ_SNDMORE); /* the request id, echoed */
+            zmq_send(s->zap, status, 3, ZMQ_SNDMORE);
+            zmq_send(s->zap, text, strlen(text), ZMQ_SNDMORE);
+            zmq_send(s->zap, user, strlen(user), ZMQ_SNDMORE);
+            zmq_send(s->zap, "", 0, 0);
+        } else {
+            /* A REP socket must answer; a malformed request gets a malformed-request reply. */
+            zmq_send(s->zap, "1.0", 3, ZMQ_SNDMORE);
+            zmq_send(s->zap, "", 0, ZMQ_SNDMORE);
+            zmq_send(s->zap, "500", 3, ZMQ_SNDMORE);
+            zmq_send(s->zap, "malformed", 9, ZMQ_SNDMORE);
+            zmq_send(s->zap, "", 0, ZMQ_SNDMORE);
+            zmq_send(s->zap, "", 0, 0);
+        }
+        for (int i = 0; i < n; i++)
+            zmq_msg_close(&fr[i]);
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* Lifecycle                                                           */
 
@@ -232,12 +439,15 @@ wf_server_new(wf_engine_t *engine, const wf_server_opts_t *opts, char *err, size
     const char *cmd_ep = opts->command ? opts->command : WF_DEFAULT_COMMAND;
     const char *feed_ep = opts->feed ? opts->feed : WF_DEFAULT_FEED;
 
-    if (!opts->insecure) {
-        snprintf(err, errlen, "secure mode (CURVE keys, ZAP) is not available yet: "
-                              "run with --insecure on a loopback, ipc or inproc endpoint");
+    if (!opts->insecure && !opts->key_dir) {
+        snprintf(err, errlen, "secure mode needs a directory for its key files");
         return NULL;
     }
-    if (!wf_server_endpoint_local(cmd_ep) || !wf_server_endpoint_local(feed_ep)) {
+    if (!opts->insecure && !zmq_has("curve")) {
+        snprintf(err, errlen, "this libzmq has no CURVE support: secure mode is impossible");
+        return NULL;
+    }
+    if (opts->insecure && (!wf_server_endpoint_local(cmd_ep) || !wf_server_endpoint_local(feed_ep))) {
         snprintf(err, errlen, "insecure mode binds only to tcp://127.0.0.1, tcp://localhost, "
                               "tcp://[::1], ipc:// or inproc:// endpoints, not %s",
                  wf_server_endpoint_local(cmd_ep) ? feed_ep : cmd_ep);
@@ -272,6 +482,23 @@ wf_server_new(wf_engine_t *engine, const wf_server_opts_t *opts, char *err, size
     s->cap = 64;
     s->bindings = wf_calloc(s->cap, sizeof *s->bindings);
 
+    if (!s->insecure) {
+        /* Keys first, then the ZAP handler, then the CURVE sockets: a
+         * connection must never be accepted before it can be checked. */
+        if (key_pair(opts->key_dir, "server", s->server_pub, s->server_secret, err, errlen) != 0 ||
+            key_pair(opts->key_dir, "operator", s->operator_pub, NULL, err, errlen) != 0) {
+            wf_server_destroy(&s);
+            return NULL;
+        }
+        s->zap = zmq_socket(s->ctx, ZMQ_REP);
+        int linger = 0;
+        if (!s->zap || zmq_setsockopt(s->zap, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+            zmq_bind(s->zap, ZAP_ENDPOINT) != 0) {
+            snprintf(err, errlen, "cannot start the ZAP handler on %s: %s", ZAP_ENDPOINT, zmq_strerror(errno));
+            wf_server_destroy(&s);
+            return NULL;
+        }
+    }
     if (open_socket(s, ZMQ_ROUTER, cmd_ep, s->command_ep, err, errlen, &s->router) != 0 ||
         open_socket(s, ZMQ_PUB, feed_ep, s->feed_ep, err, errlen, &s->pub) != 0) {
         wf_server_destroy(&s);
@@ -290,6 +517,9 @@ wf_server_destroy(wf_server_t **self_p)
         zmq_close(s->router);
     if (s->pub)
         zmq_close(s->pub);
+    if (s->zap)
+        zmq_close(s->zap);
+    memset(s->server_secret, 0, sizeof s->server_secret);
     if (s->own_ctx && s->ctx)
         zmq_ctx_term(s->ctx);
     wf_free(s->reqs);
@@ -312,6 +542,12 @@ const char *
 wf_server_feed_endpoint(const wf_server_t *self)
 {
     return self->feed_ep;
+}
+
+const char *
+wf_server_public_key(const wf_server_t *self)
+{
+    return self->insecure ? NULL : self->server_pub;
 }
 
 void
@@ -469,11 +705,17 @@ recv_msg(wf_server_t *s, req_t *r, zmq_msg_t *body)
 static int
 identify(wf_server_t *s, zmq_msg_t *body, wf_cmd_t *cmd, char *msg, size_t msglen)
 {
-    (void)body;
     if (s->insecure)
         return WF_OK;
-    snprintf(msg, msglen, "this connection has no identity");
-    return WF_E_AUTH;
+    /* Secure mode: the firm ZAP mapped the connection's CURVE key to; any
+     * `as` field is ignored. */
+    const char *uid = zmq_msg_gets(body, "User-Id");
+    if (!uid || strlen(uid) != WF_FIRM_LEN - 1) {
+        snprintf(msg, msglen, "this connection's key belongs to no firm");
+        return WF_E_AUTH;
+    }
+    memcpy(cmd->as, uid, WF_FIRM_LEN);
+    return WF_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -647,11 +889,16 @@ drain(wf_server_t *s, size_t *ncmds)
 int
 wf_server_poll(wf_server_t *s, int timeout_ms)
 {
-    zmq_pollitem_t item = {.socket = s->router, .events = ZMQ_POLLIN};
-    int rc = zmq_poll(&item, 1, timeout_ms);
+    zmq_pollitem_t items[2] = {
+        {.socket = s->router, .events = ZMQ_POLLIN},
+        {.socket = s->zap, .events = ZMQ_POLLIN},
+    };
+    int rc = zmq_poll(items, s->zap ? 2 : 1, timeout_ms);
     if (rc < 0)
         return errno == EINTR ? 0 : -1;
-    if (rc == 0 || !(item.revents & ZMQ_POLLIN))
+    if (s->zap && (items[1].revents & ZMQ_POLLIN))
+        zap_serve(s);
+    if (rc == 0 || !(items[0].revents & ZMQ_POLLIN))
         return 0;
 
     size_t ncmds;

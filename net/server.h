@@ -26,6 +26,8 @@ typedef struct wf_server_opts {
     const char *command;  /* ROUTER endpoint; NULL = WF_DEFAULT_COMMAND */
     const char *feed;     /* PUB endpoint; NULL = WF_DEFAULT_FEED */
     bool insecure;        /* identity from the `as` field; loopback endpoints only */
+    const char *key_dir;  /* secure mode: where server.key/.pub and operator.key/.pub live
+                           * (made on first start, secrets mode 0600) */
     size_t batch;         /* requests per engine batch, 1..WF_BATCH_MAX; 0 = WF_BATCH_MAX */
     bool quiet;           /* no per-event log lines (start, stop and failures still) */
     FILE *log;            /* NULL = stderr */
@@ -35,9 +37,14 @@ typedef struct wf_server_opts {
 typedef struct wf_server wf_server_t;
 
 /* Binds both sockets. The engine is borrowed and must outlive the server.
- * Returns NULL with a sentence in err when an option is refused (secure
- * mode is not available yet; an insecure endpoint that is not loopback,
- * ipc or inproc) or a socket cannot be bound. */
+ * Secure mode (insecure false) loads or makes the CURVE key pairs in
+ * key_dir, binds a ZAP handler on inproc://zeromq.zap.01 in the server's
+ * context (one per context) and makes both sockets CURVE servers; a
+ * request then acts as the firm registered with its connection's key (the
+ * operator key file's key: the operator firm). Returns NULL with a
+ * sentence in err when an option is refused (an insecure endpoint that is
+ * not loopback, ipc or inproc), a key file is unusable or a socket cannot
+ * be bound. */
 wf_server_t *wf_server_new(wf_engine_t *engine, const wf_server_opts_t *opts, char *err, size_t errlen);
 
 /* Closes the sockets (lingering up to a second for replies in flight) and
@@ -61,6 +68,9 @@ void wf_server_stop(wf_server_t *self);
  * ("tcp://127.0.0.1:*" -> "tcp://127.0.0.1:40123"). Valid while self lives. */
 const char *wf_server_command_endpoint(const wf_server_t *self);
 const char *wf_server_feed_endpoint(const wf_server_t *self);
+
+/* Secure mode: the server's CURVE public key (z85); NULL when insecure. */
+const char *wf_server_public_key(const wf_server_t *self);
 
 /* True when ep is loopback TCP (127.0.0.1, localhost, [::1]), ipc:// or
  * inproc://: the endpoints insecure mode accepts. */

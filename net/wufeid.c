@@ -42,6 +42,9 @@ usage(FILE *f)
             "  --insecure          no CURVE: requests name their firm in the field `as`;\n"
             "                      only tcp://127.0.0.1, tcp://localhost, tcp://[::1], ipc://\n"
             "                      and inproc:// endpoints are accepted\n"
+            "                      (default: secure mode, CURVE on both sockets; key pairs\n"
+            "                      server.key/.pub and operator.key/.pub are made in DIR on\n"
+            "                      first start; a client's registered key names its firm)\n"
             "  --map-size MIB      LMDB map size in MiB (default 1024)\n"
             "  --catalogue FILE    waste catalogue file (default: the shipped catalogue)\n"
             "  --batch N           requests per engine batch, 1..%d (default %d)\n"
@@ -139,15 +142,9 @@ main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (!so.insecure) {
-        fprintf(stderr, "wufeid: secure mode (CURVE keys and ZAP authentication) is not available "
-                        "in this version yet; run with --insecure on a loopback endpoint for "
-                        "development and tests\n");
-        return 2;
-    }
     const char *cmd_ep = so.command ? so.command : WF_DEFAULT_COMMAND;
     const char *feed_ep = so.feed ? so.feed : WF_DEFAULT_FEED;
-    if (!wf_server_endpoint_local(cmd_ep) || !wf_server_endpoint_local(feed_ep)) {
+    if (so.insecure && (!wf_server_endpoint_local(cmd_ep) || !wf_server_endpoint_local(feed_ep))) {
         fprintf(stderr, "wufeid: --insecure binds only to tcp://127.0.0.1, tcp://localhost, "
                         "tcp://[::1], ipc:// or inproc:// endpoints, not %s\n",
                 wf_server_endpoint_local(cmd_ep) ? feed_ep : cmd_ep);
@@ -156,8 +153,10 @@ main(int argc, char **argv)
 
     signal(SIGPIPE, SIG_IGN);
     wf_server_log(stderr, "starting %s on database %s", WUFEI_VERSION, eo.dir);
-    wf_server_log(stderr, "WARNING: INSECURE MODE: no encryption and no authentication; "
-                          "any local process may act as any firm via the field `as`");
+    if (so.insecure)
+        wf_server_log(stderr, "WARNING: INSECURE MODE: no encryption and no authentication; "
+                              "any local process may act as any firm via the field `as`");
+    so.key_dir = eo.dir;
 
     char err[512];
     wf_engine_t *engine = wf_engine_new(&eo, err, sizeof err);
@@ -171,6 +170,11 @@ main(int argc, char **argv)
         wf_engine_destroy(&engine);
         return 1;
     }
+
+    if (!so.insecure)
+        wf_server_log(stderr, "secure mode: server public key %s (in %s/server.pub); operator key pair "
+                              "in %s/operator.key and operator.pub",
+                      wf_server_public_key(srv), eo.dir, eo.dir);
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
