@@ -89,7 +89,7 @@ struct wf_server {
     req_t *reqs;
     wf_cmd_t *cmds;
     wf_reply_t *replies;
-    size_t *order;          /* outbox stream indexes, sorted per firm */
+    struct pending *order;  /* outbox stream messages, sorted per firm then seq */
     size_t order_cap;
     msgpack_sbuffer sb;
 
@@ -111,6 +111,10 @@ vlog_line(FILE *f, const char *fmt, va_list ap)
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
     char line[1024];
     vsnprintf(line, sizeof line, fmt, ap);
+    /* Names and messages may carry a client's bytes: one event, one line. */
+    for (unsigned char *c = (unsigned char *)line; *c; c++)
+        if (*c < 0x20 || *c == 0x7f)
+            *c = '?';
     fprintf(f, "%s.%03dZ wufeid: %s\n", stamp, (int)(now % 1000), line);
     fflush(f);
 }
@@ -771,19 +775,21 @@ log_reply(wf_server_t *s, const req_t *r, const wf_cmd_t *c, const wf_reply_t *r
 /* ------------------------------------------------------------------ */
 /* Streams and feed                                                    */
 
-static const wf_stream_msg_t *sort_base;
+struct pending {
+    const wf_stream_msg_t *m;
+    size_t pos; /* place in the outbox: keeps the sort stable */
+};
 
 static int
 cmp_stream(const void *a, const void *b)
 {
-    size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    const wf_stream_msg_t *x = &sort_base[i], *y = &sort_base[j];
-    int c = strcmp(x->firm, y->firm);
+    const struct pending *x = a, *y = b;
+    int c = strcmp(x->m->firm, y->m->firm);
     if (c)
         return c;
-    if (x->seq != y->seq)
-        return x->seq < y->seq ? -1 : 1;
-    return i < j ? -1 : (i > j);
+    if (x->m->seq != y->m->seq)
+        return x->m->seq < y->m->seq ? -1 : 1;
+    return x->pos < y->pos ? -1 : (x->pos > y->pos);
 }
 
 /* Sends each bound firm's new stream messages in seq order, each seq at
@@ -799,20 +805,18 @@ send_streams(wf_server_t *s, const wf_outbox_t *out)
         s->order = wf_malloc(s->order_cap * sizeof *s->order);
     }
     for (size_t i = 0; i < out->nstream; i++)
-        s->order[i] = i;
-    sort_base = out->stream;
+        s->order[i] = (struct pending){.m = &out->stream[i], .pos = i};
     qsort(s->order, out->nstream, sizeof *s->order, cmp_stream);
-    sort_base = NULL;
 
     size_t i = 0;
     while (i < out->nstream) {
-        const char *firm = out->stream[s->order[i]].firm;
+        const char *firm = s->order[i].m->firm;
         size_t end = i;
-        while (end < out->nstream && strcmp(out->stream[s->order[end]].firm, firm) == 0)
+        while (end < out->nstream && strcmp(s->order[end].m->firm, firm) == 0)
             end++;
         binding_t *b = binding_find(s, firm);
         for (; b && b->bound && i < end; i++) {
-            const wf_stream_msg_t *m = &out->stream[s->order[i]];
+            const wf_stream_msg_t *m = s->order[i].m;
             if (m->seq <= b->last)
                 continue;
             msgpack_sbuffer_clear(&s->sb);

@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "net/codec.h"
@@ -1169,5 +1170,39 @@ Test(encode, error_for_decode_failure_keeps_rid)
     cr_assert_str_eq(get_s(o, "err"), "E_FIELD");
     cr_assert_str_eq(get_s(o, "msg"), "field \"code\" is missing");
     msgpack_unpacked_destroy(&up);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* Mutated and truncated requests never crash the decoder, never read past
+ * the frame (ASan) and always end in one of its three answers. */
+Test(decode, mutations)
+{
+    msgpack_sbuffer sb;
+    build(&sb, (kv_t[]){{"op", S("demand.post")}, {"rid", U(4)}, {"as", S(FIRM_A)}, {"codes", LS("SW07", "HW08")},
+                        {"qty", I(20000)}, {"price", I(-3000)}, {"lat", F(30.1)}, {"lon", F(120.2)},
+                        {"target", S("O17")}},
+          9);
+    uint8_t buf[512];
+    cr_assert_lt(sb.size, sizeof buf);
+    uint32_t x = 12345;
+    for (int it = 0; it < 20000; it++) {
+        memcpy(buf, sb.data, sb.size);
+        size_t len = sb.size;
+        int flips = 1 + it % 4;
+        for (int k = 0; k < flips; k++) {
+            x = x * 1103515245u + 12345u;
+            buf[(x >> 8) % len] = (uint8_t)(x >> 20);
+        }
+        if (it % 5 == 0)
+            len = (x >> 4) % (len + 1);
+        wf_cmd_t c;
+        uint8_t *copy = malloc(len ? len : 1); /* exact size, so ASan sees any overread */
+        memcpy(copy, buf, len);
+        int rc = wf_codec_decode(copy, len, &c, msg, sizeof msg);
+        free(copy);
+        cr_assert(rc == WF_OK || rc == WF_E_PARSE || rc == WF_E_FIELD || rc == WF_E_OP, "rc %d", rc);
+        if (rc != WF_OK)
+            cr_assert_neq(msg[0], '\0');
+    }
     msgpack_sbuffer_destroy(&sb);
 }
