@@ -1,15 +1,16 @@
-/* The book's storage and indexes (see book.h; the rule itself is in
- * match.c). Resting orders live in a pool of fixed chunks with a free list,
- * so a warmed book adds and removes orders without allocating and a
- * resident order never moves. Three indexes point into the pool:
+/* The book's storage and indexes (see book.h; the rule and the search are
+ * in match.c, the quadtrees in spatial.c). Resting orders live in a pool
+ * of fixed chunks with a free list, so a warmed book adds and removes
+ * orders without allocating and a resident order never moves. Three
+ * indexes point into the pool:
  *   - an id hash chained through the order's hnext;
- *   - offers listed at their exact code; a demand pattern reaches the
- *     offers it covers by walking its subtree, a contiguous range of the
- *     catalogue's depth-first preorder;
- *   - demands listed at each of their patterns; an offer with code c
- *     reaches them by looking at c and its ancestors.
- * Each list is an array of order pointers; every order remembers its index
- * in each list it is on (pos[]), so removal is O(patterns). */
+ *   - per exact code, a quadtree of the offers at that code; a demand
+ *     pattern reaches the offers it covers through the trees of its
+ *     subtree, a contiguous range of the catalogue's depth-first preorder;
+ *   - per pattern, a quadtree of the demands listing it; an offer with
+ *     code c reaches them through the trees at c and its ancestors.
+ * Every order remembers its slot in the leaf of each tree it is in
+ * (pos[]); the leaf itself is found again by descending its cell. */
 #include "book_int.h"
 
 #include <assert.h>
@@ -57,50 +58,33 @@ build_tree(wf_book_t *self)
     wf_free(size);
     wf_free(cursor);
 
-    self->offers = wf_realloc(self->offers, n * sizeof *self->offers);
-    self->demands = wf_realloc(self->demands, n * sizeof *self->demands);
-    if (n > old) {
-        memset(self->offers + old, 0, (n - old) * sizeof *self->offers);
-        memset(self->demands + old, 0, (n - old) * sizeof *self->demands);
-    }
+    self->offer_tree = wf_realloc(self->offer_tree, n * sizeof *self->offer_tree);
+    self->demand_tree = wf_realloc(self->demand_tree, n * sizeof *self->demand_tree);
+    for (size_t id = old; id < n; id++)
+        self->offer_tree[id] = self->demand_tree[id] = SP_NONE;
     self->ncodes = n;
 }
 
-/* ---- lists -------------------------------------------------------------- */
+/* ---- trees -------------------------------------------------------------- */
 
-static uint32_t
-list_push(book_list_t *l, wf_order_t *o)
-{
-    if (l->n == l->cap) {
-        l->cap = l->cap ? 2 * l->cap : 8;
-        l->v = wf_realloc(l->v, l->cap * sizeof *l->v);
-    }
-    l->v[l->n] = o;
-    return l->n++;
-}
-
-/* The pos[] slot of o that tracks its place in the list at id. */
-static uint32_t *
-pos_for(wf_order_t *o, int32_t id)
+uint32_t *
+book__pos(wf_order_t *o, int32_t key)
 {
     if (o->side == WF_OFFER)
         return &o->pos[0];
     for (unsigned k = 0; k < o->npatterns; k++)
-        if (o->patterns[k] == id && o->pos[k] != BOOK_NOPOS)
+        if (o->patterns[k] == key && o->pos[k] != BOOK_NOPOS)
             return &o->pos[k];
     assert(!"order is not listed at this id");
     return NULL;
 }
 
-static void
-list_del(book_list_t *l, int32_t id, uint32_t at)
+static uint32_t
+tree_at(wf_book_t *self, uint32_t *roots, int32_t id)
 {
-    assert(at < l->n);
-    wf_order_t *last = l->v[--l->n];
-    if (at != l->n) {
-        l->v[at] = last;
-        *pos_for(last, id) = at;
-    }
+    if (roots[id] == SP_NONE)
+        roots[id] = spatial__tree(&self->sp);
+    return roots[id];
 }
 
 /* ---- id hash ------------------------------------------------------------ */
@@ -152,6 +136,7 @@ wf_book_new(const wf_catalogue_t *cat)
 {
     wf_book_t *self = wf_calloc(1, sizeof *self);
     self->cat = cat;
+    spatial__init(&self->sp);
     build_tree(self);
     self->nbuckets = 1024;
     self->buckets = wf_calloc(self->nbuckets, sizeof *self->buckets);
@@ -165,12 +150,9 @@ wf_book_destroy(wf_book_t **self_p)
     if (!self_p || !*self_p)
         return;
     wf_book_t *self = *self_p;
-    for (size_t i = 0; i < self->ncodes; i++) {
-        wf_free(self->offers[i].v);
-        wf_free(self->demands[i].v);
-    }
-    wf_free(self->offers);
-    wf_free(self->demands);
+    spatial__fini(&self->sp);
+    wf_free(self->offer_tree);
+    wf_free(self->demand_tree);
     wf_free(self->pre);
     wf_free(self->pre_at);
     wf_free(self->pre_end);
@@ -179,6 +161,7 @@ wf_book_destroy(wf_book_t **self_p)
         wf_free(self->chunks[c]);
     wf_free(self->chunks);
     wf_free(self->scratch->cand);
+    wf_free(self->scratch->heap);
     wf_free(self->scratch->allowed);
     wf_free(self->scratch);
     wf_free(self);
@@ -213,15 +196,20 @@ wf_book_add(wf_book_t *self, const wf_order_t *in)
     *o = *in;
 
     if (o->side == WF_OFFER) {
-        o->pos[0] = list_push(&self->offers[o->code], o);
+        spatial__insert(&self->sp, tree_at(self, self->offer_tree, o->code), o->code, o);
     } else {
+        /* A repeated pattern is listed once, at its first place. */
+        for (unsigned k = 0; k < o->npatterns; k++) {
+            assert(o->patterns[k] >= 0 && (size_t)o->patterns[k] < self->ncodes);
+            o->pos[k] = 0;
+            for (unsigned j = 0; j < k; j++)
+                if (o->patterns[j] == o->patterns[k])
+                    o->pos[k] = BOOK_NOPOS;
+        }
         for (unsigned k = 0; k < o->npatterns; k++) {
             int32_t p = o->patterns[k];
-            assert(p >= 0 && (size_t)p < self->ncodes);
-            bool repeated = false;
-            for (unsigned j = 0; j < k; j++)
-                repeated |= o->patterns[j] == p;
-            o->pos[k] = repeated ? BOOK_NOPOS : list_push(&self->demands[p], o);
+            if (o->pos[k] != BOOK_NOPOS)
+                spatial__insert(&self->sp, tree_at(self, self->demand_tree, p), p, o);
         }
     }
 
@@ -245,11 +233,11 @@ wf_book_remove(wf_book_t *self, wf_order_t *o)
     *pp = o->hnext;
 
     if (o->side == WF_OFFER) {
-        list_del(&self->offers[o->code], o->code, o->pos[0]);
+        spatial__remove(&self->sp, self->offer_tree[o->code], o->code, o);
     } else {
         for (unsigned k = 0; k < o->npatterns; k++)
             if (o->pos[k] != BOOK_NOPOS)
-                list_del(&self->demands[o->patterns[k]], o->patterns[k], o->pos[k]);
+                spatial__remove(&self->sp, self->demand_tree[o->patterns[k]], o->patterns[k], o);
     }
 
     self->count--;

@@ -1,20 +1,14 @@
-/* The book's private layout, shared by book.c (storage and indexes) and
- * match.c (the rule, ranking and fill planning). Not for use outside
- * matcher/. */
+/* The book's private layout, shared by book.c (storage and indexes),
+ * spatial.c (the per-code quadtrees) and match.c (the rule, ranking and
+ * the best-first search). Not for use outside matcher/. */
 #ifndef WF_BOOK_INT_H
 #define WF_BOOK_INT_H
 
 #include "book.h"
+#include "spatial.h"
 
 #define BOOK_CHUNK 1024        /* orders per pool chunk */
 #define BOOK_NOPOS UINT32_MAX  /* pos[] of a pattern that is not listed */
-
-/* Resting orders at one catalogue id, unordered; removal swaps the last
- * one into the hole and fixes its pos[]. */
-typedef struct book_list {
-    wf_order_t **v;
-    uint32_t n, cap;
-} book_list_t;
 
 typedef struct book_candidate {
     wf_order_t *y;
@@ -23,12 +17,23 @@ typedef struct book_candidate {
     double score;
 } book_candidate_t;
 
+/* An item of the best-first search's heap: a tree node keyed by the bound
+ * on its orders' scores, or an eligible order keyed by its score. */
+typedef struct book_item {
+    double key;
+    uint64_t id;       /* candidate: the resting order's id; node: 0 */
+    uint32_t ref;      /* node index, or index into the candidates */
+    uint32_t is_cand;
+} book_item_t;
+
 /* Per-match working memory, reused so that a warmed book does not allocate
  * while matching. Reached through a pointer so that wf_book_match can use
  * it on a const book; the book is single-threaded by design. */
 typedef struct book_scratch {
     book_candidate_t *cand;
     size_t ncand, candcap;
+    book_item_t *heap;
+    size_t nheap, heapcap;
     int64_t *allowed;  /* per planned fill: the allowance it was cut to, or INT64_MAX */
     size_t allowedcap;
 } book_scratch_t;
@@ -36,11 +41,12 @@ typedef struct book_scratch {
 struct wf_book {
     const wf_catalogue_t *cat;
     size_t ncodes;          /* catalogue size the indexes below were built for */
-    book_list_t *offers;    /* [ncodes] offers by their exact code */
-    book_list_t *demands;   /* [ncodes] demands by each of their patterns */
+    uint32_t *offer_tree;   /* [ncodes] root of the offers at that exact code, or SP_NONE */
+    uint32_t *demand_tree;  /* [ncodes] root of the demands listing that pattern, or SP_NONE */
     int32_t *pre;           /* [ncodes] catalogue ids in depth-first preorder */
     uint32_t *pre_at;       /* [ncodes] where an id sits in pre; its subtree is */
     uint32_t *pre_end;      /*   pre[pre_at[id] .. pre_end[id]) */
+    spatial_t sp;
 
     wf_order_t **buckets;   /* id hash, chained through hnext */
     size_t nbuckets;        /* power of two */
@@ -52,5 +58,9 @@ struct wf_book {
 
     book_scratch_t *scratch;
 };
+
+/* The pos[] slot of o that records its place in the tree of catalogue id
+ * key (an offer's code, or one of a demand's patterns). */
+uint32_t *book__pos(wf_order_t *o, int32_t key);
 
 #endif

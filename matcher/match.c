@@ -2,13 +2,41 @@
  * pair, the score that ranks eligible counter-orders, and the greedy plan
  * of fills for an incoming order. Planning reads the book and never changes
  * it, so the engine can journal a plan before applying it with
- * wf_book_fill(). Work per incoming order is bounded by the number of
- * resting counter-orders listed under the codes it fits (plus, for a
- * demand, the size of its patterns' subtrees in the catalogue), then a sort
- * of the eligible ones; the spatial index will narrow the first term. */
+ * wf_book_fill().
+ *
+ * The plan is found by a best-first search over the quadtrees of the codes
+ * the incoming order x fits (spatial.c). One max-heap holds tree nodes,
+ * keyed by an upper bound on the score of any order below them, and
+ * eligible orders, keyed by their exact score. Popping a node pushes its
+ * children, or, for a leaf, the orders that pass the cheap tests and then
+ * wf_match_eligible itself; popping an order hands it to the greedy fill.
+ * On equal keys nodes pop first and orders by lower id, so orders leave
+ * the heap in exactly the rule's ranking (score desc, id asc), and the
+ * search stops the moment x is filled or the fill cap is reached: the
+ * regions whose bound is below the last fill's score are never opened.
+ *
+ * A node's bound is the score formula, evaluated the way
+ * wf_match_eligible() evaluates it, on the best case of each input: credit
+ * 100 (credit lives in the env and changes without the book knowing, so
+ * 100 is the only bound that stays true), the chord from x to the node's
+ * box as the distance, and its best price with the smaller of no fee and
+ * the eco fee as the surplus. IEEE rounding is monotone, so the bound is
+ * never below a real score of the same expression; a small upward margin
+ * covers the float rounding of the stored vectors. The same aggregates
+ * prune: a node none of whose prices can meet x's, or that lies beyond
+ * x's radius or every one of its orders' radii, is never pushed. With a
+ * negative or non-finite weight no bound holds and every node gets key
+ * +inf: the search then visits the whole fitting trees, as the rule's
+ * literal reading does, and still ranks through the heap.
+ *
+ * Work per incoming order: each node and each listed entry of the trees x
+ * reaches is examined at most once, plus the catalogue subtree walk for a
+ * demand's patterns (their roots) and a heap operation per pushed item; in
+ * practice the search opens the few leaves around the best candidates. */
 #include "book_int.h"
 
 #include <assert.h>
+#include <math.h>
 #include <stdlib.h>
 
 #include "geo.h"
@@ -96,24 +124,182 @@ wf_match_eligible(const wf_order_t *x, const wf_order_t *y, const wf_match_env_t
     return true;
 }
 
-/* ---- planning ----------------------------------------------------------- */
+/* ---- the search --------------------------------------------------------- */
+
+#define CHORD_SLACK 2e-7   /* float rounding of stored unit vectors, with margin */
+#define KM_SLACK 1e-6      /* rounding of the distances themselves */
+#define KM_FARTHEST 20016.0 /* no two points are farther apart (pi * R < this) */
+
+typedef struct search {
+    const wf_book_t *book;
+    const wf_order_t *x;
+    const wf_match_env_t *env;
+    double xv[3];
+    bool bounded;      /* the weights allow a score bound */
+    int64_t fee_min;   /* the smaller of no fee and the eco fee */
+} search_t;
+
+/* True when a should leave the heap before b. */
+static inline bool
+before(const book_item_t *a, const book_item_t *b)
+{
+    if (a->key != b->key)
+        return a->key > b->key;
+    if (a->is_cand != b->is_cand)
+        return a->is_cand < b->is_cand;
+    return a->id < b->id;
+}
+
+/* Slow path: more room in a scratch array. */
+static void *__attribute__((noinline))
+grow(void *p, size_t *cap, size_t size)
+{
+    *cap = *cap ? 2 * *cap : 256;
+    return wf_realloc(p, *cap * size);
+}
 
 static void
-consider(const wf_book_t *self, const wf_order_t *x, wf_order_t *y, const wf_match_env_t *env)
+heap_push(book_scratch_t *s, book_item_t it)
 {
-    book_candidate_t c = {.y = y};
-    if (!wf_match_eligible(x, y, env, &c.km, &c.fee, &c.score))
-        return;
-    book_scratch_t *s = self->scratch;
-    if (s->ncand == s->candcap) {
-        s->candcap = s->candcap ? 2 * s->candcap : 64;
-        s->cand = wf_realloc(s->cand, s->candcap * sizeof *s->cand);
+    if (s->nheap == s->heapcap)
+        s->heap = grow(s->heap, &s->heapcap, sizeof *s->heap);
+    size_t i = s->nheap++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!before(&it, &s->heap[p]))
+            break;
+        s->heap[i] = s->heap[p];
+        i = p;
     }
-    s->cand[s->ncand++] = c;
+    s->heap[i] = it;
+}
+
+static book_item_t
+heap_pop(book_scratch_t *s)
+{
+    book_item_t top = s->heap[0], last = s->heap[--s->nheap];
+    size_t n = s->nheap, i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && before(&s->heap[c + 1], &s->heap[c]))
+            c++;
+        if (!before(&s->heap[c], &last))
+            break;
+        s->heap[i] = s->heap[c];
+        i = c;
+    }
+    if (n > 0)
+        s->heap[i] = last;
+    return top;
+}
+
+/* The chord from unit vector p to the node's box of unit vectors. */
+static inline double
+box_chord(const double p[3], const sp_node_t *nd)
+{
+    double s = 0;
+    for (int k = 0; k < 3; k++) {
+        double d = 0;
+        if (p[k] < nd->lo[k])
+            d = nd->lo[k] - p[k];
+        else if (p[k] > nd->hi[k])
+            d = p[k] - nd->hi[k];
+        s += d * d;
+    }
+    return sqrt(s);
+}
+
+/* A lower bound on the km of an arc whose chord is at least chord - slack. */
+static inline double
+km_below(double chord)
+{
+    double d = WF_EARTH_KM * (chord - CHORD_SLACK) - KM_SLACK;
+    return d > 0 ? d : 0;
+}
+
+/* The most a surplus can be when the demand side asks at most dprice and
+ * the offer side at least oprice, or -1 when no fee lets them meet. */
+static inline __int128
+surplus_above(const search_t *q, int64_t dprice, int64_t oprice)
+{
+    __int128 s = (__int128)dprice - oprice - q->fee_min;
+    return s < 0 ? -1 : s;
+}
+
+/* Pushes node i unless it cannot hold an eligible order, keyed by its
+ * bound, never above its parent's key (so keys only fall along a path). */
+static void
+push_node(const search_t *q, uint32_t i, double parent_key)
+{
+    const sp_node_t *nd = &q->book->sp.nodes[i];
+    if (nd->count == 0)
+        return;
+    const wf_order_t *x = q->x;
+    __int128 sur = x->side == WF_OFFER ? surplus_above(q, nd->max_price, x->price)
+                                       : surplus_above(q, x->price, nd->min_price);
+    if (sur < 0)
+        return;
+    double dlb = km_below(box_chord(q->xv, nd));
+    if (!(dlb <= KM_FARTHEST) || dlb > x->max_km || dlb > nd->max_km)
+        return; /* empty box, or out of every radius */
+    double key = INFINITY;
+    if (q->bounded) {
+        const wf_rules_t *r = q->env->rules;
+        double sd = (double)sur;
+        sd += sd * 1e-15 + 1.0;
+        key = r->w_credit * 100 / 100.0 - r->w_distance * dlb / 100.0 + r->w_price * sd / 100000.0;
+        key += fabs(key) * 1e-12 + 1e-12;
+        if (key > parent_key)
+            key = parent_key;
+    }
+    heap_push(q->book->scratch, (book_item_t){.key = key, .ref = i});
+}
+
+static void
+push_candidate(const search_t *q, wf_order_t *y)
+{
+    book_scratch_t *s = q->book->scratch;
+    book_candidate_t c = {.y = y};
+    if (!wf_match_eligible(q->x, y, q->env, &c.km, &c.fee, &c.score))
+        return;
+    if (s->ncand == s->candcap)
+        s->cand = grow(s->cand, &s->candcap, sizeof *s->cand);
+    s->cand[s->ncand] = c;
+    heap_push(s, (book_item_t){.key = c.score, .id = y->id, .ref = (uint32_t)s->ncand, .is_cand = 1});
+    s->ncand++;
+}
+
+/* Opens a popped node: its children, or the entries of a leaf that pass
+ * the price and radius tests, then the rule itself. */
+static void
+expand(const search_t *q, uint32_t i, double key)
+{
+    const sp_node_t *nd = &q->book->sp.nodes[i];
+    if (nd->child != SP_NONE) {
+        uint32_t c = nd->child;
+        for (unsigned k = 0; k < 4; k++)
+            push_node(q, c + k, key); /* may move the heap, not the nodes */
+        return;
+    }
+    const wf_order_t *x = q->x;
+    for (uint32_t k = 0; k < nd->n; k++) { /* at most the leaf's size */
+        const sp_entry_t *e = &nd->e[k];
+        __int128 sur = x->side == WF_OFFER ? surplus_above(q, e->price, x->price)
+                                           : surplus_above(q, x->price, e->price);
+        if (sur < 0)
+            continue;
+        double dx = q->xv[0] - e->v[0], dy = q->xv[1] - e->v[1], dz = q->xv[2] - e->v[2];
+        double dlb = km_below(sqrt(dx * dx + dy * dy + dz * dz));
+        if (dlb > x->max_km || dlb > e->max_km)
+            continue;
+        push_candidate(q, e->o);
+    }
 }
 
 /* True when pattern k of demand x is covered by another of its patterns
- * (the earlier one, for a repeat): its subtree is walked there already. */
+ * (the earlier one, for a repeat): its subtree is searched there already. */
 static bool
 shadowed(const wf_catalogue_t *cat, const wf_order_t *x, unsigned k)
 {
@@ -127,46 +313,42 @@ shadowed(const wf_catalogue_t *cat, const wf_order_t *x, unsigned k)
     return false;
 }
 
-/* Gathers the eligible counter-orders of x into the scratch candidates. An
- * offer can reach one demand through two of its patterns (HW08 and
- * 900-249-08); such repeats are dropped after sorting. */
+/* Seeds the heap with the roots of the trees x reaches, or with its
+ * target alone. An offer can reach one demand through two of its patterns
+ * (HW08 and 900-249-08); the copies leave the heap one after the other and
+ * the fill loop drops the second. */
 static void
-gather(const wf_book_t *self, const wf_order_t *x, const wf_match_env_t *env)
+seed(search_t *q)
 {
+    const wf_book_t *self = q->book;
+    const wf_order_t *x = q->x;
     if (x->side == WF_DEMAND && x->target != 0) {
         wf_order_t *y = wf_book_find(self, x->target);
         if (y && y->side == WF_OFFER)
-            consider(self, x, y, env);
-    } else if (x->side == WF_DEMAND) {
+            push_candidate(q, y);
+        return;
+    }
+    spatial__unit(x->lat, x->lon, q->xv);
+    if (isnan(q->xv[0] + q->xv[1] + q->xv[2]))
+        return; /* no distance to anything: the rule matches nothing */
+    if (x->side == WF_DEMAND) {
         unsigned n = x->npatterns <= WF_MAX_PATTERNS ? x->npatterns : WF_MAX_PATTERNS;
         for (unsigned k = 0; k < n; k++) {
             int32_t p = x->patterns[k];
             if (p < 0 || (size_t)p >= self->ncodes || shadowed(self->cat, x, k))
                 continue;
-            for (uint32_t i = self->pre_at[p]; i < self->pre_end[p]; i++) {
-                const book_list_t *l = &self->offers[self->pre[i]];
-                for (uint32_t j = 0; j < l->n; j++)
-                    consider(self, x, l->v[j], env);
-            }
+            for (uint32_t i = self->pre_at[p]; i < self->pre_end[p]; i++) /* subtree size */
+                if (self->offer_tree[self->pre[i]] != SP_NONE)
+                    push_node(q, self->offer_tree[self->pre[i]], INFINITY);
         }
     } else if (x->code >= 0 && (size_t)x->code < wf_catalogue_count(self->cat)) {
         for (int32_t a = x->code; a >= 0; a = wf_catalogue_get(self->cat, a)->parent) {
             if ((size_t)a >= self->ncodes)
                 continue; /* a code newer than every resting order */
-            const book_list_t *l = &self->demands[a];
-            for (uint32_t j = 0; j < l->n; j++)
-                consider(self, x, l->v[j], env);
+            if (self->demand_tree[a] != SP_NONE)
+                push_node(q, self->demand_tree[a], INFINITY);
         }
     }
-}
-
-static int
-by_rank(const void *pa, const void *pb)
-{
-    const book_candidate_t *a = pa, *b = pb;
-    if (a->score != b->score)
-        return a->score > b->score ? -1 : 1;
-    return (a->y->id > b->y->id) - (a->y->id < b->y->id);
 }
 
 static int64_t
@@ -181,26 +363,39 @@ wf_book_match(const wf_book_t *self, const wf_order_t *x, const wf_match_env_t *
 {
     book_scratch_t *s = self->scratch;
     s->ncand = 0;
+    s->nheap = 0;
     if (cap == 0 || x->remaining <= 0)
         return 0;
-    gather(self, x, env);
-    if (s->ncand > 1)
-        qsort(s->cand, s->ncand, sizeof *s->cand, by_rank);
     if (s->allowedcap < cap) {
         s->allowedcap = cap;
         s->allowed = wf_realloc(s->allowed, cap * sizeof *s->allowed);
     }
+    const wf_rules_t *r = env->rules;
+    search_t q = {
+        .book = self, .x = x, .env = env,
+        .bounded = isfinite(r->w_credit) && isfinite(r->w_distance) && isfinite(r->w_price) &&
+                   r->w_credit >= 0 && r->w_distance >= 0 && r->w_price >= 0,
+        .fee_min = r->eco_fee < 0 ? r->eco_fee : 0,
+    };
+    seed(&q);
 
     int64_t left = x->remaining;
     size_t n = 0;
-    for (size_t i = 0; i < s->ncand && n < cap && left > 0; i++) {
-        const book_candidate_t *c = &s->cand[i];
-        if (i > 0 && c->y == s->cand[i - 1].y)
+    const wf_order_t *prev = NULL;
+    while (s->nheap > 0 && n < cap && left > 0) {
+        book_item_t it = heap_pop(s);
+        if (!it.is_cand) {
+            expand(&q, it.ref, it.key);
             continue;
+        }
+        const book_candidate_t *c = &s->cand[it.ref];
         wf_order_t *y = c->y;
+        if (y == prev)
+            continue; /* the same demand, reached through a second pattern */
+        prev = y;
         const wf_order_t *offer = x->side == WF_OFFER ? x : y;
         const wf_order_t *demand = x->side == WF_OFFER ? y : x;
-        int64_t q = min64(left, y->remaining);
+        int64_t qty = min64(left, y->remaining);
 
         /* Licence capacity is used up by the fills planned before this one
          * for the same consumer and code; a lane (INT64_MAX) uses none. */
@@ -209,29 +404,29 @@ wf_book_match(const wf_book_t *self, const wf_order_t *x, const wf_match_env_t *
             allowed = env->allowance(env->ctx, demand->firm, offer->firm, offer->code, env->now);
             if (allowed != INT64_MAX) {
                 int64_t room = allowed;
-                for (size_t j = 0; j < n; j++) {
+                for (size_t j = 0; j < n; j++) { /* at most cap */
                     const wf_order_t *po = x->side == WF_OFFER ? x : out[j].resting;
                     const wf_order_t *pd = x->side == WF_OFFER ? out[j].resting : x;
                     if (s->allowed[j] != INT64_MAX && pd->firm == demand->firm &&
                         po->code == offer->code)
                         room -= out[j].qty;
                 }
-                q = min64(q, room);
+                qty = min64(qty, room);
             }
         }
-        if (q <= 0 || q < x->min_fill || q < y->min_fill)
+        if (qty <= 0 || qty < x->min_fill || qty < y->min_fill)
             continue;
 
         s->allowed[n] = allowed;
         out[n++] = (wf_fill_t){
             .resting = y,
-            .qty = q,
+            .qty = qty,
             .price = y->price,
             .fee = c->fee,
             .km = c->km,
             .score = c->score,
         };
-        left -= q;
+        left -= qty;
     }
     return n;
 }

@@ -163,7 +163,8 @@ static void
 random_party(world_t *w, uint32_t f)
 {
     static const int32_t credits[] = {0, 40, 59, 60, 75, 80, 89, 90, 95, 100};
-    w->parties[f].credit = chance(w, 50) ? credits[below(w, 10)] : (int32_t)below(w, 101);
+    /* Many at 100, where a node's bound on credit is exact. */
+    w->parties[f].credit = chance(w, 25) ? 100 : chance(w, 50) ? credits[below(w, 10)] : (int32_t)below(w, 101);
     w->parties[f].blocked = chance(w, 5);
     w->parties[f].county = counties[below(w, sizeof counties / sizeof *counties)];
 }
