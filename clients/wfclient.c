@@ -530,8 +530,13 @@ static void json_double(FILE *f, double d)
         fputs("null", f);
         return;
     }
+    /* the shortest of %.15g..%.17g that reads back exactly */
     char buf[64];
-    snprintf(buf, sizeof buf, "%.17g", d);
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
     /* keep it a JSON number that reads back as a float */
     if (!strpbrk(buf, ".eE"))
         strcat(buf, ".0");

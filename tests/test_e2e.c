@@ -778,3 +778,38 @@ Test(e2e, cli)
     st = run_cli(out, sizeof out, err, sizeof err, "--endpoint", dead, "--timeout", "300", "ping", NULL);
     cr_assert_eq(st, 2, "no daemon: transport failure exits 2 (%s)", err);
 }
+
+/* ---- the demo ---- */
+
+/* wufei-demo plays the shipped day against its own daemon: exit 0, the two
+ * scripted refusals, matches, and the watched firm's stream. */
+Test(demo, shaoxing_day_plays_cleanly, .timeout = 120)
+{
+    char demo[600];
+    snprintf(demo, sizeof demo, "%s", WUFEI_CLI_PATH);
+    char *slash = strrchr(demo, '/');
+    cr_assert_not_null(slash);
+    snprintf(slash + 1, sizeof demo - (size_t)(slash + 1 - demo), "wufei-demo");
+    if (access(demo, X_OK) != 0)
+        cr_skip_test("%s is not built", demo);
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "'%s' --wufeid '%s' --script '%s/demo/shaoxing.day' 2>&1", demo, WUFEID_PATH,
+             WUFEI_SOURCE_DIR);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    static char out[1 << 17];
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "wufei-demo failed (status %d):\n%s", st, out);
+    cr_assert(strstr(out, "== end of day =="), "the demo prints a summary");
+    int refused = 0;
+    for (const char *q = out; (q = strstr(q, "REFUSED as expected")); q++)
+        refused++;
+    cr_assert_eq(refused, 2, "the script has two refusals");
+    int matches = 0;
+    const char *sum = strstr(out, "matches ");
+    cr_assert(sum && sscanf(sum, "matches %d", &matches) == 1 && matches >= 20, "most offers find a match");
+    cr_assert(strstr(out, "stream → "), "the watched firm's stream receives its matches");
+    cr_assert(!strstr(out, "UNEXPECTED"), "no unexpected error");
+}
