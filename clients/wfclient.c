@@ -473,6 +473,35 @@ bool wfc_get_str(const msgpack_object *map, const char *key, char *buf, size_t l
 
 /* ---- JSON ---- */
 
+/* Length of the well-formed UTF-8 sequence at p (lead byte >= 0x80), or 0. */
+static size_t utf8_len(const unsigned char *p, size_t avail)
+{
+    size_t k;
+    uint32_t cp;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+        k = 2;
+        cp = p[0] & 0x1f;
+    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        k = 3;
+        cp = p[0] & 0x0f;
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        k = 4;
+        cp = p[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (avail < k)
+        return 0;
+    for (size_t j = 1; j < k; j++) {
+        if ((p[j] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[j] & 0x3f);
+    }
+    if ((k == 3 && cp < 0x800) || (k == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return k;
+}
+
 static void json_string(FILE *f, const char *s, size_t n)
 {
     fputc('"', f);
@@ -487,10 +516,21 @@ static void json_string(FILE *f, const char *s, size_t n)
         case '\b': fputs("\\b", f); break;
         case '\f': fputs("\\f", f); break;
         default:
-            if (c < 0x20 || c == 0x7f)
+            if (c < 0x20 || c == 0x7f) {
                 fprintf(f, "\\u%04x", c);
-            else
+            } else if (c < 0x80) {
                 fputc(c, f);
+            } else {
+                /* copy a well-formed UTF-8 sequence; anything else becomes
+                 * U+FFFD so the output stays valid JSON */
+                size_t k = utf8_len((const unsigned char *)s + i, n - i);
+                if (k == 0) {
+                    fputs("\\ufffd", f);
+                } else {
+                    fwrite(s + i, 1, k, f);
+                    i += k - 1;
+                }
+            }
         }
     }
     fputc('"', f);
