@@ -4,7 +4,24 @@
  * so that the engine can persist before it mutates: wf_book_match() plans
  * the fills for an incoming order without touching the book, then the
  * engine writes them to its store and applies them with wf_book_fill().
- * Everything here is pure C: no I/O, no clock (time comes in the env). */
+ * Everything here is pure C: no I/O, no clock (time comes in the env).
+ *
+ * Indexes: per side and waste code, a quadtree over lat/lon whose nodes
+ * bound the score of the orders below them, searched best-first (see
+ * matcher/spatial.c and match.c); the result is exactly the literal rule's
+ * (matcher/reference.h is the oracle the tests hold it to).
+ *
+ * Memory per resting order: the wf_order_t itself (240 bytes, in a pool of
+ * 1024-order chunks), its id-hash bucket (8 bytes, buckets <= orders), and
+ * per tree it is listed in (an offer: one; a demand: one per distinct
+ * pattern) a 32-byte leaf entry in arrays about 2/3 full plus a share of
+ * the 72-byte nodes: about 300 bytes for an offer or a one-pattern demand,
+ * about 325 as measured over a province-scale book (bench/README.md).
+ *
+ * A resident order's side, code, patterns, lat, lon and price are indexed
+ * and must not change while it rests (remove it and add it again);
+ * remaining changes only through wf_book_fill. max_km may be lowered and
+ * min_fill raised in place; expires and min_credit are read afresh. */
 #ifndef WF_BOOK_H
 #define WF_BOOK_H
 
@@ -56,9 +73,9 @@ struct wf_order {
     uint64_t target;      /* demand only: the one offer it may take; 0 = none */
     /* Book-private links; callers leave them zeroed (wf_book_add sets them). */
     wf_order_t *hnext;             /* id-hash chain; free-list link while pooled */
-    uint32_t pos[WF_MAX_PATTERNS]; /* index in the per-code list: offer [0] at its
-                                      code, demand [k] at patterns[k] (a repeated
-                                      pattern is listed once) */
+    uint32_t pos[WF_MAX_PATTERNS]; /* slot in its leaf of the tree: offer [0] in the
+                                      tree of its code, demand [k] in the tree of
+                                      patterns[k] (a repeated pattern is listed once) */
 };
 
 /* The matcher's view of the world at one instant. */

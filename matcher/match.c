@@ -294,6 +294,11 @@ expand(const search_t *q, uint32_t i, double key)
         double dlb = km_below(sqrt(dx * dx + dy * dy + dz * dz));
         if (dlb > x->max_km || dlb > e->max_km)
             continue;
+        /* Too small for x's minimum fill, or asking more than x has: the
+         * greedy fill would pass it over whatever its rank. */
+        const wf_order_t *y = e->o;
+        if (y->remaining < x->min_fill || y->min_fill > x->remaining)
+            continue;
         push_candidate(q, e->o);
     }
 }
@@ -328,6 +333,10 @@ seed(search_t *q)
             push_candidate(q, y);
         return;
     }
+    /* What rules out every counter-order at once (wf_match_eligible
+     * would find the same for each). */
+    if (!(x->expires == 0 || x->expires > q->env->now) || q->env->party(q->env->ctx, x->firm)->blocked)
+        return;
     spatial__unit(x->lat, x->lon, q->xv);
     if (isnan(q->xv[0] + q->xv[1] + q->xv[2]))
         return; /* no distance to anything: the rule matches nothing */
@@ -382,7 +391,8 @@ wf_book_match(const wf_book_t *self, const wf_order_t *x, const wf_match_env_t *
     int64_t left = x->remaining;
     size_t n = 0;
     const wf_order_t *prev = NULL;
-    while (s->nheap > 0 && n < cap && left > 0) {
+    /* Once less than x's minimum fill is left, no fill can follow. */
+    while (s->nheap > 0 && n < cap && left > 0 && left >= x->min_fill) {
         book_item_t it = heap_pop(s);
         if (!it.is_cand) {
             expand(&q, it.ref, it.key);

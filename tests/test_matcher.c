@@ -14,6 +14,7 @@
 
 #include "matcher/book.h"
 #include "matcher/geo.h"
+#include "matcher/reference.h"
 #include "core/wf_error.h"
 
 #define NOW 1700000000000LL
@@ -747,4 +748,65 @@ Test(matcher, catalogue_extended_after_the_book)
     cr_assert_eq(match_v(demand(10, 2, "ISW-07-01", 100, 0)), 1);
     rest(demand(3, 2, "SW07", 10, 0));
     cr_assert_eq(match_v(offer(11, 1, "ISW-07-01", 100, 0)), 1);
+}
+
+/* ---- the spatial index ---------------------------------------------------- */
+
+/* A book deep enough to split and merge its trees many times, with crowds
+ * on one point, the poles and the antimeridian: every match agrees with
+ * the brute-force reference, and so does the book after removals. */
+Test(matcher, index_agrees_with_reference)
+{
+    wf_refbook_t *ref = wf_refbook_new(cat);
+    uint64_t s = 42;
+    enum { N = 6000 };
+    const char *codes[] = {"SW07", "900-249-08", "071-001-08"};
+    for (uint64_t i = 1; i <= N; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t r = (uint32_t)(s >> 33);
+        wf_order_t o = i % 2 ? offer(i, 1 + r % 30, codes[r % 3], 10 + r % 50, (int64_t)(r % 7) * 100)
+                             : demand(i, 1 + r % 30, r % 5 ? codes[r % 3] : "HW08", 10 + r % 50,
+                                      (int64_t)(r % 9) * 100);
+        switch (r % 8) {
+        case 0: break; /* the crowd at LAT, LON */
+        case 1: o.lat = 90.0; o.lon = (double)(r % 360) - 180; break;
+        case 2: o.lat = -30.0 + (r % 100) / 1000.0; o.lon = r % 2 ? 179.999 : -179.999; break;
+        default:
+            o.lat = LAT + ((double)(r % 2001) - 1000) / 2000.0;
+            o.lon = LON + ((double)((r >> 11) % 2001) - 1000) / 2000.0;
+        }
+        o.max_km = r % 4 ? 5.0 + r % 120 : 20000;
+        rest(o);
+        wf_refbook_add(ref, &o);
+    }
+    for (uint64_t i = 3; i <= N; i += 3) { /* thin the trees: merges */
+        wf_book_remove(book, wf_book_find(book, i));
+        wf_refbook_remove(ref, wf_refbook_find(ref, i));
+    }
+    wf_fill_t a[WF_MAX_FILLS], b[WF_MAX_FILLS];
+    size_t differ = 0, filled = 0;
+    for (uint64_t k = 0; k < 400; k++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t r = (uint32_t)(s >> 33);
+        wf_order_t x = k % 2 ? offer(N + 1 + k, 31, codes[r % 3], 1 + r % 400, (int64_t)(r % 7) * 100)
+                             : demand(N + 1 + k, 31, r % 3 ? codes[r % 3] : "HW08", 1 + r % 400,
+                                      (int64_t)(r % 9) * 100);
+        x.lat = k % 5 == 0 ? 89.99 : LAT + ((double)(r % 1001) - 500) / 1000.0;
+        x.lon = k % 7 == 0 ? -179.9 : LON;
+        x.max_km = k % 3 ? 60 : 20000;
+        x.min_fill = 1 + r % 30;
+        size_t na = wf_book_match(book, &x, &env, a, WF_MAX_FILLS);
+        size_t nb = wf_refbook_match(ref, &x, &env, b, WF_MAX_FILLS);
+        filled += na > 0;
+        if (na != nb) {
+            differ++;
+            continue;
+        }
+        for (size_t i = 0; i < na; i++)
+            differ += a[i].resting->id != b[i].resting->id || a[i].qty != b[i].qty ||
+                      a[i].score != b[i].score || a[i].km != b[i].km;
+    }
+    cr_assert_eq(differ, 0);
+    cr_assert_gt(filled, 100);
+    wf_refbook_destroy(&ref);
 }
