@@ -1,2 +1,472 @@
-/* placeholder */
-#include "engine.h"
+/* The engine's lifecycle and batch loop. wf_engine_new() opens the store,
+ * registers the operator firm on first start and rebuilds memory (firm
+ * table, config, counters, book) from disk; wf_engine_apply() runs a batch
+ * in one LMDB write transaction, each command in a nested child
+ * transaction so a failing command leaves no trace, and mutates memory only
+ * after a child has committed. If the batch commit itself fails, memory is
+ * rebuilt from disk, so memory and disk always agree. The op handlers live
+ * in post.c (trading), orders.c (order queries, cancel, hello) and
+ * admin.c (firms, config). */
+#include "engine_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "wf_alloc.h"
+#include "wf_error.h"
+
+#ifndef WUFEI_CATALOGUE
+#define WUFEI_CATALOGUE "data/catalogue.tsv"
+#endif
+
+bool
+wf_str__ok(const char *s, size_t len)
+{
+    return memchr(s, 0, len) != NULL;
+}
+
+int
+wf_exec__fail(wf_exec_t *x, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(x->reply->msg, sizeof x->reply->msg, fmt, ap);
+    va_end(ap);
+    x->reply->err = err;
+    return err;
+}
+
+int
+wf_exec__begin(wf_exec_t *x, MDB_txn **child)
+{
+    int rc = mdb_txn_begin(x->e->store.env, x->txn, 0, child);
+    if (rc != 0)
+        return wf_exec__fail(x, wf_store__err(rc), "store: cannot begin: %s", mdb_strerror(rc));
+    return WF_OK;
+}
+
+int
+wf_exec__end(wf_exec_t *x, MDB_txn *child, int rc)
+{
+    if (rc != WF_OK) {
+        mdb_txn_abort(child);
+        if (x->reply->err == WF_OK)
+            wf_exec__fail(x, rc, "%s", rc == WF_E_FULL ? "the store is full; nothing was changed"
+                                                       : "store write failed; nothing was changed");
+        return x->reply->err;
+    }
+    int mrc = mdb_txn_commit(child);
+    if (mrc != 0)
+        return wf_exec__fail(x, wf_store__err(mrc), "store: commit failed (%s); nothing was changed",
+                             mdb_strerror(mrc));
+    return WF_OK;
+}
+
+int
+wf_exec__journal(wf_exec_t *x, MDB_txn *child)
+{
+    return wf_journal__append(child, &x->e->store, x->e->journal_seq + 1, x->now, x->cmd);
+}
+
+wf_rules_t
+wf_config__rules(const wf_config_t *c)
+{
+    wf_rules_t r = wf_rules_default();
+    r.w_credit = c->w_credit;
+    r.w_distance = c->w_distance;
+    r.w_price = c->w_price;
+    r.county_rule = c->county_rule;
+    r.city_rule = c->city_rule;
+    r.eco_fee = c->eco_fee;
+    return r;
+}
+
+void
+wf_order__id(char out[WF_OID_LEN], const wf_order_rec_t *r)
+{
+    wf_id_format(out, r->side == WF_OFFER ? 'O' : 'D', r->id);
+}
+
+int
+wf_order__from_rec(const wf_engine_t *e, const wf_order_rec_t *r, wf_order_t *o)
+{
+    memset(o, 0, sizeof *o);
+    const wf_firm_rec_t *f = wf_firmtab__find(&e->firms, r->firm);
+    if (!f)
+        return WF_E_NOTFOUND;
+    o->id = r->id;
+    o->side = r->side == WF_OFFER ? WF_OFFER : WF_DEMAND;
+    o->firm = f->number;
+    o->code = -1;
+    if (o->side == WF_OFFER) {
+        o->code = wf_catalogue_find(e->cat, r->code);
+        if (o->code < 0)
+            return WF_E_CODE;
+    } else {
+        if (r->ncodes > WF_MAX_PATTERNS)
+            return WF_E_CODE;
+        o->npatterns = r->ncodes;
+        for (int i = 0; i < r->ncodes; i++) {
+            o->patterns[i] = wf_catalogue_find(e->cat, r->codes[i]);
+            if (o->patterns[i] < 0)
+                return WF_E_CODE;
+        }
+    }
+    o->qty = r->qty;
+    o->remaining = r->remaining;
+    o->price = r->price;
+    o->min_fill = r->min_fill;
+    o->min_credit = r->min_credit;
+    o->lat = r->lat;
+    o->lon = r->lon;
+    o->max_km = r->max_km;
+    o->expires = r->expires;
+    o->target = r->target;
+    return WF_OK;
+}
+
+/* ---- loading state from disk ---- */
+
+static int
+ensure_operator(wf_engine_t *e, MDB_txn *txn, int64_t now)
+{
+    wf_firm_rec_t f;
+    int rc = wf_store__get(txn, e->store.firms, WF_OPERATOR_ID, WF_FIRM_ID_LEN, &f, sizeof f);
+    if (rc != WF_E_NOTFOUND)
+        return rc;
+    memset(&f, 0, sizeof f);
+    snprintf(f.id, sizeof f.id, "%s", WF_OPERATOR_ID);
+    snprintf(f.name, sizeof f.name, "wufei operator");
+    f.roles = WF_ROLE_OPERATOR;
+    f.base_credit = 100;
+    f.number = 0;
+    f.created = now;
+    return wf_store__put_firm(txn, &e->store, &f);
+}
+
+static int
+load_config(wf_engine_t *e, MDB_txn *txn)
+{
+    int rc = wf_store__get(txn, e->store.config, "config", 6, &e->config, sizeof e->config);
+    if (rc == WF_E_NOTFOUND) {
+        e->config = wf_config_default();
+        rc = wf_store__put(txn, e->store.config, "config", 6, &e->config, sizeof e->config);
+    }
+    e->rules = wf_config__rules(&e->config);
+    return rc;
+}
+
+static int
+load_firms(wf_engine_t *e, MDB_txn *txn, char *err, size_t errlen)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, e->store.firms, &c);
+    if (rc != 0)
+        return wf_store__err(rc);
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        wf_firm_rec_t f;
+        if (v.mv_size != sizeof f) {
+            snprintf(err, errlen, "corrupt firm record (%zu bytes)", v.mv_size);
+            mdb_cursor_close(c);
+            return WF_E_INTERNAL;
+        }
+        memcpy(&f, v.mv_data, sizeof f);
+        wf_firmtab__put(&e->firms, &f);
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? WF_OK : wf_store__err(rc);
+}
+
+static int
+load_book(wf_engine_t *e, MDB_txn *txn, char *err, size_t errlen)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, e->store.orders, &c);
+    if (rc != 0)
+        return wf_store__err(rc);
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        wf_order_rec_t r;
+        wf_order_t o;
+        if (v.mv_size != sizeof r) {
+            snprintf(err, errlen, "corrupt order record (%zu bytes)", v.mv_size);
+            rc = -1;
+            break;
+        }
+        memcpy(&r, v.mv_data, sizeof r);
+        if (r.state != WF_ORDER_LIVE || r.remaining <= 0)
+            continue;
+        if (wf_order__from_rec(e, &r, &o) != WF_OK) {
+            char id[WF_OID_LEN];
+            wf_order__id(id, &r);
+            snprintf(err, errlen, "live order %s names a firm or code this engine does not know "
+                     "(was the catalogue changed?)", id);
+            rc = -1;
+            break;
+        }
+        wf_book_add(e->book, &o);
+    }
+    mdb_cursor_close(c);
+    if (rc == MDB_NOTFOUND)
+        return WF_OK;
+    return rc == -1 ? WF_E_INTERNAL : wf_store__err(rc);
+}
+
+static int
+load_counters(wf_engine_t *e, MDB_txn *txn)
+{
+    int rc = wf_store__meta_get(txn, &e->store, "next_order", &e->next_order);
+    if (rc == WF_OK)
+        rc = wf_store__meta_get(txn, &e->store, "next_match", &e->next_match);
+    if (rc == WF_OK)
+        rc = wf_store__meta_get(txn, &e->store, "next_firm", &e->next_firm);
+    if (rc == WF_OK)
+        rc = wf_journal__last(txn, &e->store, &e->journal_seq);
+    return rc;
+}
+
+/* (Re)builds every in-memory structure from the store, in one write
+ * transaction that also completes a first start. */
+static int
+load_state(wf_engine_t *e, char *err, size_t errlen)
+{
+    wf_firmtab__fini(&e->firms);
+    wf_firmtab__init(&e->firms);
+    wf_book_destroy(&e->book);
+    e->book = wf_book_new(e->cat);
+    MDB_txn *txn = NULL;
+    int rc = wf_store__err(mdb_txn_begin(e->store.env, NULL, 0, &txn));
+    err[0] = 0;
+    if (rc == WF_OK)
+        rc = ensure_operator(e, txn, 0);
+    if (rc == WF_OK)
+        rc = load_config(e, txn);
+    if (rc == WF_OK)
+        rc = load_counters(e, txn);
+    if (rc == WF_OK)
+        rc = load_firms(e, txn, err, errlen);
+    if (rc == WF_OK)
+        rc = load_book(e, txn, err, errlen);
+    if (rc == WF_OK)
+        rc = wf_store__err(mdb_txn_commit(txn));
+    else if (txn)
+        mdb_txn_abort(txn);
+    if (rc != WF_OK && !err[0])
+        snprintf(err, errlen, "cannot load the database: %s", wf_strerror(rc));
+    return rc;
+}
+
+wf_engine_t *
+wf_engine_new(const wf_engine_opts_t *opts, char *err, size_t errlen)
+{
+    char dummy[8];
+    if (!err || !errlen) {
+        err = dummy;
+        errlen = sizeof dummy;
+    }
+    if (!opts) {
+        snprintf(err, errlen, "no engine options given");
+        return NULL;
+    }
+    wf_engine_t *e = wf_calloc(1, sizeof *e);
+    e->stream.size = sizeof(wf_stream_msg_t);
+    e->feed.size = sizeof(wf_feed_msg_t);
+    wf_firmtab__init(&e->firms);
+    const char *catpath = opts->catalogue ? opts->catalogue : WUFEI_CATALOGUE;
+    e->cat = wf_catalogue_new();
+    char cerr[256];
+    if (wf_catalogue_load(e->cat, catpath, cerr, sizeof cerr) != WF_OK) {
+        snprintf(err, errlen, "cannot load the catalogue %s: %s", catpath, cerr);
+        wf_engine_destroy(&e);
+        return NULL;
+    }
+    bool fresh = false;
+    if (wf_store__open(&e->store, opts->dir, opts->map_size, opts->no_sync, &fresh, err,
+                       errlen) != WF_OK) {
+        wf_engine_destroy(&e);
+        return NULL;
+    }
+    char lerr[256];
+    if (load_state(e, lerr, sizeof lerr) != WF_OK) {
+        snprintf(err, errlen, "%s: %s", opts->dir, lerr);
+        wf_engine_destroy(&e);
+        return NULL;
+    }
+    return e;
+}
+
+void
+wf_engine_destroy(wf_engine_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    wf_engine_t *e = *self_p;
+    wf_book_destroy(&e->book);
+    wf_catalogue_destroy(&e->cat);
+    wf_store__close(&e->store);
+    wf_firmtab__fini(&e->firms);
+    wf_arena__reset(&e->arena);
+    wf_vec__free(&e->stream);
+    wf_vec__free(&e->feed);
+    wf_post__free(e);
+    wf_free(e);
+    *self_p = NULL;
+}
+
+/* ---- the batch loop ---- */
+
+static int
+op_ping(wf_exec_t *x)
+{
+    x->reply->now = x->now;
+    return WF_OK;
+}
+
+static int (*const handlers[WF_OP__COUNT])(wf_exec_t *) = {
+    [WF_OP_PING] = op_ping,
+    [WF_OP_HELLO] = wf_op__hello,
+    [WF_OP_OFFER_POST] = wf_op__post,
+    [WF_OP_DEMAND_POST] = wf_op__post,
+    [WF_OP_ORDER_CANCEL] = wf_op__cancel,
+    [WF_OP_ORDER_GET] = wf_op__order_get,
+    [WF_OP_ORDERS_MINE] = wf_op__orders_mine,
+    [WF_OP_FIRM_PUT] = wf_op__firm_put,
+    [WF_OP_FIRM_GET] = wf_op__firm_get,
+    [WF_OP_CONFIG_GET] = wf_op__config_get,
+    [WF_OP_CONFIG_SET] = wf_op__config_set,
+};
+
+static void
+exec_one(wf_engine_t *e, MDB_txn *txn, const wf_cmd_t *cmd, int64_t now, wf_reply_t *r)
+{
+    wf_exec_t x = {.e = e, .txn = txn, .now = now, .cmd = cmd, .reply = r};
+    if ((int)cmd->op <= WF_OP_NONE || cmd->op >= WF_OP__COUNT || !handlers[cmd->op]) {
+        wf_exec__fail(&x, WF_E_OP, "unknown op %d", (int)cmd->op);
+        return;
+    }
+    if (cmd->op != WF_OP_PING) {
+        if (!wf_str__ok(cmd->as, sizeof cmd->as)) {
+            wf_exec__fail(&x, WF_E_AUTH, "unknown firm: the identity is not a firm id");
+            return;
+        }
+        x.as = wf_firmtab__find(&e->firms, cmd->as);
+        if (!x.as) {
+            wf_exec__fail(&x, WF_E_AUTH, "unknown firm \"%s\"", cmd->as);
+            return;
+        }
+    }
+    int rc = handlers[cmd->op](&x);
+    if (rc != WF_OK && r->err == WF_OK)
+        wf_exec__fail(&x, rc, "%s", wf_strerror(rc));
+}
+
+static void
+reply_init(wf_reply_t *r, const wf_cmd_t *cmd)
+{
+    memset(r, 0, sizeof *r);
+    r->rid = cmd->rid;
+    r->op = cmd->op;
+}
+
+/* Fails every reply of the batch with err and msg, dropping any data. */
+static int
+fail_all(const wf_cmd_t *cmds, size_t n, wf_reply_t *replies, wf_outbox_t *out, int err,
+         const char *msg)
+{
+    for (size_t i = 0; i < n; i++) {
+        reply_init(&replies[i], &cmds[i]);
+        replies[i].err = err;
+        snprintf(replies[i].msg, sizeof replies[i].msg, "%s", msg);
+    }
+    memset(out, 0, sizeof *out);
+    return err;
+}
+
+/* The batch commit failed: memory holds effects that are not on disk. */
+static void
+recover(wf_engine_t *e)
+{
+    char err[256];
+    wf_arena__reset(&e->arena);
+    e->stream.n = e->feed.n = 0;
+    if (load_state(e, err, sizeof err) != WF_OK) {
+        fprintf(stderr, "wufei: cannot rebuild state after a failed commit: %s\n", err);
+        e->broken = true;
+    }
+}
+
+int
+wf_engine_apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t n, int64_t now,
+                wf_reply_t *replies, wf_outbox_t *out)
+{
+    wf_arena__reset(&self->arena);
+    self->stream.n = self->feed.n = 0;
+    memset(out, 0, sizeof *out);
+    if (self->broken)
+        return fail_all(cmds, n, replies, out, WF_E_INTERNAL,
+                        "the engine lost its state after a failed commit; restart it");
+    if (n > WF_BATCH_MAX)
+        return fail_all(cmds, n, replies, out, WF_E_LIMIT, "too many commands in one batch");
+    if (n == 0)
+        return WF_OK;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(self->store.env, NULL, 0, &txn);
+    if (rc != 0)
+        return fail_all(cmds, n, replies, out, wf_store__err(rc), "store: cannot begin a transaction");
+    for (size_t i = 0; i < n; i++) {
+        reply_init(&replies[i], &cmds[i]);
+        exec_one(self, txn, &cmds[i], now, &replies[i]);
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc != 0) {
+        int err = wf_store__err(rc);
+        recover(self);
+        return fail_all(cmds, n, replies, out, err,
+                        err == WF_E_FULL ? "the store is full; nothing was changed"
+                                         : "store commit failed; nothing was changed");
+    }
+    out->stream = self->stream.items;
+    out->nstream = self->stream.n;
+    out->feed = self->feed.items;
+    out->nfeed = self->feed.n;
+    return WF_OK;
+}
+
+/* ---- accessors ---- */
+
+const wf_firm_rec_t *
+wf_engine_firm(wf_engine_t *self, const char *id)
+{
+    return id ? wf_firmtab__find(&self->firms, id) : NULL;
+}
+
+const wf_firm_rec_t *
+wf_engine_firm_by_key(wf_engine_t *self, const char *key)
+{
+    return key ? wf_firmtab__by_key(&self->firms, key) : NULL;
+}
+
+const wf_catalogue_t *
+wf_engine_catalogue(const wf_engine_t *self)
+{
+    return self->cat;
+}
+
+const wf_book_t *
+wf_engine_book(const wf_engine_t *self)
+{
+    return self->book;
+}
+
+const wf_config_t *
+wf_engine_config(const wf_engine_t *self)
+{
+    return &self->config;
+}
+
+uint64_t
+wf_engine_journal_seq(wf_engine_t *self)
+{
+    return self->journal_seq;
+}

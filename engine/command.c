@@ -1,0 +1,115 @@
+/* Names and defaults for decoded commands: the op and role names of the
+ * wire protocol, the operator settings a fresh database starts with, and
+ * the engine's id strings ("O12", "M5"). The net layer's codec and the
+ * engine both use these, so a name is spelled in one place only. */
+#include "engine.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const op_names[WF_OP__COUNT] = {
+    [WF_OP_NONE] = NULL,
+    [WF_OP_PING] = "ping",
+    [WF_OP_HELLO] = "hello",
+    [WF_OP_OFFER_POST] = "offer.post",
+    [WF_OP_DEMAND_POST] = "demand.post",
+    [WF_OP_ORDER_CANCEL] = "order.cancel",
+    [WF_OP_ORDER_GET] = "order.get",
+    [WF_OP_ORDERS_MINE] = "orders.mine",
+    [WF_OP_FIRM_PUT] = "firm.put",
+    [WF_OP_FIRM_GET] = "firm.get",
+    [WF_OP_CONFIG_GET] = "config.get",
+    [WF_OP_CONFIG_SET] = "config.set",
+};
+
+static const struct {
+    uint32_t bit;
+    const char *name;
+} roles[] = {
+    {WF_ROLE_PRODUCER, "producer"},
+    {WF_ROLE_CONSUMER, "consumer"},
+    {WF_ROLE_CARRIER, "carrier"},
+    {WF_ROLE_OPERATOR, "operator"},
+};
+
+const char *
+wf_op_name(wf_op_t op)
+{
+    if ((int)op <= WF_OP_NONE || op >= WF_OP__COUNT)
+        return NULL;
+    return op_names[op];
+}
+
+wf_op_t
+wf_op_from_name(const char *name)
+{
+    if (!name)
+        return WF_OP_NONE;
+    for (int op = WF_OP_NONE + 1; op < WF_OP__COUNT; op++)
+        if (op_names[op] && strcmp(op_names[op], name) == 0)
+            return (wf_op_t)op;
+    return WF_OP_NONE;
+}
+
+const char *
+wf_role_name(uint32_t role)
+{
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+        if (roles[i].bit == role)
+            return roles[i].name;
+    return NULL;
+}
+
+uint32_t
+wf_role_from_name(const char *name)
+{
+    if (!name)
+        return 0;
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+        if (strcmp(roles[i].name, name) == 0)
+            return roles[i].bit;
+    return 0;
+}
+
+wf_config_t
+wf_config_default(void)
+{
+    wf_config_t c;
+    memset(&c, 0, sizeof c); /* padding too: configs are stored byte for byte */
+    c.w_credit = 0.4;
+    c.w_distance = 0.4;
+    c.w_price = 0.2;
+    c.tier_a = 90;
+    c.tier_b = 75;
+    c.tier_c = 60;
+    c.push_delay_b = 500;
+    c.push_delay_c = 2000;
+    c.county_rule = false;
+    c.city_rule = false;
+    c.eco_fee = 0;
+    c.discrepancy_pct = 5;
+    return c;
+}
+
+void
+wf_id_format(char out[WF_OID_LEN], char prefix, uint64_t n)
+{
+    snprintf(out, WF_OID_LEN, "%c%llu", prefix, (unsigned long long)n);
+}
+
+uint64_t
+wf_id_parse(const char *s, char prefix)
+{
+    if (!s || s[0] != prefix || s[1] < '1' || s[1] > '9')
+        return 0; /* no leading zeros: one spelling per id */
+    uint64_t n = 0;
+    for (const char *p = s + 1; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return 0;
+        unsigned d = (unsigned)(*p - '0');
+        if (n > (UINT64_MAX - d) / 10)
+            return 0;
+        n = n * 10 + d;
+    }
+    return n;
+}

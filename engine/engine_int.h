@@ -1,0 +1,115 @@
+/* The engine's private parts, shared by its source files: the engine
+ * struct, the firm table (firm records and matcher parties by firm
+ * number, with hash indexes by id and by key), the per-batch arena that
+ * holds what replies point to, and the op handlers that engine.c
+ * dispatches to. Only engine/ includes this. */
+#ifndef WF_ENGINE_INT_H
+#define WF_ENGINE_INT_H
+
+#include <stdarg.h>
+
+#include "engine.h"
+#include "store_int.h"
+
+/* A bump allocator for reply data; everything is freed at once when the
+ * next batch starts. Blocks never move, so pointers stay valid. */
+typedef struct wf_arena_block wf_arena_block_t;
+typedef struct wf_arena {
+    wf_arena_block_t *head;
+} wf_arena_t;
+
+/* Caller owns nothing: the memory lives until wf_arena__reset(). Zeroed. */
+void *wf_arena__alloc(wf_arena_t *a, size_t n);
+void wf_arena__reset(wf_arena_t *a);
+
+/* Firms by number. recs[i].id[0] == 0 marks an unused number. */
+typedef struct wf_firmtab {
+    wf_firm_rec_t *recs;
+    wf_party_t *parties;
+    uint32_t cap;     /* entries of recs and parties */
+    uint32_t count;   /* firms present */
+    uint32_t *by_id;  /* open addressing: number + 1, 0 = empty */
+    uint32_t *by_key;
+    uint32_t slots;   /* power of two, >= 2 * count */
+} wf_firmtab_t;
+
+void wf_firmtab__init(wf_firmtab_t *t);
+void wf_firmtab__fini(wf_firmtab_t *t);
+/* Inserts or replaces the firm with rec->number; credit = base credit. */
+void wf_firmtab__put(wf_firmtab_t *t, const wf_firm_rec_t *rec);
+/* The firm with this id (NUL-terminated), or NULL. */
+wf_firm_rec_t *wf_firmtab__find(const wf_firmtab_t *t, const char *id);
+wf_firm_rec_t *wf_firmtab__by_key(const wf_firmtab_t *t, const char *key);
+
+/* Growable arrays for the outbox. */
+typedef struct wf_vec {
+    void *items;
+    size_t n, cap, size;
+} wf_vec_t;
+void *wf_vec__push(wf_vec_t *v);
+void wf_vec__free(wf_vec_t *v);
+
+struct wf_engine {
+    wf_store_t store;
+    wf_catalogue_t *cat;
+    wf_book_t *book;
+    wf_firmtab_t firms;
+    wf_config_t config;
+    wf_rules_t rules;
+    uint64_t next_order, next_match, next_firm;
+    uint64_t journal_seq;
+    bool broken;          /* in-memory state could not be rebuilt */
+    wf_arena_t arena;
+    wf_vec_t stream;      /* wf_stream_msg_t, this batch */
+    wf_vec_t feed;        /* wf_feed_msg_t, this batch */
+    struct wf_post_plan *plan; /* post.c's scratch, allocated once */
+};
+
+/* One command being applied: the batch transaction and time. */
+typedef struct wf_exec {
+    wf_engine_t *e;
+    MDB_txn *txn;         /* the batch (parent) transaction */
+    int64_t now;
+    const wf_cmd_t *cmd;
+    wf_reply_t *reply;
+    const wf_firm_rec_t *as; /* the acting firm, NULL for ping */
+} wf_exec_t;
+
+/* Sets reply err and msg (printf format); returns err. */
+int wf_exec__fail(wf_exec_t *x, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* True when s has a NUL within len bytes. */
+bool wf_str__ok(const char *s, size_t len);
+/* Starts a child transaction of the batch; fails the reply on error. */
+int wf_exec__begin(wf_exec_t *x, MDB_txn **child);
+/* Commits the child (or aborts it when rc != WF_OK); fails the reply on
+ * error. Returns WF_OK only when the child's writes are in the batch. */
+int wf_exec__end(wf_exec_t *x, MDB_txn *child, int rc);
+/* Journals the command in the child; the caller bumps journal_seq after. */
+int wf_exec__journal(wf_exec_t *x, MDB_txn *child);
+
+/* Firm record writes (firms, firm_keys) shared by firm.put and matching. */
+int wf_store__put_firm(MDB_txn *txn, const wf_store_t *s, const wf_firm_rec_t *f);
+
+/* Frees post.c's scratch. */
+void wf_post__free(wf_engine_t *e);
+
+/* Op handlers: return the reply's err. */
+int wf_op__post(wf_exec_t *x);
+int wf_op__cancel(wf_exec_t *x);
+int wf_op__order_get(wf_exec_t *x);
+int wf_op__orders_mine(wf_exec_t *x);
+int wf_op__hello(wf_exec_t *x);
+int wf_op__firm_put(wf_exec_t *x);
+int wf_op__firm_get(wf_exec_t *x);
+int wf_op__config_get(wf_exec_t *x);
+int wf_op__config_set(wf_exec_t *x);
+
+/* The matcher rules of a config. */
+wf_rules_t wf_config__rules(const wf_config_t *c);
+/* A stored order as the book holds it; WF_E_CODE when a code is unknown. */
+int wf_order__from_rec(const wf_engine_t *e, const wf_order_rec_t *r, wf_order_t *o);
+/* "O12" or "D12" for an order. */
+void wf_order__id(char out[WF_OID_LEN], const wf_order_rec_t *r);
+
+#endif

@@ -1,0 +1,287 @@
+/* The LMDB environment under the engine (see store_int.h for the databases
+ * and record format). Opening checks that the directory really holds a
+ * wufei database of this build's schema before anything is written, so a
+ * wrong --db path or an old file is refused with a sentence, not
+ * misread. The small put/get helpers turn LMDB codes into wf_err_t. */
+#include "store_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "wf_error.h"
+
+static wf_store_layout_t
+layout_now(void)
+{
+    wf_store_layout_t l;
+    memset(&l, 0, sizeof l);
+    l.version = WF_SCHEMA_VERSION;
+    l.firm = sizeof(wf_firm_rec_t);
+    l.order = sizeof(wf_order_rec_t);
+    l.match = sizeof(wf_match_rec_t);
+    l.manifest = sizeof(wf_manifest_rec_t);
+    l.stream = sizeof(wf_stream_msg_t);
+    l.journal = sizeof(wf_journal_rec_t);
+    l.config = sizeof(wf_config_t);
+    return l;
+}
+
+int
+wf_store__err(int rc)
+{
+    if (rc == 0)
+        return WF_OK;
+    if (rc == MDB_MAP_FULL || rc == MDB_TXN_FULL || rc == MDB_PAGE_FULL || rc == ENOSPC)
+        return WF_E_FULL;
+    return WF_E_INTERNAL;
+}
+
+void
+wf_store__be64(uint8_t out[8], uint64_t n)
+{
+    for (int i = 7; i >= 0; i--) {
+        out[i] = (uint8_t)(n & 0xff);
+        n >>= 8;
+    }
+}
+
+uint64_t
+wf_store__from_be64(const uint8_t in[8])
+{
+    uint64_t n = 0;
+    for (int i = 0; i < 8; i++)
+        n = (n << 8) | in[i];
+    return n;
+}
+
+int
+wf_store__put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val,
+              size_t vlen)
+{
+    MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+    return wf_store__err(mdb_put(txn, dbi, &k, &v, 0));
+}
+
+int
+wf_store__get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, void *out, size_t len)
+{
+    MDB_val k = {klen, (void *)key}, v;
+    int rc = mdb_get(txn, dbi, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return WF_E_NOTFOUND;
+    if (rc != 0 || v.mv_size != len)
+        return WF_E_INTERNAL;
+    memcpy(out, v.mv_data, len);
+    return WF_OK;
+}
+
+int
+wf_store__del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen)
+{
+    MDB_val k = {klen, (void *)key};
+    int rc = mdb_del(txn, dbi, &k, NULL);
+    return rc == MDB_NOTFOUND ? WF_OK : wf_store__err(rc);
+}
+
+int
+wf_store__meta_get(MDB_txn *txn, const wf_store_t *s, const char *name, uint64_t *out)
+{
+    int rc = wf_store__get(txn, s->meta, name, strlen(name), out, sizeof *out);
+    if (rc == WF_E_NOTFOUND) {
+        *out = 1;
+        return WF_OK;
+    }
+    return rc;
+}
+
+int
+wf_store__meta_put(MDB_txn *txn, const wf_store_t *s, const char *name, uint64_t v)
+{
+    return wf_store__put(txn, s->meta, name, strlen(name), &v, sizeof v);
+}
+
+/* mkdir -p: creates dir and any missing parents. */
+static int
+make_dirs(const char *dir, char *err, size_t errlen)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
+        snprintf(err, errlen, "database directory path is too long");
+        return -1;
+    }
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+            return -1;
+        }
+        *p = '/';
+    }
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s is not a directory", dir);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+open_dbs(wf_store_t *s, MDB_txn *txn, unsigned flags)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+    } dbs[] = {
+        {"meta", offsetof(wf_store_t, meta)},
+        {"firms", offsetof(wf_store_t, firms)},
+        {"firm_keys", offsetof(wf_store_t, firm_keys)},
+        {"orders", offsetof(wf_store_t, orders)},
+        {"firm_orders", offsetof(wf_store_t, firm_orders)},
+        {"matches", offsetof(wf_store_t, matches)},
+        {"manifests", offsetof(wf_store_t, manifests)},
+        {"stream", offsetof(wf_store_t, stream)},
+        {"config", offsetof(wf_store_t, config)},
+        {"journal", offsetof(wf_store_t, journal)},
+    };
+    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
+        int rc = mdb_dbi_open(txn, dbs[i].name, flags, (MDB_dbi *)((char *)s + dbs[i].off));
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Checks the schema record of an existing database, or writes it into a
+ * fresh one (whose main database is empty). */
+static int
+check_schema(wf_store_t *s, MDB_txn *txn, const char *dir, bool *fresh, char *err,
+             size_t errlen)
+{
+    MDB_stat st;
+    MDB_dbi main_db;
+    int rc = mdb_dbi_open(txn, NULL, 0, &main_db); /* it lists the named ones */
+    if (rc == 0)
+        rc = mdb_stat(txn, main_db, &st);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: cannot read the database: %s", dir, mdb_strerror(rc));
+        return WF_E_INTERNAL;
+    }
+    *fresh = st.ms_entries == 0;
+    rc = open_dbs(s, txn, *fresh ? MDB_CREATE : 0);
+    if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) {
+        snprintf(err, errlen, "%s is not a wufei database (no wufei tables in it)", dir);
+        return WF_E_FIELD;
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: cannot open tables: %s", dir, mdb_strerror(rc));
+        return wf_store__err(rc);
+    }
+    wf_store_layout_t want = layout_now(), have;
+    if (*fresh) {
+        rc = wf_store__put(txn, s->meta, "schema", 6, &want, sizeof want);
+        if (rc != WF_OK)
+            snprintf(err, errlen, "%s: cannot write the schema record: %s", dir,
+                     wf_strerror(rc));
+        return rc;
+    }
+    rc = wf_store__get(txn, s->meta, "schema", 6, &have, sizeof have);
+    if (rc != WF_OK) {
+        snprintf(err, errlen, "%s is not a wufei database (no schema record)", dir);
+        return WF_E_FIELD;
+    }
+    if (have.version != want.version) {
+        snprintf(err, errlen,
+                 "%s has schema version %u but this wufei reads version %u; "
+                 "migrate or use another directory", dir, have.version, want.version);
+        return WF_E_FIELD;
+    }
+    if (memcmp(&have, &want, sizeof want) != 0) {
+        snprintf(err, errlen,
+                 "%s was written by a build with other record layouts (schema %u); "
+                 "records are raw structs, so it cannot be read by this build", dir,
+                 have.version);
+        return WF_E_FIELD;
+    }
+    return WF_OK;
+}
+
+static int
+open_env(wf_store_t *s, const char *dir, size_t map_size, bool no_sync, char *err,
+         size_t errlen)
+{
+    int rc = mdb_env_create(&s->env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(s->env, 16);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(s->env, map_size ? map_size : ((size_t)1 << 30));
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot set up LMDB: %s", mdb_strerror(rc));
+        return WF_E_INTERNAL;
+    }
+    rc = mdb_env_open(s->env, dir, MDB_NOTLS | (no_sync ? MDB_NOSYNC : 0), 0600);
+    if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
+        snprintf(err, errlen, "%s is not a wufei database (data.mdb is not an LMDB file "
+                 "of this version)", dir);
+        return WF_E_FIELD;
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot open database in %s: %s", dir, mdb_strerror(rc));
+        return WF_E_INTERNAL;
+    }
+    int dead = 0;
+    mdb_reader_check(s->env, &dead); /* readers left by a killed process */
+    return WF_OK;
+}
+
+int
+wf_store__open(wf_store_t *s, const char *dir, size_t map_size, bool no_sync, bool *fresh,
+               char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    if (!dir || !*dir) {
+        snprintf(err, errlen, "no database directory given");
+        return WF_E_FIELD;
+    }
+    if (make_dirs(dir, err, errlen) != 0)
+        return WF_E_INTERNAL;
+    int rc = open_env(s, dir, map_size, no_sync, err, errlen);
+    MDB_txn *txn = NULL;
+    if (rc == WF_OK) {
+        int mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
+        if (mrc != 0) {
+            snprintf(err, errlen, "%s: cannot begin a transaction: %s", dir, mdb_strerror(mrc));
+            rc = wf_store__err(mrc);
+        }
+    }
+    if (rc == WF_OK)
+        rc = check_schema(s, txn, dir, fresh, err, errlen);
+    if (rc == WF_OK) {
+        int mrc = mdb_txn_commit(txn);
+        txn = NULL;
+        if (mrc != 0) {
+            snprintf(err, errlen, "%s: cannot commit: %s", dir, mdb_strerror(mrc));
+            rc = wf_store__err(mrc);
+        }
+    }
+    if (txn)
+        mdb_txn_abort(txn);
+    if (rc != WF_OK)
+        wf_store__close(s);
+    return rc;
+}
+
+void
+wf_store__close(wf_store_t *s)
+{
+    if (s->env)
+        mdb_env_close(s->env);
+    s->env = NULL;
+}

@@ -1,0 +1,114 @@
+/* The engine's LMDB store: one environment with named databases, and the
+ * records kept in them. Private to engine/; tests may include it to check
+ * the store directly.
+ *
+ * Records are the raw POD structs of engine.h and of this header, written
+ * byte for byte (zeroed first, so padding is deterministic). That ties the
+ * file to this build's struct layout: the meta database keeps a schema
+ * version and the size of every record type, and the engine refuses to open
+ * a database whose version or layout differs.
+ *
+ * Databases (keys; BE64 = 8-byte big-endian unsigned, so keys sort by
+ * number):
+ *   meta         "schema" -> wf_store_layout_t; "next_order", "next_match",
+ *                "next_firm" -> uint64_t (next number to mint)
+ *   firms        18-char firm id -> wf_firm_rec_t
+ *   firm_keys    40-char z85 key -> 18-char firm id
+ *   orders       BE64 order id -> wf_order_rec_t
+ *   firm_orders  firm id + BE64 order id -> empty (a firm's orders)
+ *   matches      BE64 match id -> wf_match_rec_t
+ *   manifests    BE64 manifest id -> wf_manifest_rec_t
+ *   stream       firm id + BE64 seq -> wf_stream_msg_t
+ *   config       "config" -> wf_config_t
+ *   journal      BE64 seq -> wf_journal_rec_t */
+#ifndef WF_STORE_INT_H
+#define WF_STORE_INT_H
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+
+#define WF_SCHEMA_VERSION 1u
+#define WF_JOURNAL_FORMAT 1u
+#define WF_FIRM_ID_LEN 18 /* bytes of a firm id in keys (no NUL) */
+
+typedef enum wf_manifest_state {
+    WF_MANIFEST_OPEN = 0,
+    WF_MANIFEST_DISPATCHED = 1,
+    WF_MANIFEST_LOADED = 2,
+    WF_MANIFEST_UNLOADED = 3,
+    WF_MANIFEST_CLOSED = 4,
+    WF_MANIFEST_CANCELLED = 5,
+} wf_manifest_state_t;
+
+/* A transfer manifest as stored; every match opens one in state OPEN. */
+typedef struct wf_manifest_rec {
+    uint64_t id;       /* "F<id>"; the same number as its match */
+    uint64_t match;
+    uint8_t state;     /* wf_manifest_state_t */
+    char code[WF_CODE_LEN];
+    int64_t qty;       /* planned; shipped and weighed come later */
+    char producer[WF_FIRM_LEN], consumer[WF_FIRM_LEN];
+    int64_t created, updated;
+} wf_manifest_rec_t;
+
+/* One journal entry: an accepted state-changing command and its batch time. */
+typedef struct wf_journal_rec {
+    uint32_t format;   /* WF_JOURNAL_FORMAT */
+    uint32_t reserved;
+    int64_t now;
+    wf_cmd_t cmd;
+} wf_journal_rec_t;
+
+/* What "schema" holds: the version and the record sizes of this build. */
+typedef struct wf_store_layout {
+    uint32_t version;
+    uint32_t firm, order, match, manifest, stream, journal, config;
+} wf_store_layout_t;
+
+typedef struct wf_store {
+    MDB_env *env;
+    MDB_dbi meta, firms, firm_keys, orders, firm_orders, matches, manifests, stream, config,
+        journal;
+} wf_store_t;
+
+/* Opens or creates the environment in dir (created when missing) and its
+ * databases, writing the schema record on first start. Sets *fresh when
+ * the database was empty. Returns WF_OK, or an error with a message. */
+int wf_store__open(wf_store_t *s, const char *dir, size_t map_size, bool no_sync, bool *fresh,
+                   char *err, size_t errlen);
+void wf_store__close(wf_store_t *s);
+
+/* The wf_err_t for an LMDB return code: MDB_MAP_FULL (and the other
+ * space limits) -> WF_E_FULL, anything else -> WF_E_INTERNAL. */
+int wf_store__err(int rc);
+
+/* Writes a record. Returns WF_OK or the wf_store__err() of the failure. */
+int wf_store__put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val,
+                  size_t vlen);
+/* Reads a record of exactly len bytes into out. Returns WF_OK,
+ * WF_E_NOTFOUND, or WF_E_INTERNAL (failure, or a record of another size). */
+int wf_store__get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, void *out, size_t len);
+/* Deletes a record; a missing one is not an error. */
+int wf_store__del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen);
+
+/* Big-endian 64-bit keys. */
+void wf_store__be64(uint8_t out[8], uint64_t n);
+uint64_t wf_store__from_be64(const uint8_t in[8]);
+
+/* Meta counters ("next_order", ...): 1 when absent. */
+int wf_store__meta_get(MDB_txn *txn, const wf_store_t *s, const char *name, uint64_t *out);
+int wf_store__meta_put(MDB_txn *txn, const wf_store_t *s, const char *name, uint64_t v);
+
+/* Appends the journal entry seq (the last seq + 1) for cmd at now. */
+int wf_journal__append(MDB_txn *txn, const wf_store_t *s, uint64_t seq, int64_t now,
+                       const wf_cmd_t *cmd);
+/* The last journal seq, 0 when empty. */
+int wf_journal__last(MDB_txn *txn, const wf_store_t *s, uint64_t *seq);
+/* Reads entry seq into out. Returns WF_OK, WF_E_NOTFOUND or WF_E_INTERNAL. */
+int wf_journal__get(MDB_txn *txn, const wf_store_t *s, uint64_t seq, wf_journal_rec_t *out);
+
+#endif

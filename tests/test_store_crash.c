@@ -1,0 +1,367 @@
+/* Crash safety of the store (kill -9 fault injection, as SQLite's
+ * *fault.test do it). A child process opens the engine with sync on and
+ * applies batches of matching offers and demands, writing each
+ * acknowledged order id to a pipe only after wf_engine_apply() returned.
+ * The parent kills it with SIGKILL after a random (seeded) delay, then
+ * reads the database directly and checks that every acknowledged order is
+ * there and nothing is half-applied: each order's filled quantity equals
+ * the sum of its matches, every match has its manifest and its stream
+ * message, and the journal is gap-free with one entry per accepted
+ * command. Then the engine must reopen with a book that agrees. Many
+ * rounds run on the same database, so recovery is tested on recovered
+ * state too. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/engine.h"
+#include "engine/store_int.h"
+#include "wf_alloc.h"
+#include "wf_clock.h"
+#include "wf_error.h"
+
+/* Checks in loops over every record: only a failure talks to the Criterion
+ * runner (a passing cr_assert is a message too under --full-stats). */
+#define CHECK(cond, ...)                 \
+    do {                                 \
+        if (!(cond))                     \
+            cr_assert_fail(__VA_ARGS__); \
+    } while (0)
+
+#define ROUNDS 20
+#define SEED 20240611u
+#define OP WF_OPERATOR_ID
+
+static const char *const firms[4] = {"P00000000000000001", "P00000000000000002",
+                                     "C00000000000000001", "C00000000000000002"};
+static const char *const codes[3] = {"SW07", "SW02", "900-249-08"};
+
+static wf_cmd_t
+firm_cmd(int i)
+{
+    wf_cmd_t c;
+    memset(&c, 0, sizeof c);
+    c.op = WF_OP_FIRM_PUT;
+    snprintf(c.as, sizeof c.as, "%s", OP);
+    snprintf(c.u.firm.firm, sizeof c.u.firm.firm, "%s", firms[i]);
+    snprintf(c.u.firm.name, sizeof c.u.firm.name, "crash firm %d", i);
+    c.u.firm.roles = i < 2 ? WF_ROLE_PRODUCER : WF_ROLE_CONSUMER;
+    c.u.firm.lat = 30.0 + 0.01 * i;
+    c.u.firm.lon = 120.5 + 0.01 * i;
+    c.u.firm.county = 330602;
+    return c;
+}
+
+static wf_cmd_t
+post_cmd(unsigned *rs)
+{
+    wf_cmd_t c;
+    memset(&c, 0, sizeof c);
+    bool off = rand_r(rs) % 2;
+    int f = (off ? 0 : 2) + (int)(rand_r(rs) % 2);
+    const char *code = codes[rand_r(rs) % 3];
+    c.op = off ? WF_OP_OFFER_POST : WF_OP_DEMAND_POST;
+    snprintf(c.as, sizeof c.as, "%s", firms[f]);
+    c.u.post.qty = 1 + rand_r(rs) % 500;
+    c.u.post.price = off ? (int64_t)(rand_r(rs) % 100) : 50 + (int64_t)(rand_r(rs) % 100);
+    if (off) {
+        snprintf(c.u.post.code, sizeof c.u.post.code, "%s", code);
+    } else {
+        c.u.post.ncodes = 1;
+        snprintf(c.u.post.codes[0], sizeof c.u.post.codes[0], "%s",
+                 code[0] == '9' ? "HW08" : code);
+    }
+    if (rand_r(rs) % 10 == 0)
+        c.u.post.qty = 0; /* a failing command now and then */
+    return c;
+}
+
+/* The child: posts until killed. Never returns. */
+static void
+child_main(const char *dir, int fd, unsigned seed)
+{
+    char err[256];
+    wf_engine_opts_t o = {.dir = dir, .catalogue = WUFEI_CATALOGUE, .no_sync = false};
+    wf_engine_t *e = wf_engine_new(&o, err, sizeof err);
+    if (!e) {
+        fprintf(stderr, "child: %s\n", err);
+        _exit(2);
+    }
+    static wf_cmd_t cmds[WF_BATCH_MAX];
+    static wf_reply_t replies[WF_BATCH_MAX];
+    wf_outbox_t out;
+    for (int i = 0; i < 4; i++)
+        cmds[i] = firm_cmd(i);
+    if (wf_engine_apply(e, cmds, 4, wf_now_ms(), replies, &out) != WF_OK)
+        _exit(3);
+    uint64_t ready = 0; /* id 0: open, the kill timer may start */
+    if (write(fd, &ready, sizeof ready) != sizeof ready)
+        _exit(5);
+    unsigned rs = seed;
+    for (;;) {
+        size_t n = 1 + rand_r(&rs) % 16;
+        for (size_t i = 0; i < n; i++)
+            cmds[i] = post_cmd(&rs);
+        if (wf_engine_apply(e, cmds, n, wf_now_ms(), replies, &out) != WF_OK)
+            _exit(4);
+        for (size_t i = 0; i < n; i++) {
+            if (replies[i].err != WF_OK)
+                continue;
+            uint64_t id = wf_id_parse(replies[i].id, replies[i].id[0]);
+            if (write(fd, &id, sizeof id) != sizeof id)
+                _exit(5);
+        }
+    }
+}
+
+typedef struct {
+    uint64_t *ids;
+    size_t n, cap;
+    unsigned char buf[8];
+    size_t have;
+    bool ready; /* the child has opened the engine */
+} acked_t;
+
+static void
+take(acked_t *a, const unsigned char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        a->buf[a->have++] = p[i];
+        if (a->have < 8)
+            continue;
+        if (a->n == a->cap) {
+            a->cap = a->cap ? 2 * a->cap : 1024;
+            a->ids = wf_realloc(a->ids, a->cap * sizeof *a->ids);
+        }
+        uint64_t id;
+        memcpy(&id, a->buf, 8);
+        a->have = 0;
+        if (id == 0) {
+            a->ready = true;
+            continue;
+        }
+        a->ids[a->n++] = id;
+    }
+}
+
+/* Reads what is available until the deadline (ms) or EOF; deadline < 0
+ * reads to EOF. With until_ready, returns as soon as the child is ready. */
+static void
+drain(int fd, acked_t *a, int64_t deadline, bool until_ready)
+{
+    unsigned char buf[4096];
+    while (!(until_ready && a->ready)) {
+        int wait = -1;
+        if (deadline >= 0) {
+            int64_t left = deadline - wf_now_ms();
+            if (left <= 0)
+                return;
+            wait = (int)left;
+        }
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int rc = poll(&p, 1, wait);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc <= 0)
+            return;
+        ssize_t got = read(fd, buf, sizeof buf);
+        if (got <= 0)
+            return;
+        take(a, buf, (size_t)got);
+    }
+}
+
+typedef struct {
+    MDB_env *env;
+    MDB_txn *txn;
+    wf_store_t s;
+} view_t;
+
+static void
+view_open(view_t *v, const char *dir)
+{
+    memset(v, 0, sizeof *v);
+    cr_assert_eq(mdb_env_create(&v->env), 0);
+    mdb_env_set_maxdbs(v->env, 16);
+    cr_assert_eq(mdb_env_open(v->env, dir, MDB_RDONLY, 0600), 0);
+    cr_assert_eq(mdb_txn_begin(v->env, NULL, MDB_RDONLY, &v->txn), 0);
+    cr_assert_eq(mdb_dbi_open(v->txn, "orders", 0, &v->s.orders), 0);
+    cr_assert_eq(mdb_dbi_open(v->txn, "matches", 0, &v->s.matches), 0);
+    cr_assert_eq(mdb_dbi_open(v->txn, "manifests", 0, &v->s.manifests), 0);
+    cr_assert_eq(mdb_dbi_open(v->txn, "journal", 0, &v->s.journal), 0);
+    cr_assert_eq(mdb_dbi_open(v->txn, "firm_orders", 0, &v->s.firm_orders), 0);
+    cr_assert_eq(mdb_dbi_open(v->txn, "stream", 0, &v->s.stream), 0);
+    cr_assert_eq(mdb_dbi_open(v->txn, "firms", 0, &v->s.firms), 0);
+}
+
+static void
+view_close(view_t *v)
+{
+    mdb_txn_abort(v->txn);
+    mdb_env_close(v->env);
+}
+
+static size_t
+entries(view_t *v, MDB_dbi dbi)
+{
+    MDB_stat st;
+    cr_assert_eq(mdb_stat(v->txn, dbi, &st), 0);
+    return st.ms_entries;
+}
+
+/* Sums match quantities per order id; checks each match's manifest. */
+static int64_t *
+match_sums(view_t *v, uint64_t max_order, size_t *nmatches)
+{
+    int64_t *sum = wf_calloc(max_order + 1, sizeof *sum);
+    MDB_cursor *c;
+    MDB_val k, d;
+    CHECK((mdb_cursor_open(v->txn, v->s.matches, &c)) == (0), "mdb_cursor_open(v->txn, v->s.matches, &c) != 0");
+    *nmatches = 0;
+    for (int rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+        wf_match_rec_t m;
+        CHECK((d.mv_size) == (sizeof m), "d.mv_size != sizeof m");
+        memcpy(&m, d.mv_data, sizeof m);
+        CHECK(m.offer <= max_order && m.demand <= max_order, "match M%llu names an unknown order",
+                  (unsigned long long)m.id);
+        sum[m.offer] += m.qty;
+        sum[m.demand] += m.qty;
+        wf_manifest_rec_t mf;
+        uint8_t key[8];
+        wf_store__be64(key, m.manifest);
+        CHECK(wf_store__get(v->txn, v->s.manifests, key, 8, &mf, sizeof mf) == WF_OK,
+                     "match M%llu has no manifest", (unsigned long long)m.id);
+        CHECK((mf.match) == (m.id), "mf.match != m.id");
+        CHECK((mf.qty) == (m.qty), "mf.qty != m.qty");
+        CHECK((mf.state) == (WF_MANIFEST_OPEN), "mf.state != WF_MANIFEST_OPEN");
+        (*nmatches)++;
+    }
+    mdb_cursor_close(c);
+    return sum;
+}
+
+/* Checks the whole database; returns the number of live orders. */
+static size_t
+verify(const char *dir, const acked_t *a)
+{
+    view_t v;
+    view_open(&v, dir);
+    uint64_t max_order = 0;
+    for (size_t i = 0; i < a->n; i++)
+        max_order = a->ids[i] > max_order ? a->ids[i] : max_order;
+    size_t norders = entries(&v, v.s.orders);
+    max_order = max_order > norders ? max_order : norders;
+    size_t nmatches;
+    int64_t *sum = match_sums(&v, max_order, &nmatches);
+    for (size_t i = 0; i < a->n; i++) {
+        uint8_t key[8];
+        wf_order_rec_t r;
+        wf_store__be64(key, a->ids[i]);
+        CHECK(wf_store__get(v.txn, v.s.orders, key, 8, &r, sizeof r) == WF_OK,
+                     "acknowledged order %llu is lost", (unsigned long long)a->ids[i]);
+    }
+    size_t live = 0;
+    MDB_cursor *c;
+    MDB_val k, d;
+    CHECK((mdb_cursor_open(v.txn, v.s.orders, &c)) == (0), "mdb_cursor_open(v.txn, v.s.orders, &c) != 0");
+    uint64_t expect = 1;
+    for (int rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT), expect++) {
+        wf_order_rec_t r;
+        memcpy(&r, d.mv_data, sizeof r);
+        CHECK(r.id == expect, "order ids have a gap at %llu", (unsigned long long)expect);
+        CHECK(r.qty - r.remaining == sum[r.id], "order %llu: filled %lld, matches %lld",
+                     (unsigned long long)r.id, (long long)(r.qty - r.remaining),
+                     (long long)sum[r.id]);
+        CHECK(r.state == WF_ORDER_LIVE ? r.remaining > 0 : r.remaining == 0,
+              "order %llu: state %d with %lld remaining", (unsigned long long)r.id, r.state,
+              (long long)r.remaining);
+        live += r.state == WF_ORDER_LIVE;
+    }
+    mdb_cursor_close(c);
+    wf_free(sum);
+    CHECK((entries(&v, v.s.firm_orders)) == (norders), "entries(&v, v.s.firm_orders) != norders");
+    cr_assert_eq(entries(&v, v.s.stream), nmatches, "one stream message per match");
+    uint64_t last;
+    CHECK((wf_journal__last(v.txn, &v.s, &last)) == (WF_OK), "wf_journal__last(v.txn, &v.s, &last) != WF_OK");
+    cr_assert_eq(entries(&v, v.s.journal), last, "the journal has a gap");
+    size_t posts = 0;
+    for (uint64_t s = 1; s <= last; s++) {
+        wf_journal_rec_t j;
+        CHECK((wf_journal__get(v.txn, &v.s, s, &j)) == (WF_OK), "wf_journal__get(v.txn, &v.s, s, &j) != WF_OK");
+        posts += j.cmd.op == WF_OP_OFFER_POST || j.cmd.op == WF_OP_DEMAND_POST;
+    }
+    cr_assert_eq(posts, norders, "journaled posts %zu, orders %zu", posts, norders);
+    view_close(&v);
+    return live;
+}
+
+static void
+one_round(const char *dir, acked_t *a, unsigned *rs, int round)
+{
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    if (pid == 0) { /* no Criterion calls in the child: they talk to the runner */
+        close(fds[0]);
+        child_main(dir, fds[1], SEED + (unsigned)round);
+    }
+    cr_assert(pid > 0);
+    close(fds[1]);
+    a->ready = false;
+    drain(fds[0], a, wf_now_ms() + 10000, true);
+    if (!a->ready) {
+        int st = 0;
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+        cr_assert_fail("the child did not open the engine (status %s %d)",
+                       WIFSIGNALED(st) ? "signal" : "exit",
+                       WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+    }
+    int64_t delay = 5 + rand_r(rs) % 200;
+    drain(fds[0], a, wf_now_ms() + delay, false);
+    kill(pid, SIGKILL);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status), "child exited with %d before the kill",
+              WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    drain(fds[0], a, -1, false);
+    close(fds[0]);
+    cr_assert_eq(a->have, 0, "a torn id in the pipe");
+}
+
+Test(store, kill9_never_half_applies, .timeout = 120)
+{
+    char dir[] = "/tmp/wf_crash_XXXXXX";
+    cr_assert(mkdtemp(dir));
+    acked_t a = {0};
+    unsigned rs = SEED;
+    size_t before = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        one_round(dir, &a, &rs, round);
+        size_t live = verify(dir, &a);
+        char err[256];
+        wf_engine_opts_t o = {.dir = dir, .catalogue = WUFEI_CATALOGUE};
+        wf_engine_t *e = wf_engine_new(&o, err, sizeof err);
+        cr_assert(e, "reopen after kill: %s", err);
+        cr_assert_eq(wf_book_count(wf_engine_book(e)), live, "the rebuilt book disagrees");
+        wf_engine_destroy(&e);
+        cr_assert(a.n >= before);
+        before = a.n;
+    }
+    cr_assert(a.n > ROUNDS, "too few acknowledged orders (%zu) to mean anything", a.n);
+    cr_log_info("%d kills, %zu acknowledged orders checked", ROUNDS, a.n);
+    wf_free(a.ids);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
