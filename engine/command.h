@@ -30,6 +30,27 @@ typedef enum wf_op {
     WF_OP_FIRM_GET = 9,
     WF_OP_CONFIG_GET = 10,
     WF_OP_CONFIG_SET = 11,
+    /* Numbers reserved for every op of the protocol; an op the engine does
+     * not implement yet has no name in command.c and decodes as E_OP. */
+    WF_OP_SUB_PUT = 12,
+    WF_OP_SUB_DEL = 13,
+    WF_OP_MANIFEST_DISPATCH = 14,
+    WF_OP_MANIFEST_LOAD = 15,
+    WF_OP_MANIFEST_UNLOAD = 16,
+    WF_OP_MANIFEST_CLOSE = 17,
+    WF_OP_MANIFEST_CANCEL = 18,
+    WF_OP_MANIFEST_GET = 19,
+    WF_OP_ENGINE_KEY = 20,
+    WF_OP_LICENCE_PUT = 21,
+    WF_OP_LANE_PUT = 22,
+    WF_OP_LANE_DEL = 23,
+    WF_OP_CREDIT_EVENT = 24,
+    WF_OP_FIRM_BLOCK = 25,
+    WF_OP_FIRM_UNBLOCK = 26,
+    WF_OP_STATS = 27,
+    WF_OP_JOURNAL_HEAD = 28,
+    WF_OP_TICK = 29,      /* internal: timers due at the batch time; never on the wire */
+    WF_OP_OPTIMIZE = 30,
     WF_OP__COUNT
 } wf_op_t;
 
@@ -53,6 +74,9 @@ enum {
     WF_HAS_BASE_CREDIT = 1u << 7,
     WF_HAS_AFTER_SEQ = 1u << 8,
     WF_HAS_LIVE_ONLY = 1u << 9,
+    WF_HAS_RADIUS = 1u << 10,
+    WF_HAS_MIN_QTY = 1u << 11,
+    WF_HAS_POINTS_EXPIRES = 1u << 12, /* credit.event `expires` */
 };
 
 /* Bits of wf_cmd_t.u.config.set: which settings config.set changes. */
@@ -104,6 +128,56 @@ typedef struct wf_cmd_firm {
     int32_t base_credit;    /* default 80 */
 } wf_cmd_firm_t;
 
+/* sub.put */
+typedef struct wf_cmd_sub {
+    uint8_t side;                              /* wf_side_t of the orders it watches */
+    uint8_t ncodes;
+    char codes[WF_MAX_PATTERNS][WF_CODE_LEN];
+    double lat, lon;                           /* WF_HAS_LOC; else the firm's */
+    double radius_km;                          /* default 50 */
+    int64_t min_qty;                           /* default 0 */
+    int32_t min_credit;                        /* default 0 */
+} wf_cmd_sub_t;
+
+/* manifest.dispatch / load / unload / close / cancel / get */
+typedef struct wf_cmd_manifest {
+    char id[WF_OID_LEN];
+    char carrier[WF_FIRM_LEN];                 /* dispatch */
+    char vehicle[32];                          /* dispatch: plate number */
+    int64_t qty;                               /* load, unload */
+    char reason[WF_NOTE_LEN];                  /* cancel */
+} wf_cmd_manifest_t;
+
+/* licence.put */
+typedef struct wf_cmd_licence {
+    char firm[WF_FIRM_LEN];
+    uint8_t ncodes;
+    char codes[WF_MAX_PATTERNS][WF_CODE_LEN];
+    int64_t capacity;                          /* kg per calendar year */
+    int64_t valid_until;                       /* unix ms */
+} wf_cmd_licence_t;
+
+/* lane.put / lane.del */
+typedef struct wf_cmd_lane {
+    char producer[WF_FIRM_LEN], consumer[WF_FIRM_LEN];
+    char code[WF_CODE_LEN];
+} wf_cmd_lane_t;
+
+/* credit.event */
+typedef struct wf_cmd_credit {
+    char firm[WF_FIRM_LEN];
+    char kind[16];                             /* credit/score.h kind names */
+    int32_t points;
+    int64_t expires;                           /* WF_HAS_POINTS_EXPIRES; default two years */
+    char note[WF_NOTE_LEN];
+} wf_cmd_credit_t;
+
+/* firm.block / firm.unblock */
+typedef struct wf_cmd_block {
+    char firm[WF_FIRM_LEN];
+    char note[WF_NOTE_LEN];
+} wf_cmd_block_t;
+
 typedef struct wf_cmd {
     wf_op_t op;
     uint64_t rid;
@@ -117,6 +191,12 @@ typedef struct wf_cmd {
         wf_cmd_firm_t firm;                         /* firm.put */
         struct { char firm[WF_FIRM_LEN]; } firm_get;
         struct { uint32_t set; wf_config_t values; } config; /* config.set */
+        wf_cmd_sub_t sub;                           /* sub.put */
+        wf_cmd_manifest_t manifest;                 /* manifest.*; sub.del uses ref */
+        wf_cmd_licence_t licence;
+        wf_cmd_lane_t lane;
+        wf_cmd_credit_t credit;
+        wf_cmd_block_t block;
     } u;
 } wf_cmd_t;
 

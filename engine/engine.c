@@ -206,6 +206,9 @@ load_book(wf_engine_t *e, MDB_txn *txn, char *err, size_t errlen)
             break;
         }
         wf_book_add(e->book, &o);
+        if (o.expires)
+            wf_timers__add(&e->timers, &(wf_timer_t){.due = o.expires,
+                                                     .kind = WF_TIMER_ORDER_EXPIRY, .ref = o.id});
     }
     mdb_cursor_close(c);
     if (rc == MDB_NOTFOUND)
@@ -235,6 +238,7 @@ load_state(wf_engine_t *e, char *err, size_t errlen)
     wf_firmtab__init(&e->firms);
     wf_book_destroy(&e->book);
     e->book = wf_book_new(e->cat);
+    wf_timers__clear(&e->timers);
     MDB_txn *txn = NULL;
     int rc = wf_store__err(mdb_txn_begin(e->store.env, NULL, 0, &txn));
     err[0] = 0;
@@ -310,6 +314,7 @@ wf_engine_destroy(wf_engine_t **self_p)
     wf_vec__free(&e->stream);
     wf_vec__free(&e->feed);
     wf_post__free(e);
+    wf_timers__fini(&e->timers);
     wf_free(e);
     *self_p = NULL;
 }
@@ -335,6 +340,7 @@ static int (*const handlers[WF_OP__COUNT])(wf_exec_t *) = {
     [WF_OP_FIRM_GET] = wf_op__firm_get,
     [WF_OP_CONFIG_GET] = wf_op__config_get,
     [WF_OP_CONFIG_SET] = wf_op__config_set,
+    [WF_OP_TICK] = wf_op__tick,
 };
 
 static void
@@ -345,7 +351,7 @@ exec_one(wf_engine_t *e, MDB_txn *txn, const wf_cmd_t *cmd, int64_t now, wf_repl
         wf_exec__fail(&x, WF_E_OP, "unknown op %d", (int)cmd->op);
         return;
     }
-    if (cmd->op != WF_OP_PING) {
+    if (cmd->op != WF_OP_PING && cmd->op != WF_OP_TICK) {
         if (!wf_str__ok(cmd->as, sizeof cmd->as)) {
             wf_exec__fail(&x, WF_E_AUTH, "unknown firm: the identity is not a firm id");
             return;

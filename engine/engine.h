@@ -162,6 +162,12 @@ void wf_engine_destroy(wf_engine_t **self_p);
 int wf_engine_apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t n, int64_t now,
                     wf_reply_t *replies, wf_outbox_t *out);
 
+/* When the earliest timer (order expiry, push delay, ...) falls due, in
+ * unix ms; INT64_MAX when none is set. Once that time has passed, submit a
+ * batch with one WF_OP_TICK command (no identity needed): it fires every
+ * due timer, and its stream messages come out in the outbox. */
+int64_t wf_engine_next_timer(const wf_engine_t *self);
+
 /* The firm record for id, or NULL; valid until the next apply or tick. */
 const wf_firm_rec_t *wf_engine_firm(wf_engine_t *self, const char *id);
 /* The firm whose registered CURVE key (z85) is key, or NULL. */

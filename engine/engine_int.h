@@ -49,6 +49,35 @@ typedef struct wf_vec {
 void *wf_vec__push(wf_vec_t *v);
 void wf_vec__free(wf_vec_t *v);
 
+/* Timer kinds; each domain fires its own (timers.c). */
+typedef enum wf_timer_kind {
+    WF_TIMER_ORDER_EXPIRY = 1, /* ref = order id */
+    WF_TIMER_PUSH = 2,         /* push delays (subscriptions) */
+    WF_TIMER_MANIFEST_AGE = 3, /* an OPEN manifest grown too old */
+    WF_TIMER_CREDIT = 4,       /* a credit event's expiry changes a score */
+    WF_TIMER__COUNT
+} wf_timer_kind_t;
+
+typedef struct wf_timer {
+    int64_t due;   /* unix ms */
+    uint8_t kind;  /* wf_timer_kind_t */
+    uint64_t ref;  /* the object, by number */
+    uint64_t aux;  /* kind-specific */
+} wf_timer_t;
+
+/* A binary min-heap of timers ordered by (due, kind, ref, aux). */
+typedef struct wf_timers {
+    wf_timer_t *items;
+    size_t n, cap;
+} wf_timers_t;
+
+void wf_timers__add(wf_timers_t *h, const wf_timer_t *t);
+/* The earliest timer, or NULL; valid until the heap changes. */
+const wf_timer_t *wf_timers__top(const wf_timers_t *h);
+void wf_timers__pop(wf_timers_t *h);
+void wf_timers__clear(wf_timers_t *h);
+void wf_timers__fini(wf_timers_t *h);
+
 struct wf_engine {
     wf_store_t store;
     wf_catalogue_t *cat;
@@ -63,6 +92,7 @@ struct wf_engine {
     wf_vec_t stream;      /* wf_stream_msg_t, this batch */
     wf_vec_t feed;        /* wf_feed_msg_t, this batch */
     struct wf_post_plan *plan; /* post.c's scratch, allocated once */
+    wf_timers_t timers;
 };
 
 /* One command being applied: the batch transaction and time. */
@@ -91,6 +121,15 @@ int wf_exec__journal(wf_exec_t *x, MDB_txn *child);
 /* Firm record writes (firms, firm_keys) shared by firm.put and matching. */
 int wf_store__put_firm(MDB_txn *txn, const wf_store_t *s, const wf_firm_rec_t *f);
 
+/* Appends msg (type and payload set by the caller) to firm's private
+ * stream inside txn t: takes the firm's next seq from its record in t (so
+ * several messages in one transaction get consecutive seqs), stamps firm,
+ * seq and ts, and stores message and firm record. */
+int wf_stream__put(wf_exec_t *x, MDB_txn *t, const char *firm, wf_stream_msg_t *msg);
+/* After the commit: brings the firm table's seq up to msg and queues msg
+ * in the outbox. */
+void wf_stream__publish(wf_engine_t *e, const wf_stream_msg_t *msg);
+
 /* Frees post.c's scratch. */
 void wf_post__free(wf_engine_t *e);
 
@@ -104,6 +143,7 @@ int wf_op__firm_put(wf_exec_t *x);
 int wf_op__firm_get(wf_exec_t *x);
 int wf_op__config_get(wf_exec_t *x);
 int wf_op__config_set(wf_exec_t *x);
+int wf_op__tick(wf_exec_t *x);
 
 /* The matcher rules of a config. */
 wf_rules_t wf_config__rules(const wf_config_t *c);

@@ -421,8 +421,13 @@ apply_memory(wf_exec_t *x, struct wf_post_plan *pl)
     wf_engine_t *e = x->e;
     for (size_t i = 0; i < pl->nfills; i++)
         wf_book_fill(e->book, pl->fills[i].resting, pl->fills[i].qty);
-    if (pl->rec.state == WF_ORDER_LIVE)
+    if (pl->rec.state == WF_ORDER_LIVE) {
         wf_book_add(e->book, &pl->x);
+        if (pl->x.expires)
+            wf_timers__add(&e->timers, &(wf_timer_t){.due = pl->x.expires,
+                                                     .kind = WF_TIMER_ORDER_EXPIRY,
+                                                     .ref = pl->x.id});
+    }
     for (size_t i = 0; i < pl->nowners; i++) {
         wf_firm_rec_t *f = wf_firmtab__find(&e->firms, pl->owners[i].id);
         f->stream_seq = pl->owners[i].stream_seq;

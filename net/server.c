@@ -95,6 +95,7 @@ struct wf_server {
 
     binding_t *bindings;
     size_t nbindings, cap;  /* cap is a power of two */
+    int64_t timers_after;   /* after a failed tick, wait until then */
 };
 
 /* ------------------------------------------------------------------ */
@@ -890,9 +891,47 @@ drain(wf_server_t *s, size_t *ncmds)
     return (int)n;
 }
 
+/* Fires the engine's due timers (expiry, push delays) as one internal
+ * tick batch and sends what it produced. A failed tick is retried a second
+ * later rather than in a busy loop. */
+static void
+fire_timers(wf_server_t *s, int64_t now)
+{
+    wf_cmd_t tick;
+    memset(&tick, 0, sizeof tick);
+    tick.op = WF_OP_TICK;
+    wf_reply_t rep;
+    wf_outbox_t out = {0};
+    int rc = wf_engine_apply(s->engine, &tick, 1, now, &rep, &out);
+    if (rc != WF_OK || rep.err != WF_OK) {
+        wf_server_log(s->log, "timers failed: %s %s", wf_err_name(rc != WF_OK ? rc : rep.err), rep.msg);
+        s->timers_after = now + 1000;
+        return;
+    }
+    send_streams(s, &out);
+    send_feed(s, &out);
+}
+
+/* The poll wait: timeout_ms, or less when a timer falls due sooner. */
+static int
+poll_wait(wf_server_t *s, int timeout_ms, int64_t now)
+{
+    int64_t next = wf_engine_next_timer(s->engine);
+    if (next < s->timers_after)
+        next = s->timers_after;
+    if (next == INT64_MAX)
+        return timeout_ms;
+    int64_t d = next > now ? next - now : 0;
+    return timeout_ms < 0 || d < timeout_ms ? (int)d : timeout_ms;
+}
+
 int
 wf_server_poll(wf_server_t *s, int timeout_ms)
 {
+    int64_t now = wf_now_ms();
+    if (wf_engine_next_timer(s->engine) <= now && s->timers_after <= now)
+        fire_timers(s, now);
+    timeout_ms = poll_wait(s, timeout_ms, wf_now_ms());
     zmq_pollitem_t items[2] = {
         {.socket = s->router, .events = ZMQ_POLLIN},
         {.socket = s->zap, .events = ZMQ_POLLIN},

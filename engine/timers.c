@@ -1,0 +1,235 @@
+/* Timers of the writer loop: order expiry now, and the push delays,
+ * manifest ages and credit-event expiries that build on the same heap.
+ *
+ * Timers live in memory only, in a binary min-heap ordered by (due, kind,
+ * ref, aux), so the order they fire in is fully determined by the state.
+ * They are rebuilt from the store at start (each domain adds its own while
+ * loading) and fire inside the internal command WF_OP_TICK, which the net
+ * layer submits when wf_engine_next_timer() has passed. A tick that acts is
+ * journaled like any command, so replay fires the same timers at the same
+ * times. A timer whose object has moved on (an order filled before it
+ * expired) is simply dropped when it comes due: removal is lazy. */
+#include "engine_int.h"
+
+#include <string.h>
+
+#include "wf_alloc.h"
+#include "wf_error.h"
+
+#define TICK_MAX 256 /* timers one tick fires; the rest wait for the next tick */
+
+static int
+cmp(const wf_timer_t *a, const wf_timer_t *b)
+{
+    if (a->due != b->due)
+        return a->due < b->due ? -1 : 1;
+    if (a->kind != b->kind)
+        return a->kind < b->kind ? -1 : 1;
+    if (a->ref != b->ref)
+        return a->ref < b->ref ? -1 : 1;
+    return a->aux < b->aux ? -1 : a->aux > b->aux;
+}
+
+void
+wf_timers__add(wf_timers_t *h, const wf_timer_t *t)
+{
+    if (h->n == h->cap) {
+        h->cap = h->cap ? h->cap * 2 : 64;
+        h->items = wf_realloc(h->items, h->cap * sizeof *h->items);
+    }
+    size_t i = h->n++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (cmp(&h->items[p], t) <= 0)
+            break;
+        h->items[i] = h->items[p];
+        i = p;
+    }
+    h->items[i] = *t;
+}
+
+const wf_timer_t *
+wf_timers__top(const wf_timers_t *h)
+{
+    return h->n ? &h->items[0] : NULL;
+}
+
+void
+wf_timers__pop(wf_timers_t *h)
+{
+    if (!h->n)
+        return;
+    wf_timer_t last = h->items[--h->n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= h->n)
+            break;
+        if (c + 1 < h->n && cmp(&h->items[c + 1], &h->items[c]) < 0)
+            c++;
+        if (cmp(&last, &h->items[c]) <= 0)
+            break;
+        h->items[i] = h->items[c];
+        i = c;
+    }
+    if (h->n)
+        h->items[i] = last;
+}
+
+void
+wf_timers__clear(wf_timers_t *h)
+{
+    h->n = 0;
+}
+
+void
+wf_timers__fini(wf_timers_t *h)
+{
+    wf_free(h->items);
+    memset(h, 0, sizeof *h);
+}
+
+int64_t
+wf_engine_next_timer(const wf_engine_t *self)
+{
+    const wf_timer_t *t = wf_timers__top(&self->timers);
+    return t ? t->due : INT64_MAX;
+}
+
+/* ---- stream messages from any part of the engine ---- */
+
+int
+wf_stream__put(wf_exec_t *x, MDB_txn *t, const char *firm, wf_stream_msg_t *msg)
+{
+    wf_firm_rec_t f;
+    int rc = wf_store__get(t, x->e->store.firms, firm, WF_FIRM_ID_LEN, &f, sizeof f);
+    if (rc != WF_OK)
+        return rc;
+    f.stream_seq++;
+    memcpy(msg->firm, f.id, sizeof msg->firm);
+    msg->seq = f.stream_seq;
+    msg->ts = x->now;
+    uint8_t key[WF_FIRM_ID_LEN + 8];
+    memcpy(key, f.id, WF_FIRM_ID_LEN);
+    wf_store__be64(key + WF_FIRM_ID_LEN, msg->seq);
+    rc = wf_store__put(t, x->e->store.stream, key, sizeof key, msg, sizeof *msg);
+    return rc == WF_OK ? wf_store__put_firm(t, &x->e->store, &f) : rc;
+}
+
+void
+wf_stream__publish(wf_engine_t *e, const wf_stream_msg_t *msg)
+{
+    wf_firm_rec_t *f = wf_firmtab__find(&e->firms, msg->firm);
+    if (f && msg->seq > f->stream_seq)
+        f->stream_seq = msg->seq;
+    *(wf_stream_msg_t *)wf_vec__push(&e->stream) = *msg;
+}
+
+/* ---- the tick ---- */
+
+/* What one fired timer did, for the memory step after commit. */
+typedef struct fire {
+    wf_timer_t t;
+    bool acted;
+    size_t msg0, nmsg;      /* its messages in the tick's pending list */
+} fire_t;
+
+typedef struct tick {
+    fire_t fires[TICK_MAX];
+    size_t n;
+    wf_vec_t msgs;          /* wf_stream_msg_t written in the child */
+} tick_t;
+
+/* Order expiry: a live order whose time has come leaves the book, its
+ * record says EXPIRED, and its owner is told. */
+static int
+expire_order_write(wf_exec_t *x, MDB_txn *t, tick_t *k, fire_t *f)
+{
+    wf_order_t *o = wf_book_find(x->e->book, f->t.ref);
+    if (!o || o->expires != f->t.due)
+        return WF_OK; /* filled, cancelled or re-timed since: nothing to do */
+    wf_order_rec_t r;
+    uint8_t key[8];
+    wf_store__be64(key, f->t.ref);
+    int rc = wf_store__get(t, x->e->store.orders, key, 8, &r, sizeof r);
+    if (rc != WF_OK)
+        return rc;
+    r.state = WF_ORDER_EXPIRED;
+    r.updated = x->now;
+    rc = wf_store__put(t, x->e->store.orders, key, 8, &r, sizeof r);
+    if (rc != WF_OK)
+        return rc;
+    wf_stream_msg_t *m = wf_vec__push(&k->msgs);
+    memset(m, 0, sizeof *m);
+    m->type = WF_MSG_EXPIRED;
+    m->u.expired.order = r.id;
+    m->u.expired.side = r.side;
+    rc = wf_stream__put(x, t, r.firm, m);
+    if (rc != WF_OK)
+        return rc;
+    f->acted = true;
+    f->nmsg = 1;
+    return WF_OK;
+}
+
+static void
+expire_order_apply(wf_exec_t *x, const fire_t *f)
+{
+    wf_order_t *o = wf_book_find(x->e->book, f->t.ref);
+    if (o)
+        wf_book_remove(x->e->book, o);
+}
+
+static const struct {
+    int (*write)(wf_exec_t *x, MDB_txn *t, tick_t *k, fire_t *f);
+    void (*apply)(wf_exec_t *x, const fire_t *f);
+} kinds[WF_TIMER__COUNT] = {
+    [WF_TIMER_ORDER_EXPIRY] = {expire_order_write, expire_order_apply},
+};
+
+int
+wf_op__tick(wf_exec_t *x)
+{
+    wf_engine_t *e = x->e;
+    tick_t *k = wf_arena__alloc(&e->arena, sizeof *k);
+    k->msgs.size = sizeof(wf_stream_msg_t);
+    const wf_timer_t *top;
+    while (k->n < TICK_MAX && (top = wf_timers__top(&e->timers)) && top->due <= x->now) {
+        k->fires[k->n++] = (fire_t){.t = *top};
+        wf_timers__pop(&e->timers);
+    }
+    if (k->n == 0)
+        return WF_OK;
+    MDB_txn *child = NULL;
+    int rc = wf_exec__begin(x, &child);
+    bool acted = false;
+    for (size_t i = 0; rc == WF_OK && i < k->n; i++) {
+        fire_t *f = &k->fires[i];
+        f->msg0 = k->msgs.n;
+        if (f->t.kind < WF_TIMER__COUNT && kinds[f->t.kind].write)
+            rc = kinds[f->t.kind].write(x, child, k, f);
+        acted = acted || f->acted;
+    }
+    if (rc == WF_OK && acted)
+        rc = wf_exec__journal(x, child);
+    if (child)
+        rc = wf_exec__end(x, child, rc);
+    if (rc != WF_OK) {
+        for (size_t i = 0; i < k->n; i++) /* they fire again on the next tick */
+            wf_timers__add(&e->timers, &k->fires[i].t);
+        wf_vec__free(&k->msgs);
+        return rc;
+    }
+    for (size_t i = 0; i < k->n; i++) {
+        const fire_t *f = &k->fires[i];
+        if (!f->acted)
+            continue;
+        kinds[f->t.kind].apply(x, f);
+        for (size_t j = 0; j < f->nmsg; j++)
+            wf_stream__publish(e, (const wf_stream_msg_t *)k->msgs.items + f->msg0 + j);
+    }
+    if (acted)
+        e->journal_seq++;
+    wf_vec__free(&k->msgs);
+    return WF_OK;
+}
