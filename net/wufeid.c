@@ -1,21 +1,31 @@
-/* wufeid: the wufei engine daemon. Parses the command line, opens the
- * engine on its database, runs the I/O loop of net/server.c until SIGTERM
- * or SIGINT, then closes everything and exits 0. Exit status 2 means the
- * command line was refused, 1 that the engine or a socket failed. */
+/* wufeid: the wufei engine daemon. Parses the command line and the
+ * configuration file it names (net/conf.c; command-line options win),
+ * opens the engine on its database, runs the I/O loop of net/server.c
+ * until SIGTERM or SIGINT, then closes everything and exits 0. Exit status
+ * 2 means the command line or the configuration file was refused, 1 that
+ * the engine or a socket failed. An installed wufeid finds its catalogue
+ * beside its binary's prefix (<prefix>/share/wufei/catalogue.tsv); a
+ * wufeid in the build tree uses the source tree's. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <zmq.h>
 
 #include "../engine/engine.h"
+#include "conf.h"
 #include "server.h"
 
 #ifndef WUFEI_VERSION
 #define WUFEI_VERSION "0"
+#endif
+/* The catalogue of an installed wufeid, relative to its binary's folder. */
+#ifndef WUFEI_CATALOGUE_FROM_BIN
+#define WUFEI_CATALOGUE_FROM_BIN "../share/wufei/catalogue.tsv"
 #endif
 
 static wf_server_t *running;
@@ -33,9 +43,13 @@ usage(FILE *f)
 {
     fprintf(f,
             "usage: wufeid --db DIR [options]\n"
+            "       wufeid --config FILE [options]\n"
             "\n"
             "The wufei solid-waste exchange engine daemon (protocol: docs/protocol.md).\n"
             "\n"
+            "  --config FILE       read `key = value` settings from FILE (keys: db, command,\n"
+            "                      feed, insecure, map-size, catalogue, batch, quiet);\n"
+            "                      options on the command line win over the file\n"
             "  --db DIR            database directory (created if missing)\n"
             "  --command ENDPOINT  command ROUTER endpoint (default " WF_DEFAULT_COMMAND ")\n"
             "  --feed ENDPOINT     public feed PUB endpoint (default " WF_DEFAULT_FEED ")\n"
@@ -46,7 +60,8 @@ usage(FILE *f)
             "                      server.key/.pub and operator.key/.pub are made in DIR on\n"
             "                      first start; a client's registered key names its firm)\n"
             "  --map-size MIB      LMDB map size in MiB (default 1024)\n"
-            "  --catalogue FILE    waste catalogue file (default: the shipped catalogue)\n"
+            "  --catalogue FILE    waste catalogue file (default: the shipped catalogue,\n"
+            "                      <prefix>/share/wufei/catalogue.tsv when installed)\n"
             "  --batch N           requests per engine batch, 1..%d (default %d)\n"
             "  --quiet             no per-event log lines on stderr\n"
             "  --help              this text\n"
@@ -71,11 +86,57 @@ parse_size(const char *s, unsigned long long lo, unsigned long long hi, unsigned
     return true;
 }
 
+/* The installed catalogue beside this binary's prefix, when there is one:
+ * path gets <folder of /proc/self/exe>/WUFEI_CATALOGUE_FROM_BIN. Returns
+ * false (the engine's built-in default applies) when the binary's folder
+ * cannot be read or no catalogue is there, as in the build tree. */
+static bool
+installed_catalogue(char *path, size_t len)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0 || (size_t)n >= sizeof exe - 1)
+        return false;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return false;
+    *slash = '\0';
+    if ((size_t)snprintf(path, len, "%s/%s", exe, WUFEI_CATALOGUE_FROM_BIN) >= len)
+        return false;
+    return access(path, R_OK) == 0;
+}
+
+static int run(wf_engine_opts_t *eo, wf_server_opts_t *so);
+
+/* Fills what the command line left unset from the configuration file. */
+static void
+merge_conf(const wf_conf_t *conf, wf_engine_opts_t *eo, wf_server_opts_t *so, bool cli_insecure,
+           bool cli_quiet)
+{
+    if (!eo->dir)
+        eo->dir = conf->db;
+    if (!so->command)
+        so->command = conf->command;
+    if (!so->feed)
+        so->feed = conf->feed;
+    if (!eo->catalogue)
+        eo->catalogue = conf->catalogue;
+    if (!cli_insecure && conf->insecure == 1)
+        so->insecure = true;
+    if (!cli_quiet && conf->quiet == 1)
+        so->quiet = true;
+    if (!eo->map_size && conf->map_size_mib)
+        eo->map_size = (size_t)(conf->map_size_mib << 20);
+    if (!so->batch && conf->batch)
+        so->batch = (size_t)conf->batch;
+}
+
 int
 main(int argc, char **argv)
 {
     enum { OPT_DB = 1, OPT_COMMAND, OPT_FEED, OPT_INSECURE, OPT_MAP, OPT_CAT, OPT_BATCH, OPT_QUIET,
-           OPT_HELP, OPT_VERSION };
+           OPT_HELP, OPT_VERSION, OPT_CONFIG };
     static const struct option longopts[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"command", required_argument, NULL, OPT_COMMAND},
@@ -87,12 +148,15 @@ main(int argc, char **argv)
         {"quiet", no_argument, NULL, OPT_QUIET},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
+        {"config", required_argument, NULL, OPT_CONFIG},
         {NULL, 0, NULL, 0},
     };
     wf_engine_opts_t eo = {0};
     wf_server_opts_t so = {0};
     unsigned long long v;
     int opt;
+    const char *config = NULL;
+    bool cli_insecure = false, cli_quiet = false;
 
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -100,9 +164,10 @@ main(int argc, char **argv)
         case OPT_DB: eo.dir = optarg; break;
         case OPT_COMMAND: so.command = optarg; break;
         case OPT_FEED: so.feed = optarg; break;
-        case OPT_INSECURE: so.insecure = true; break;
+        case OPT_INSECURE: so.insecure = cli_insecure = true; break;
+        case OPT_CONFIG: config = optarg; break;
         case OPT_CAT: eo.catalogue = optarg; break;
-        case OPT_QUIET: so.quiet = true; break;
+        case OPT_QUIET: so.quiet = cli_quiet = true; break;
         case OPT_MAP:
             if (!parse_size(optarg, 1, 1ULL << 24, &v)) {
                 fprintf(stderr, "wufeid: --map-size wants MiB from 1 to %llu, not \"%s\"\n", 1ULL << 24, optarg);
@@ -137,8 +202,33 @@ main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    wf_conf_t conf;
+    wf_conf_init(&conf);
+    char err[4608];
+    if (config) {
+        if (wf_conf_load(&conf, config, err, sizeof err) != 0) {
+            fprintf(stderr, "wufeid: %s\n", err);
+            wf_conf_fini(&conf);
+            return 2;
+        }
+        merge_conf(&conf, &eo, &so, cli_insecure, cli_quiet);
+    }
+    char catpath[4096];
+    if (!eo.catalogue && installed_catalogue(catpath, sizeof catpath))
+        eo.catalogue = catpath;
+    int rc = run(&eo, &so);
+    wf_conf_fini(&conf);
+    return rc;
+}
+
+/* Checks the merged options, then runs the daemon until a signal. */
+static int
+run(wf_engine_opts_t *eo_p, wf_server_opts_t *so_p)
+{
+    wf_engine_opts_t eo = *eo_p;
+    wf_server_opts_t so = *so_p;
     if (!eo.dir) {
-        fprintf(stderr, "wufeid: --db DIR is required\n");
+        fprintf(stderr, "wufeid: --db DIR (or db in the --config file) is required\n");
         usage(stderr);
         return 2;
     }
@@ -157,6 +247,7 @@ main(int argc, char **argv)
         wf_server_log(stderr, "WARNING: INSECURE MODE: no encryption and no authentication; "
                               "any local process may act as any firm via the field `as`");
     so.key_dir = eo.dir;
+    wf_server_log(stderr, "catalogue %s", eo.catalogue ? eo.catalogue : WUFEI_CATALOGUE_BUILTIN);
 
     char err[512];
     wf_engine_t *engine = wf_engine_new(&eo, err, sizeof err);
