@@ -8,10 +8,11 @@
 #   the Python package `wufei` in the Debian python3's dist-packages
 #     (lib/python3/dist-packages under prefix /usr, lib/python3.X/dist-packages
 #     under any other prefix, e.g. /usr/local: the folders Debian's python3
-#     searches)
-# wufei.pc and wufeid.service name absolute paths; they are written at
-# install time for the prefix given then (`cmake --install build --prefix P`
-# works as well as CMAKE_INSTALL_PREFIX), and honour DESTDIR.
+#     searches), unless WUFEI_INSTALL_PYTHONDIR names another folder
+# wufei.pc and wufeid.service name absolute paths and the Python folder
+# depends on the prefix; all three are settled at install time for the
+# prefix given then (`cmake --install build --prefix P` works as well as
+# CMAKE_INSTALL_PREFIX), and honour DESTDIR.
 
 # The Python interpreter for the Python client's tests and install folder:
 # Debian's own python3, which python3-zmq and python3-msgpack serve (a
@@ -28,13 +29,8 @@ execute_process(COMMAND "${WUFEI_PYTHON}" -c "import sys; print('%d.%d' % sys.ve
 if(NOT _wufei_py_rc EQUAL 0)
   set(WUFEI_PYTHON_VERSION 3)
 endif()
-if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
-  set(_wufei_pydir lib/python3/dist-packages)
-else()
-  set(_wufei_pydir lib/python${WUFEI_PYTHON_VERSION}/dist-packages)
-endif()
-set(WUFEI_INSTALL_PYTHONDIR "${_wufei_pydir}" CACHE STRING
-    "Folder (relative to the prefix) for the Python package wufei")
+set(WUFEI_INSTALL_PYTHONDIR "" CACHE STRING
+    "Folder (relative to the prefix) for the Python package wufei; empty: Debian's dist-packages for the prefix")
 set(WUFEI_INSTALL_SYSTEMDDIR "lib/systemd/system" CACHE STRING
     "Folder (relative to the prefix) for wufeid.service")
 
@@ -47,12 +43,19 @@ install(FILES ${CMAKE_SOURCE_DIR}/dist/wufeid.conf.example
               ${CMAKE_SOURCE_DIR}/docs/protocol.md ${CMAKE_SOURCE_DIR}/docs/cli.md
               ${CMAKE_SOURCE_DIR}/docs/catalogue.md ${CMAKE_SOURCE_DIR}/docs/operator.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
-install(DIRECTORY ${CMAKE_SOURCE_DIR}/clients/python/wufei DESTINATION ${WUFEI_INSTALL_PYTHONDIR}
-        FILES_MATCHING PATTERN "*.py" PATTERN "__pycache__" EXCLUDE)
 
-# Files with install-time absolute paths.
+# Files whose place or contents depend on the install-time prefix.
 install(CODE "
   set(_prefix \"\${CMAKE_INSTALL_PREFIX}\")
+  set(_pydir \"${WUFEI_INSTALL_PYTHONDIR}\")
+  if(NOT _pydir AND _prefix STREQUAL \"/usr\")
+    set(_pydir lib/python3/dist-packages)
+  elseif(NOT _pydir)
+    set(_pydir lib/python${WUFEI_PYTHON_VERSION}/dist-packages)
+  endif()
+  file(INSTALL DESTINATION \"\${_prefix}/\${_pydir}\" TYPE DIRECTORY
+       FILES \"${CMAKE_SOURCE_DIR}/clients/python/wufei\"
+       FILES_MATCHING PATTERN \"*.py\" PATTERN \"__pycache__\" EXCLUDE)
   if(_prefix STREQUAL \"/usr\")
     set(WUFEI_SYSCONFDIR /etc)
   else()

@@ -6,9 +6,9 @@
 # (it must find the installed catalogue by itself) and pings it from that C
 # program and from the installed Python package. Bounded: every wait has a
 # deadline; the daemon is stopped with SIGTERM and must exit 0.
-# usage: install_test.sh BUILD_DIR PYTHON PYTHON_DIR LIBDIR [EXTRA_CFLAGS]
+# usage: install_test.sh BUILD_DIR PYTHON LIBDIR [EXTRA_CFLAGS]
 set -euo pipefail
-build=$1 python=$2 pydir=$3 libdir=$4 cflags=${5:-}
+build=$1 python=$2 libdir=$3 cflags=${4:-}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/wufei-install.XXXXXX")
 pid=
 cleanup() {
@@ -18,6 +18,9 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "install test: FAIL: $*" >&2; exit 1; }
 prefix=$tmp/usr
+# Under a prefix other than /usr the Python package goes where Debian's
+# python3 looks for that prefix: lib/python3.X/dist-packages.
+pydir=lib/python$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')/dist-packages
 
 echo "== cmake --install $build --prefix $prefix"
 cmake --install "$build" --prefix "$prefix" >"$tmp/install.log" || { cat "$tmp/install.log"; fail "cmake --install"; }
@@ -39,6 +42,9 @@ grep -qx "StateDirectory=wufei" "$unit" || fail "the unit has no StateDirectory=
 grep -qx "ExecStart=$prefix/bin/wufeid --config $prefix/etc/wufei/wufeid.conf" "$unit" ||
   fail "the unit's ExecStart is not $prefix/bin/wufeid --config ...: $(grep ExecStart "$unit")"
 grep -q "@" "$unit" && fail "the unit has an unsubstituted @VAR@"
+if command -v systemd-analyze >/dev/null; then
+  systemd-analyze verify "$unit" || fail "systemd-analyze verify $unit"
+fi
 echo "systemd unit: ok"
 
 # The example configuration must be accepted as it is (checked with a

@@ -415,8 +415,13 @@ class TestSecure(unittest.TestCase):
         register(op, c, ["consumer"], lat=30.03, lon=120.87, county=330604, key=cpub)
         cons = Client(self.d.endpoint, server_key=self.server_key, secret_key=csec, timeout=5)
         self.addCleanup(cons.close)
+        # the feed is CURVE too: any client key may subscribe, given the server's key
+        feed = Feed(self.d.feed, topics=["match."], server_key=self.server_key)
+        self.addCleanup(feed.close)
+        time.sleep(0.3)  # a SUB socket misses what is sent before it has joined
         d = cons.post_demand(["SW07"], 3000, -3000)
         self.assertEqual([m["offer"] for m in d["matches"]], [o["id"]])
+        self.assertEqual([(t, b["qty"]) for t, b in feed.messages(timeout=1)], [("match.SW07", 3000)])
         msgs = list(firm.stream(timeout=1.5))
         self.assertEqual([(m["seq"], m["type"], m["counterparty"]) for m in msgs], [(seq + 1, "match", c)])
 
