@@ -327,6 +327,11 @@ one_round(const char *dir, acked_t *a, unsigned *rs, int round)
                        WIFSIGNALED(st) ? "signal" : "exit",
                        WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
     }
+    /* Kill at a random moment after the first acknowledgement of this
+     * round, so a slow (loaded) machine still tests something each round. */
+    size_t n0 = a->n;
+    for (int64_t give_up = wf_now_ms() + 10000; a->n == n0 && wf_now_ms() < give_up;)
+        drain(fds[0], a, wf_now_ms() + 20, false);
     int64_t delay = 5 + rand_r(rs) % 200;
     drain(fds[0], a, wf_now_ms() + delay, false);
     kill(pid, SIGKILL);
