@@ -96,6 +96,7 @@ struct wf_server {
     binding_t *bindings;
     size_t nbindings, cap;  /* cap is a power of two */
     int64_t timers_after;   /* after a failed tick, wait until then */
+    wf_server_stats_t stats;
 };
 
 /* ------------------------------------------------------------------ */
@@ -891,6 +892,43 @@ drain(wf_server_t *s, size_t *ncmds)
     return (int)n;
 }
 
+static void
+count_batch(wf_server_stats_t *st, size_t n)
+{
+    int b = 0;
+    while (b < 8 && ((size_t)2 << b) <= n)
+        b++;
+    st->hist[b]++;
+    st->batches++;
+    st->requests += n;
+    if (n > st->max_batch)
+        st->max_batch = n;
+}
+
+void
+wf_server_stats(const wf_server_t *self, wf_server_stats_t *out)
+{
+    *out = self->stats;
+}
+
+void
+wf_server_log_stats(const wf_server_t *self)
+{
+    const wf_server_stats_t *st = &self->stats;
+    char sizes[256] = "";
+    size_t len = 0;
+    for (int b = 0; b < 9 && len < sizeof sizes; b++) {
+        unsigned lo = 1u << b, hi = b == 8 ? WF_BATCH_MAX : (2u << b) - 1;
+        if (lo == hi)
+            len += (size_t)snprintf(sizes + len, sizeof sizes - len, "%s%u:%llu", b ? " " : "", lo, st->hist[b]);
+        else
+            len += (size_t)snprintf(sizes + len, sizeof sizes - len, " %u-%u:%llu", lo, hi, st->hist[b]);
+    }
+    wf_server_log(self->log, "served %llu requests in %llu engine batches (mean %.2f, max %llu; sizes %s)",
+                  st->requests, st->batches, st->batches ? (double)st->requests / (double)st->batches : 0.0,
+                  st->max_batch, sizes);
+}
+
 /* Fires the engine's due timers (expiry, push delays) as one internal
  * tick batch and sends what it produced. A failed tick is retried a second
  * later rather than in a busy loop. */
@@ -953,6 +991,7 @@ wf_server_poll(wf_server_t *s, int timeout_ms)
     if (ncmds > 0) {
         memset(s->replies, 0, ncmds * sizeof *s->replies);
         int arc = wf_engine_apply(s->engine, s->cmds, ncmds, wf_now_ms(), s->replies, &out);
+        count_batch(&s->stats, ncmds);
         if (arc != WF_OK)
             wf_server_log(s->log, "batch of %zu failed: %s", ncmds, wf_err_name(arc));
     }

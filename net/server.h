@@ -69,6 +69,19 @@ void wf_server_stop(wf_server_t *self);
 const char *wf_server_command_endpoint(const wf_server_t *self);
 const char *wf_server_feed_endpoint(const wf_server_t *self);
 
+/* Engine batches served (timer ticks aside) and their sizes, for the
+ * log line at stop and for benchmarks. hist[i] counts batches of 2^i to
+ * 2^(i+1) - 1 requests (the last bucket: 128..256). */
+typedef struct wf_server_stats {
+    unsigned long long batches, requests, max_batch;
+    unsigned long long hist[9];
+} wf_server_stats_t;
+void wf_server_stats(const wf_server_t *self, wf_server_stats_t *out);
+
+/* Writes the stats as one log line: "served R requests in B engine
+ * batches (mean M, max X; sizes 1:n 2-3:n ... 128-256:n)". */
+void wf_server_log_stats(const wf_server_t *self);
+
 /* Secure mode: the server's CURVE public key (z85); NULL when insecure. */
 const char *wf_server_public_key(const wf_server_t *self);
 

@@ -282,6 +282,7 @@ run(wf_engine_opts_t *eo_p, wf_server_opts_t *so_p)
 
     int rc = wf_server_run(srv);
 
+    wf_server_log_stats(srv);
     wf_server_log(stderr, "stopping");
     running = NULL;
     wf_server_destroy(&srv);
