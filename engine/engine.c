@@ -4,7 +4,11 @@
  * in one LMDB write transaction, each command in a nested child
  * transaction so a failing command leaves no trace, and mutates memory only
  * after a child has committed. If the batch commit itself fails, memory is
- * rebuilt from disk, so memory and disk always agree. The op handlers live
+ * rebuilt from disk, so memory and disk always agree. The fast path skips
+ * the child transactions (LMDB copies every page a child touches that its
+ * parent has dirtied: most of a command's cost); a command that fails after
+ * it began writing sends the batch to the slow path with them. The op
+ * handlers live
  * in post.c (trading), orders.c (order queries, cancel, hello) and
  * admin.c (firms, config). */
 #include "engine_int.h"
@@ -39,6 +43,10 @@ wf_exec__fail(wf_exec_t *x, int err, const char *fmt, ...)
 int
 wf_exec__begin(wf_exec_t *x, MDB_txn **child)
 {
+    if (!x->e->nested) {
+        *child = x->txn;
+        return WF_OK;
+    }
     int rc = mdb_txn_begin(x->e->store.env, x->txn, 0, child);
     if (rc != 0)
         return wf_exec__fail(x, wf_store__err(rc), "store: cannot begin: %s", mdb_strerror(rc));
@@ -48,6 +56,14 @@ wf_exec__begin(wf_exec_t *x, MDB_txn **child)
 int
 wf_exec__end(wf_exec_t *x, MDB_txn *child, int rc)
 {
+    if (!x->e->nested) {
+        if (rc == WF_OK)
+            return WF_OK;
+        x->e->redo = true; /* the batch transaction holds part of this command */
+        if (x->reply->err == WF_OK)
+            wf_exec__fail(x, rc, "store write failed; nothing was changed");
+        return x->reply->err;
+    }
     if (rc != WF_OK) {
         mdb_txn_abort(child);
         if (x->reply->err == WF_OK)
@@ -65,6 +81,8 @@ wf_exec__end(wf_exec_t *x, MDB_txn *child, int rc)
 int
 wf_exec__journal(wf_exec_t *x, MDB_txn *child)
 {
+    if (x->e->fail_journal_rid && x->cmd->rid == x->e->fail_journal_rid)
+        return WF_E_INTERNAL;
     return wf_journal__append(child, &x->e->store, x->e->journal_seq + 1, x->now, x->cmd);
 }
 
@@ -402,6 +420,27 @@ recover(wf_engine_t *e)
     }
 }
 
+/* Runs the batch in a new write transaction (*txn, left open). The fast
+ * path (nested false) writes each command straight into it and stops at
+ * the first command whose write phase fails, setting self->redo; the slow
+ * path gives every command a child transaction. Returns WF_OK or the error
+ * of mdb_txn_begin. */
+static int
+run_batch(wf_engine_t *self, const wf_cmd_t *cmds, size_t n, int64_t now, wf_reply_t *replies,
+          bool nested, MDB_txn **txn)
+{
+    self->nested = nested;
+    self->redo = false;
+    int rc = mdb_txn_begin(self->store.env, NULL, 0, txn);
+    if (rc != 0)
+        return wf_store__err(rc);
+    for (size_t i = 0; i < n && !self->redo; i++) {
+        reply_init(&replies[i], &cmds[i]);
+        exec_one(self, *txn, &cmds[i], now, &replies[i]);
+    }
+    return WF_OK;
+}
+
 int
 wf_engine_apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t n, int64_t now,
                 wf_reply_t *replies, wf_outbox_t *out)
@@ -417,13 +456,20 @@ wf_engine_apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t n, int64_t now,
     if (n == 0)
         return WF_OK;
     MDB_txn *txn;
-    int rc = mdb_txn_begin(self->store.env, NULL, 0, &txn);
-    if (rc != 0)
-        return fail_all(cmds, n, replies, out, wf_store__err(rc), "store: cannot begin a transaction");
-    for (size_t i = 0; i < n; i++) {
-        reply_init(&replies[i], &cmds[i]);
-        exec_one(self, txn, &cmds[i], now, &replies[i]);
+    int rc = run_batch(self, cmds, n, now, replies, false, &txn);
+    if (rc == WF_OK && self->redo) {
+        /* A command failed halfway through its writes on the fast path:
+         * drop the batch, rebuild memory and run it again, each command in
+         * a child transaction, so that only that command fails. */
+        mdb_txn_abort(txn);
+        recover(self);
+        if (self->broken)
+            return fail_all(cmds, n, replies, out, WF_E_INTERNAL,
+                            "the engine lost its state after a failed write; restart it");
+        rc = run_batch(self, cmds, n, now, replies, true, &txn);
     }
+    if (rc != WF_OK)
+        return fail_all(cmds, n, replies, out, rc, "store: cannot begin a transaction");
     rc = mdb_txn_commit(txn);
     if (rc != 0) {
         int err = wf_store__err(rc);

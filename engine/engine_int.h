@@ -93,6 +93,13 @@ struct wf_engine {
     wf_vec_t feed;        /* wf_feed_msg_t, this batch */
     struct wf_post_plan *plan; /* post.c's scratch, allocated once */
     wf_timers_t timers;
+    /* Fast path (see wf_engine_apply): commands write straight into the
+     * batch transaction; a write phase that fails sets redo, and the batch
+     * is then rolled back and run again with a child transaction each. */
+    bool nested;          /* the slow path: one child transaction per command */
+    bool redo;
+    uint64_t fail_journal_rid; /* tests only: the journal write of commands with this
+                                * rid (when not 0) fails, as a full disk would */
 };
 
 /* One command being applied: the batch transaction and time. */
@@ -110,10 +117,15 @@ int wf_exec__fail(wf_exec_t *x, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* True when s has a NUL within len bytes. */
 bool wf_str__ok(const char *s, size_t len);
-/* Starts a child transaction of the batch; fails the reply on error. */
+/* Starts a command's write phase: a child transaction of the batch; fails
+ * the reply on error. On the fast path *child is the batch transaction
+ * itself (no nesting), so validate everything before begin: a failure
+ * between begin and end makes the engine roll the whole batch back, reload
+ * its memory from disk and run the batch again on the slow path. */
 int wf_exec__begin(wf_exec_t *x, MDB_txn **child);
 /* Commits the child (or aborts it when rc != WF_OK); fails the reply on
- * error. Returns WF_OK only when the child's writes are in the batch. */
+ * error. Returns WF_OK only when the child's writes are in the batch. On
+ * the fast path rc != WF_OK marks the batch for the slow path. */
 int wf_exec__end(wf_exec_t *x, MDB_txn *child, int rc);
 /* Journals the command in the child; the caller bumps journal_seq after. */
 int wf_exec__journal(wf_exec_t *x, MDB_txn *child);
