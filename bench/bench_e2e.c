@@ -746,7 +746,7 @@ register_firms(daemon_t *d, int n)
         die("wfc_new");
     for (int i = 0; i < n; i++) {
         client_t *c = &C[i];
-        snprintf(c->firm, sizeof c->firm, "91330600BNCH%06d", (i + 1) % 1000000);
+        snprintf(c->firm, sizeof c->firm, "91330600BNCH%06u", (unsigned)(i + 1) % 1000000u);
         if (zmq_curve_keypair(c->pub, c->sec) != 0)
             die("zmq_curve_keypair");
         msgpack_packer *pk = wfc_begin(w, "firm.put", d->secure ? 7 : 6);

@@ -151,7 +151,7 @@ main(int argc, char **argv)
     static wf_reply_t reps[WF_BATCH_MAX];
     wf_outbox_t out;
     for (int f = 0; f < NFIRMS; f++) {
-        snprintf(firms[f], sizeof firms[f], "91330600BNCH%06d", f + 1);
+        snprintf(firms[f], sizeof firms[f], "91330600BNCH%06u", (unsigned)(f + 1) % 1000000u);
         wf_cmd_t *c = &cmds[f];
         memset(c, 0, sizeof *c);
         c->op = WF_OP_FIRM_PUT;

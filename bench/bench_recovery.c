@@ -151,7 +151,7 @@ static const char *const OFFER_CODES[] = {"SW01", "SW02", "SW03", "SW04", "SW05"
 static void
 firm_id(char out[WF_FIRM_LEN], int i)
 {
-    snprintf(out, WF_FIRM_LEN, "91330600RCVR%06d", i % 1000000);
+    snprintf(out, WF_FIRM_LEN, "91330600RCVR%06u", (unsigned)i % 1000000u);
 }
 
 static void
