@@ -90,6 +90,18 @@ typedef struct wf_match_env {
      * at now: INT64_MAX without limit (a lane), 0 when neither a valid
      * licence nor a lane allows it. NULL: the licence rule is not applied. */
     int64_t (*allowance)(void *ctx, uint32_t consumer, uint32_t producer, int32_t code, int64_t now);
+    /* Optional, used only with allowance. NULL: a licence's capacity is
+     * taken to belong to one (consumer, code), and the matcher itself
+     * subtracts the fills it planned earlier for the same consumer and code
+     * from what allowance says. Set: the matcher calls use once for each
+     * planned fill whose allowance was finite (qty > 0, in plan order) and
+     * keeps no tally of its own; allowance must then count what use
+     * recorded since the plan began. That lets the caller key capacity by
+     * licence (one licence may cover a whole category, so two codes share
+     * it). The caller clears its tally before each wf_book_match or
+     * wf_refbook_match. */
+    void (*use)(void *ctx, uint32_t consumer, uint32_t producer, int32_t code, int64_t qty,
+                int64_t now);
 } wf_match_env_t;
 
 /* One planned fill of the incoming order against a resting one. */

@@ -408,11 +408,14 @@ wf_book_match(const wf_book_t *self, const wf_order_t *x, const wf_match_env_t *
         int64_t qty = min64(left, y->remaining);
 
         /* Licence capacity is used up by the fills planned before this one
-         * for the same consumer and code; a lane (INT64_MAX) uses none. */
+         * for the same consumer and code (or, with env->use, by whatever
+         * the caller's allowance counts); a lane (INT64_MAX) uses none. */
         int64_t allowed = INT64_MAX;
         if (env->allowance && wf_catalogue_get(env->cat, offer->code)->hazardous) {
             allowed = env->allowance(env->ctx, demand->firm, offer->firm, offer->code, env->now);
-            if (allowed != INT64_MAX) {
+            if (allowed != INT64_MAX && env->use) {
+                qty = min64(qty, allowed);
+            } else if (allowed != INT64_MAX) {
                 int64_t room = allowed;
                 for (size_t j = 0; j < n; j++) { /* at most cap */
                     const wf_order_t *po = x->side == WF_OFFER ? x : out[j].resting;
@@ -428,6 +431,8 @@ wf_book_match(const wf_book_t *self, const wf_order_t *x, const wf_match_env_t *
             continue;
 
         s->allowed[n] = allowed;
+        if (allowed != INT64_MAX && env->use)
+            env->use(env->ctx, demand->firm, offer->firm, offer->code, qty, env->now);
         out[n++] = (wf_fill_t){
             .resting = y,
             .qty = qty,

@@ -4,7 +4,8 @@
  * sorts the eligible ones by score (highest first, ties by lower id) and
  * walks that list: the fill is min(what x still wants, what y has left,
  * the licence capacity left once the fills already planned for the same
- * consumer and code are counted), and a fill below either order's minimum
+ * consumer and code are counted, or, when the env has a use callback, the
+ * allowance as the caller counts it), and a fill below either order's minimum
  * is passed over. It shares nothing with the indexed matcher but the
  * eligibility test and the score, which is the point: the two must agree
  * fill for fill and bit for bit. */
@@ -191,7 +192,10 @@ wf_refbook_match(const wf_refbook_t *self, const wf_order_t *x, const wf_match_e
         int64_t allowed = INT64_MAX;
         if (env->allowance && wf_catalogue_get(env->cat, offer->code)->hazardous) {
             allowed = env->allowance(env->ctx, demand->firm, offer->firm, offer->code, env->now);
-            if (allowed != INT64_MAX) {
+            if (allowed != INT64_MAX && env->use) {
+                if (allowed < q) /* the caller counts the plan's fills itself */
+                    q = allowed;
+            } else if (allowed != INT64_MAX) {
                 int64_t used = 0;
                 for (size_t j = 0; j < n; j++) {
                     const wf_order_t *po = x->side == WF_OFFER ? x : out[j].resting;
@@ -207,6 +211,8 @@ wf_refbook_match(const wf_refbook_t *self, const wf_order_t *x, const wf_match_e
         if (q <= 0 || q < x->min_fill || q < y->min_fill)
             continue;
         s->allowed[n] = allowed;
+        if (allowed != INT64_MAX && env->use)
+            env->use(env->ctx, demand->firm, offer->firm, offer->code, q, env->now);
         out[n++] = (wf_fill_t){
             .resting = y, .qty = q, .price = y->price, .fee = c->fee, .km = c->km, .score = c->score,
         };

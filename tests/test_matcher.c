@@ -810,3 +810,62 @@ Test(matcher, index_agrees_with_reference)
     cr_assert_gt(filled, 100);
     wf_refbook_destroy(&ref);
 }
+
+/* With env.use the caller keys capacity by licence: one licence over HW08
+ * lets two different HW08 codes share its capacity inside one plan. Without
+ * use, the matcher's own tally is per (consumer, code) and would let each
+ * code take the full allowance. */
+static int64_t hw08_left; /* one licence of consumer 2 over HW08 */
+
+static int64_t
+licence_left(void *ctx, uint32_t consumer, uint32_t producer, int32_t c, int64_t now)
+{
+    (void)ctx, (void)producer, (void)now;
+    return consumer == 2 && wf_catalogue_covers(cat, code("HW08"), c) ? hw08_left : 0;
+}
+
+static void
+licence_use(void *ctx, uint32_t consumer, uint32_t producer, int32_t c, int64_t qty, int64_t now)
+{
+    (void)ctx, (void)producer, (void)now;
+    if (consumer != 2 || !wf_catalogue_covers(cat, code("HW08"), c) || qty <= 0 || qty > hw08_left)
+        cr_assert_fail("use %u %d %lld (left %lld)", consumer, c, (long long)qty,
+                       (long long)hw08_left);
+    hw08_left -= qty;
+}
+
+Test(matcher, licence_capacity_shared_across_codes_with_use)
+{
+    wf_refbook_t *ref = wf_refbook_new(cat);
+    wf_order_t a = offer(1, 1, "900-249-08", 60, 0), b = offer(2, 3, "900-217-08", 60, 0);
+    rest(a);
+    rest(b);
+    wf_refbook_add(ref, &a);
+    wf_refbook_add(ref, &b);
+    env.allowance = licence_left;
+    env.use = licence_use;
+    wf_order_t x = demand(10, 2, "HW08", 200, 0);
+
+    hw08_left = 80;
+    size_t n = match(&x);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(fills[0].qty + fills[1].qty, 80, "one licence: 80 in all, not 80 per code");
+    cr_assert_eq(hw08_left, 0);
+
+    wf_fill_t rf[WF_MAX_FILLS];
+    hw08_left = 80;
+    size_t rn = wf_refbook_match(ref, &x, &env, rf, WF_MAX_FILLS);
+    cr_assert_eq(rn, n);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(rf[i].resting->id, fills[i].resting->id);
+        cr_assert_eq(rf[i].qty, fills[i].qty);
+    }
+
+    /* Without use the tally is per code: each code may take 80. */
+    env.use = NULL;
+    hw08_left = 80;
+    n = match(&x);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(fills[0].qty + fills[1].qty, 120);
+    wf_refbook_destroy(&ref);
+}

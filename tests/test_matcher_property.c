@@ -9,7 +9,11 @@
  * two planned the same fills (same resting order, quantity, price, fee,
  * and bit-equal km and score) and hold the same orders. Licences are a
  * small table here: capacity per consumer and code that fills use up, a
- * validity date, and lanes per producer, consumer and code.
+ * validity date, and lanes per producer, consumer and code. Half the
+ * worlds instead keep capacity per licence, the engine's way: each
+ * consumer holds a few licences over sets of codes (a whole category, or
+ * one code), the matcher reports each fill through env.use, fills draw
+ * from the licences expiring first, and no licence may ever be overdrawn.
  *
  * WUFEI_PROPERTY_OPS sets the total number of operations (default 100000);
  * WUFEI_PROPERTY_SEED runs that one seed only, to replay a failure. */
@@ -26,6 +30,7 @@
 
 #define NFIRMS 24
 #define NHAZ 8       /* hazardous codes the licence table tracks */
+#define NLIC 3       /* licences per consumer in the per-licence worlds */
 #define T0 1700000000000LL
 
 static const char *const offer_codes[] = {
@@ -56,6 +61,11 @@ typedef struct world {
     int64_t cap[NFIRMS][NHAZ];         /* licence capacity left, per consumer */
     int64_t valid_until[NFIRMS];       /* per consumer */
     bool lane[NFIRMS][NFIRMS][NHAZ];   /* [producer][consumer][code] */
+    bool by_licence;                   /* capacity per licence, through env.use */
+    struct {
+        uint32_t mask;                 /* bits of haz[] it covers */
+        int64_t cap, valid_until, plan;/* plan: used by the plan being made */
+    } lic[NFIRMS][NLIC];               /* sorted by valid_until: the draw order */
     bool global;                       /* locations over the whole sphere */
     uint64_t next_id;
     size_t target_size;
@@ -139,9 +149,45 @@ allowance_of(void *ctx, uint32_t consumer, uint32_t producer, int32_t code, int6
         cr_assert_fail("allowance asked for %d, %u, %u", code, consumer, producer);
     if (w->lane[producer][consumer][h])
         return INT64_MAX;
+    if (w->by_licence) {
+        int64_t sum = 0;
+        for (int i = 0; i < NLIC; i++)
+            if ((w->lic[consumer][i].mask >> h & 1) && w->lic[consumer][i].valid_until > now)
+                sum += w->lic[consumer][i].cap - w->lic[consumer][i].plan;
+        return sum;
+    }
     if (w->valid_until[consumer] <= now)
         return 0;
     return w->cap[consumer][h];
+}
+
+/* Per-licence worlds: a fill draws on the covering valid licences in
+ * order of expiry. */
+static void
+use_of(void *ctx, uint32_t consumer, uint32_t producer, int32_t code, int64_t qty, int64_t now)
+{
+    world_t *w = ctx;
+    int h = haz_index(w, code);
+    if (!w->by_licence || h < 0 || qty <= 0 || w->lane[producer][consumer][h])
+        cr_assert_fail("use called for %d, %u, %u, %lld", code, consumer, producer, (long long)qty);
+    for (int i = 0; i < NLIC && qty > 0; i++) {
+        if (!(w->lic[consumer][i].mask >> h & 1) || w->lic[consumer][i].valid_until <= now)
+            continue;
+        int64_t left = w->lic[consumer][i].cap - w->lic[consumer][i].plan;
+        int64_t take = left < qty ? left : qty;
+        w->lic[consumer][i].plan += take;
+        qty -= take;
+    }
+    if (qty > 0)
+        cr_assert_fail("a fill of consumer %u overdraws its licences by %lld", consumer, (long long)qty);
+}
+
+static void
+plan_clear(world_t *w)
+{
+    for (uint32_t f = 0; f < NFIRMS; f++)
+        for (int i = 0; i < NLIC; i++)
+            w->lic[f][i].plan = 0;
 }
 
 /* ---- the world ------------------------------------------------------------ */
@@ -195,6 +241,21 @@ random_licences(world_t *w, uint32_t f)
     for (uint32_t p = 0; p < NFIRMS; p++)
         for (int h = 0; h < NHAZ; h++)
             w->lane[p][f][h] = chance(w, 3);
+    /* haz[] is 071-001-08, 071-002-08, 072-001-08 (HW08), 309-001-49,
+     * 772-006-49 (HW49), 251-013-11, 252-001-11 (HW11). */
+    static const uint32_t masks[] = {0x07, 0x07, 0x18, 0x60, 0x01, 0x02, 0x7f, 0x00};
+    for (int i = 0; i < NLIC; i++) {
+        w->lic[f][i].mask = masks[below(w, 8)];
+        w->lic[f][i].cap = chance(w, 20) ? 0 : (int64_t)below(w, 300);
+        w->lic[f][i].valid_until = chance(w, 85) ? w->env.now + (int64_t)below(w, 200000) : w->env.now;
+        w->lic[f][i].plan = 0;
+    }
+    for (int i = 1; i < NLIC; i++) /* insertion sort by expiry */
+        for (int j = i; j > 0 && w->lic[f][j].valid_until < w->lic[f][j - 1].valid_until; j--) {
+            __typeof__(w->lic[f][0]) t = w->lic[f][j];
+            w->lic[f][j] = w->lic[f][j - 1];
+            w->lic[f][j - 1] = t;
+        }
 }
 
 static void
@@ -209,6 +270,9 @@ world_init(world_t *w, uint64_t seed)
         .cat = cat, .rules = &w->rules, .now = T0, .ctx = w,
         .party = party_of, .allowance = allowance_of,
     };
+    w->by_licence = chance(w, 50);
+    if (w->by_licence)
+        w->env.use = use_of;
     for (size_t i = 0; i < NOFFER_CODES; i++) {
         w->offer_ids[i] = wf_catalogue_find(cat, offer_codes[i]);
         cr_assert_geq(w->offer_ids[i], 0, "%s", offer_codes[i]);
@@ -355,17 +419,33 @@ post(world_t *w, wf_order_t *x, uint64_t seed, size_t op)
 {
     wf_fill_t a[WF_MAX_FILLS], b[WF_MAX_FILLS];
     size_t cap = chance(w, 5) ? below(w, 4) : WF_MAX_FILLS;
+    plan_clear(w);
     size_t na = wf_book_match(w->book, x, &w->env, a, cap);
+    int64_t plan_book[NFIRMS][NLIC];
+    for (uint32_t f = 0; f < NFIRMS; f++)
+        for (int i = 0; i < NLIC; i++)
+            plan_book[f][i] = w->lic[f][i].plan;
+    plan_clear(w);
     size_t nb = wf_refbook_match(w->ref, x, &w->env, b, cap);
     check_fills(a, na, b, nb, seed, op, x);
     nposts++;
     nfills += na;
+    for (uint32_t f = 0; f < NFIRMS; f++)
+        for (int i = 0; i < NLIC; i++) {
+            if (plan_book[f][i] != w->lic[f][i].plan)
+                cr_assert_fail("seed %lu op %zu: licence %u/%d drawn %lld by the book, %lld by "
+                               "the reference", (unsigned long)seed, op, f, i,
+                               (long long)plan_book[f][i], (long long)w->lic[f][i].plan);
+            w->lic[f][i].cap -= w->lic[f][i].plan; /* use_of never overdraws */
+            w->lic[f][i].plan = 0;
+        }
 
     for (size_t i = 0; i < na; i++) {
         const wf_order_t *offer = x->side == WF_OFFER ? x : b[i].resting;
         const wf_order_t *demand = x->side == WF_OFFER ? b[i].resting : x;
         int h = haz_index(w, offer->code);
-        if (h >= 0 && allowance_of(w, demand->firm, offer->firm, offer->code, w->env.now) != INT64_MAX)
+        if (h >= 0 && !w->by_licence &&
+            allowance_of(w, demand->firm, offer->firm, offer->code, w->env.now) != INT64_MAX)
             w->cap[demand->firm][h] -= a[i].qty;
         x->remaining -= a[i].qty;
         wf_book_fill(w->book, a[i].resting, a[i].qty);
