@@ -187,6 +187,7 @@ wf_op__firm_get(wf_exec_t *x)
     wf_firm_rec_t *copy = wf_arena__alloc(&x->e->arena, sizeof *copy);
     *copy = *f;
     x->reply->firm = copy;
+    wf_licence__reply_firm(x, f);
     return WF_OK;
 }
 

@@ -20,6 +20,9 @@ static const char *const op_names[WF_OP__COUNT] = {
     [WF_OP_FIRM_GET] = "firm.get",
     [WF_OP_CONFIG_GET] = "config.get",
     [WF_OP_CONFIG_SET] = "config.set",
+    [WF_OP_LICENCE_PUT] = "licence.put",
+    [WF_OP_LANE_PUT] = "lane.put",
+    [WF_OP_LANE_DEL] = "lane.del",
 };
 
 static const struct {

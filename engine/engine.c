@@ -9,8 +9,8 @@
  * parent has dirtied: most of a command's cost); a command that fails after
  * it began writing sends the batch to the slow path with them. The op
  * handlers live
- * in post.c (trading), orders.c (order queries, cancel, hello) and
- * admin.c (firms, config). */
+ * in post.c (trading), orders.c (order queries, cancel, hello),
+ * admin.c (firms, config) and licence.c (licences and lanes). */
 #include "engine_int.h"
 
 #include <stdio.h>
@@ -254,6 +254,7 @@ load_state(wf_engine_t *e, char *err, size_t errlen)
 {
     wf_firmtab__fini(&e->firms);
     wf_firmtab__init(&e->firms);
+    wf_lictab__fini(&e->lic);
     wf_book_destroy(&e->book);
     e->book = wf_book_new(e->cat);
     wf_timers__clear(&e->timers);
@@ -268,6 +269,8 @@ load_state(wf_engine_t *e, char *err, size_t errlen)
         rc = load_counters(e, txn);
     if (rc == WF_OK)
         rc = load_firms(e, txn, err, errlen);
+    if (rc == WF_OK)
+        rc = wf_licence__load(e, txn, err, errlen);
     if (rc == WF_OK)
         rc = load_book(e, txn, err, errlen);
     if (rc == WF_OK)
@@ -328,6 +331,7 @@ wf_engine_destroy(wf_engine_t **self_p)
     wf_catalogue_destroy(&e->cat);
     wf_store__close(&e->store);
     wf_firmtab__fini(&e->firms);
+    wf_lictab__fini(&e->lic);
     wf_arena__reset(&e->arena);
     wf_vec__free(&e->stream);
     wf_vec__free(&e->feed);
@@ -359,6 +363,9 @@ static int (*const handlers[WF_OP__COUNT])(wf_exec_t *) = {
     [WF_OP_CONFIG_GET] = wf_op__config_get,
     [WF_OP_CONFIG_SET] = wf_op__config_set,
     [WF_OP_TICK] = wf_op__tick,
+    [WF_OP_LICENCE_PUT] = wf_op__licence_put,
+    [WF_OP_LANE_PUT] = wf_op__lane_put,
+    [WF_OP_LANE_DEL] = wf_op__lane_del,
 };
 
 static void

@@ -71,6 +71,31 @@ typedef struct wf_match_rec {
     uint8_t taker_side;        /* wf_side_t of the incoming order */
 } wf_match_rec_t;
 
+/* A hazardous-waste licence as stored (LMDB "licences", key = id number,
+ * big-endian) and as firm.get returns it (there with year and used as of
+ * the request's time). Capacity is in the unit of the codes it covers (kg,
+ * or L for codes measured by volume) per calendar year in China Standard
+ * Time. */
+typedef struct wf_licence_rec {
+    uint64_t id;                               /* "L<id>" */
+    char firm[WF_FIRM_LEN];
+    uint8_t ncodes;
+    char codes[WF_MAX_PATTERNS][WF_CODE_LEN];  /* codes or categories */
+    int64_t capacity;                          /* per calendar year */
+    int64_t valid_until;                       /* unix ms; valid while now < valid_until */
+    int32_t year;                              /* the calendar year `used` counts for */
+    int64_t used;                              /* received in `year` */
+    int64_t created, updated;
+} wf_licence_rec_t;
+
+/* A lane (点对点) as stored (LMDB "lanes", key = producer id + consumer id
+ * + code, the code zero-padded to WF_CODE_LEN). */
+typedef struct wf_lane_rec {
+    char producer[WF_FIRM_LEN], consumer[WF_FIRM_LEN];
+    char code[WF_CODE_LEN];                    /* a code or a category */
+    int64_t created;
+} wf_lane_rec_t;
+
 typedef enum wf_msg_type {
     WF_MSG_MATCH = 1,
     WF_MSG_NOTIFY = 2,
@@ -115,7 +140,7 @@ typedef struct wf_reply {
     wf_op_t op;
     int err;                       /* WF_OK or a wf_err_t */
     char msg[WF_MSG_LEN];          /* on failure: names the bad field */
-    char id[WF_OID_LEN];           /* post: the new order's id */
+    char id[WF_OID_LEN];           /* post: the new order's id; licence.put: "L<n>" */
     int64_t rest;                  /* post, cancel */
     size_t nmatches;               /* post */
     const wf_match_rec_t *matches;
@@ -125,6 +150,8 @@ typedef struct wf_reply {
     size_t norders;                /* orders.mine */
     const wf_order_rec_t *orders;
     const wf_firm_rec_t *firm;     /* firm.get */
+    size_t nlicences;              /* firm.get: the firm's licences, soonest expiry first */
+    const wf_licence_rec_t *licences;
     const wf_config_t *config;     /* config.get, config.set */
 } wf_reply_t;
 

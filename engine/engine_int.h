@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 
+#include "../credit/licence.h"
 #include "engine.h"
 #include "store_int.h"
 
@@ -78,6 +79,23 @@ void wf_timers__pop(wf_timers_t *h);
 void wf_timers__clear(wf_timers_t *h);
 void wf_timers__fini(wf_timers_t *h);
 
+/* Licences and lanes in memory (licence.c). Licences are sorted by (firm
+ * number, valid_until, id): a firm's are one run, in the order fills draw
+ * on them. Lanes are sorted by (consumer, producer, code). */
+typedef struct wf_lic {
+    wf_licence_rec_t rec;   /* as stored */
+    wf_licence_t l;         /* the same, with firm number and catalogue ids */
+} wf_lic_t;
+
+typedef struct wf_lictab {
+    wf_lic_t *items;
+    int64_t *plan;          /* per item: drawn by the post being planned; 0 between posts */
+    size_t n, cap;
+    wf_lane_t *lanes;
+    size_t nlanes, lanecap;
+    uint64_t next_id;       /* next licence number */
+} wf_lictab_t;
+
 struct wf_engine {
     wf_store_t store;
     wf_catalogue_t *cat;
@@ -100,6 +118,7 @@ struct wf_engine {
     bool redo;
     uint64_t fail_journal_rid; /* tests only: the journal write of commands with this
                                 * rid (when not 0) fails, as a full disk would */
+    wf_lictab_t lic;
 };
 
 /* One command being applied: the batch transaction and time. */
@@ -142,6 +161,29 @@ int wf_stream__put(wf_exec_t *x, MDB_txn *t, const char *firm, wf_stream_msg_t *
  * in the outbox. */
 void wf_stream__publish(wf_engine_t *e, const wf_stream_msg_t *msg);
 
+/* Licences and lanes (licence.c). */
+void wf_lictab__fini(wf_lictab_t *t);
+/* Loads licences, lanes and next_licence; the firm table must be loaded. */
+int wf_licence__load(wf_engine_t *e, MDB_txn *txn, char *err, size_t errlen);
+/* E_LICENCE (with the reply's message) unless firm `as` may receive every
+ * hazardous code demand o's patterns cover, by a valid licence or a lane. */
+int wf_licence__check_demand(wf_exec_t *x, const wf_order_t *o);
+/* The matcher's env.allowance and env.use (ctx = the engine): lanes give
+ * INT64_MAX; otherwise the sum over the consumer's valid licences covering
+ * the code of the capacity left this year less what the plan drew. */
+int64_t wf_licence__allowance(void *ctx, uint32_t consumer, uint32_t producer, int32_t code,
+                              int64_t now);
+void wf_licence__use(void *ctx, uint32_t consumer, uint32_t producer, int32_t code, int64_t qty,
+                     int64_t now);
+/* firm.get: the firm's licences into the reply, usage as of x->now. */
+void wf_licence__reply_firm(wf_exec_t *x, const wf_firm_rec_t *f);
+/* Forgets what the current plan drew. */
+void wf_licence__plan_clear(wf_engine_t *e);
+/* Writes every licence the plan drew on, with its new usage, in t. */
+int wf_licence__plan_write(wf_exec_t *x, MDB_txn *t);
+/* After the commit: the plan's usage into memory; clears the plan. */
+void wf_licence__plan_apply(wf_engine_t *e, int64_t now);
+
 /* Frees post.c's scratch. */
 void wf_post__free(wf_engine_t *e);
 
@@ -156,6 +198,9 @@ int wf_op__firm_get(wf_exec_t *x);
 int wf_op__config_get(wf_exec_t *x);
 int wf_op__config_set(wf_exec_t *x);
 int wf_op__tick(wf_exec_t *x);
+int wf_op__licence_put(wf_exec_t *x);
+int wf_op__lane_put(wf_exec_t *x);
+int wf_op__lane_del(wf_exec_t *x);
 
 /* The matcher rules of a config. */
 wf_rules_t wf_config__rules(const wf_config_t *c);

@@ -2,8 +2,9 @@
  * steps so that a failure anywhere leaves no trace: validate the command
  * completely and plan the fills with wf_book_match() (which does not touch
  * the book); write the order, the updated resting orders, one match and
- * one manifest per fill, the resting owners' stream messages and the
- * journal entry in a child transaction; and only when that child has
+ * one manifest per fill, the resting owners' stream messages, the licences
+ * the fills drew capacity from (licence.c) and the journal entry in a
+ * child transaction; and only when that child has
  * committed, apply the fills to the book, rest the remainder and queue the
  * stream and feed messages. */
 #include "engine_int.h"
@@ -199,6 +200,8 @@ validate(wf_exec_t *x, struct wf_post_plan *pl)
     int rc = check_common(x, r);
     if (rc == WF_OK)
         rc = side == WF_OFFER ? check_offer_code(x, r, o) : check_demand_codes(x, r, o);
+    if (rc == WF_OK && side == WF_DEMAND)
+        rc = wf_licence__check_demand(x, o);
     if (rc == WF_OK && side == WF_DEMAND && (x->cmd->has & WF_HAS_TARGET))
         rc = check_target(x, r);
     if (rc != WF_OK)
@@ -229,20 +232,33 @@ party_of(void *ctx, uint32_t firm)
     return firm < e->firms.cap ? &e->firms.parties[firm] : NULL;
 }
 
-/* Plans the fills and the final state of the incoming order. */
+/* Plans the fills and the final state of the incoming order. The licence
+ * table is left holding what the kept fills draw on each licence
+ * (licence.c), for write_all and apply_memory. */
 static void
 plan_fills(wf_exec_t *x, struct wf_post_plan *pl)
 {
-    wf_match_env_t env = {.cat = x->e->cat, .rules = &x->e->rules, .now = x->now,
-                          .ctx = x->e, .party = party_of, .allowance = NULL};
-    size_t n = wf_book_match(x->e->book, &pl->x, &env, pl->fills, WF_MAX_FILLS);
+    wf_engine_t *e = x->e;
+    wf_match_env_t env = {.cat = e->cat, .rules = &e->rules, .now = x->now, .ctx = e,
+                          .party = party_of, .allowance = wf_licence__allowance,
+                          .use = wf_licence__use};
+    wf_licence__plan_clear(e);
+    size_t n = wf_book_match(e->book, &pl->x, &env, pl->fills, WF_MAX_FILLS);
+    wf_licence__plan_clear(e);
     pl->nfills = 0;
     int64_t filled = 0;
     for (size_t i = 0; i < n; i++) {
-        if (pl->rec.target && pl->fills[i].resting->id != pl->rec.target)
+        const wf_fill_t *f = &pl->fills[i];
+        if (pl->rec.target && f->resting->id != pl->rec.target)
             continue; /* a target demand takes that offer or nothing */
-        pl->fills[pl->nfills++] = pl->fills[i];
-        filled += pl->fills[i].qty;
+        /* Draw the kept fills again, in plan order: the same draws the
+         * matcher counted (licence.c decides which licence gives what). */
+        const wf_order_t *offer = pl->x.side == WF_OFFER ? &pl->x : f->resting;
+        const wf_order_t *dem = pl->x.side == WF_OFFER ? f->resting : &pl->x;
+        if (wf_catalogue_get(e->cat, offer->code)->hazardous)
+            wf_licence__use(e, dem->firm, offer->firm, offer->code, f->qty, x->now);
+        pl->fills[pl->nfills++] = *f;
+        filled += f->qty;
     }
     pl->rec.remaining = pl->rec.qty - filled;
     if (pl->rec.target)
@@ -396,6 +412,8 @@ write_all(wf_exec_t *x, MDB_txn *t, struct wf_post_plan *pl)
     if (rc == WF_OK && pl->nfills)
         rc = wf_store__meta_put(t, &x->e->store, "next_match", x->e->next_match + pl->nfills);
     if (rc == WF_OK)
+        rc = wf_licence__plan_write(x, t); /* capacity used, with the fills */
+    if (rc == WF_OK)
         rc = wf_exec__journal(x, t);
     return rc;
 }
@@ -421,6 +439,7 @@ apply_memory(wf_exec_t *x, struct wf_post_plan *pl)
     wf_engine_t *e = x->e;
     for (size_t i = 0; i < pl->nfills; i++)
         wf_book_fill(e->book, pl->fills[i].resting, pl->fills[i].qty);
+    wf_licence__plan_apply(e, x->now);
     if (pl->rec.state == WF_ORDER_LIVE) {
         wf_book_add(e->book, &pl->x);
         if (pl->x.expires)
@@ -462,11 +481,15 @@ wf_op__post(wf_exec_t *x)
     plan_fills(x, pl);
     MDB_txn *child;
     rc = wf_exec__begin(x, &child);
-    if (rc != WF_OK)
+    if (rc != WF_OK) {
+        wf_licence__plan_clear(x->e);
         return rc;
+    }
     rc = wf_exec__end(x, child, write_all(x, child, pl));
-    if (rc != WF_OK)
+    if (rc != WF_OK) {
+        wf_licence__plan_clear(x->e);
         return rc;
+    }
     apply_memory(x, pl);
     return WF_OK;
 }

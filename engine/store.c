@@ -25,6 +25,8 @@ layout_now(void)
     l.stream = sizeof(wf_stream_msg_t);
     l.journal = sizeof(wf_journal_rec_t);
     l.config = sizeof(wf_config_t);
+    l.licence = sizeof(wf_licence_rec_t);
+    l.lane = sizeof(wf_lane_rec_t);
     return l;
 }
 
@@ -150,6 +152,8 @@ open_dbs(wf_store_t *s, MDB_txn *txn, unsigned flags)
         {"stream", offsetof(wf_store_t, stream)},
         {"config", offsetof(wf_store_t, config)},
         {"journal", offsetof(wf_store_t, journal)},
+        {"licences", offsetof(wf_store_t, licences)},
+        {"lanes", offsetof(wf_store_t, lanes)},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         int rc = mdb_dbi_open(txn, dbs[i].name, flags, (MDB_dbi *)((char *)s + dbs[i].off));

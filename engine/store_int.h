@@ -20,7 +20,10 @@
  *   manifests    BE64 manifest id -> wf_manifest_rec_t
  *   stream       firm id + BE64 seq -> wf_stream_msg_t
  *   config       "config" -> wf_config_t
- *   journal      BE64 seq -> wf_journal_rec_t */
+ *   journal      BE64 seq -> wf_journal_rec_t
+ *   licences     BE64 licence id -> wf_licence_rec_t ("next_licence" in meta)
+ *   lanes        producer id + consumer id + code (WF_CODE_LEN bytes,
+ *                zero-padded) -> wf_lane_rec_t */
 #ifndef WF_STORE_INT_H
 #define WF_STORE_INT_H
 
@@ -31,7 +34,7 @@
 
 #include "engine.h"
 
-#define WF_SCHEMA_VERSION 1u
+#define WF_SCHEMA_VERSION 2u /* 2: licences and lanes */
 #define WF_JOURNAL_FORMAT 1u
 #define WF_FIRM_ID_LEN 18 /* bytes of a firm id in keys (no NUL) */
 
@@ -67,12 +70,13 @@ typedef struct wf_journal_rec {
 typedef struct wf_store_layout {
     uint32_t version;
     uint32_t firm, order, match, manifest, stream, journal, config;
+    uint32_t licence, lane;
 } wf_store_layout_t;
 
 typedef struct wf_store {
     MDB_env *env;
     MDB_dbi meta, firms, firm_keys, orders, firm_orders, matches, manifests, stream, config,
-        journal;
+        journal, licences, lanes;
 } wf_store_t;
 
 /* Opens or creates the environment in dir (created when missing) and its

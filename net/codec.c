@@ -561,6 +561,31 @@ dec_config_set(dec_t *d, wf_cmd_t *cmd)
 }
 
 static int
+dec_licence_put(dec_t *d, wf_cmd_t *cmd)
+{
+    wf_cmd_licence_t *l = &cmd->u.licence;
+    int rc;
+    if ((rc = get_firm(d, "firm", true, l->firm, NULL)) ||
+        (rc = get_codes(d, "codes", &l->ncodes, l->codes)) ||
+        (rc = get_int(d, "capacity", true, INT64_MIN, INT64_MAX, &l->capacity, NULL)) ||
+        (rc = get_int(d, "valid_until", true, INT64_MIN, INT64_MAX, &l->valid_until, NULL)))
+        return rc;
+    return WF_OK;
+}
+
+static int
+dec_lane(dec_t *d, wf_cmd_t *cmd)
+{
+    wf_cmd_lane_t *l = &cmd->u.lane;
+    int rc;
+    if ((rc = get_firm(d, "producer", true, l->producer, NULL)) ||
+        (rc = get_firm(d, "consumer", true, l->consumer, NULL)) ||
+        (rc = get_str(d, "code", true, 1, WF_CODE_LEN - 1, l->code, NULL)))
+        return rc;
+    return WF_OK;
+}
+
+static int
 dec_op(dec_t *d, wf_cmd_t *cmd)
 {
     bool has;
@@ -596,6 +621,11 @@ dec_op(dec_t *d, wf_cmd_t *cmd)
         return get_firm(d, "firm", true, cmd->u.firm_get.firm, NULL);
     case WF_OP_CONFIG_SET:
         return dec_config_set(d, cmd);
+    case WF_OP_LICENCE_PUT:
+        return dec_licence_put(d, cmd);
+    case WF_OP_LANE_PUT:
+    case WF_OP_LANE_DEL:
+        return dec_lane(d, cmd);
     default:
         return fail(d, WF_E_INTERNAL, "op %d has no decoder", (int)cmd->op);
     }
@@ -820,12 +850,40 @@ pk_order(msgpack_packer *pk, const wf_order_rec_t *o)
     }
 }
 
-/* The firm map. cfg supplies the tier bounds; without it tier is left out. */
+/* A licence map of firm.get (docs/protocol.md): year and used as of the
+ * request. */
 static void
-pk_firm(msgpack_packer *pk, const wf_firm_rec_t *f, const wf_config_t *cfg)
+pk_licence(msgpack_packer *pk, const wf_licence_rec_t *l)
+{
+    msgpack_pack_map(pk, 6);
+    pk_str(pk, "id");
+    pk_id(pk, 'L', l->id);
+    pk_str(pk, "codes");
+    unsigned n = l->ncodes <= WF_MAX_PATTERNS ? l->ncodes : WF_MAX_PATTERNS;
+    msgpack_pack_array(pk, n);
+    for (unsigned i = 0; i < n; i++) {
+        char code[WF_CODE_LEN + 1];
+        snprintf(code, sizeof code, "%.*s", WF_CODE_LEN, l->codes[i]);
+        pk_str(pk, code);
+    }
+    pk_str(pk, "capacity");
+    msgpack_pack_int64(pk, l->capacity);
+    pk_str(pk, "used");
+    msgpack_pack_int64(pk, l->used);
+    pk_str(pk, "year");
+    msgpack_pack_int32(pk, l->year);
+    pk_str(pk, "valid_until");
+    msgpack_pack_int64(pk, l->valid_until);
+}
+
+/* The firm map. cfg supplies the tier bounds; without it tier is left out.
+ * licences: with_licences adds the `licences` list (firm.get). */
+static void
+pk_firm(msgpack_packer *pk, const wf_firm_rec_t *f, const wf_config_t *cfg, bool with_licences,
+        const wf_licence_rec_t *licences, size_t nlicences)
 {
     bool has_key = f->key[0] != '\0';
-    uint32_t n = 9 + (has_key ? 1 : 0) + (cfg ? 1 : 0);
+    uint32_t n = 9 + (has_key ? 1 : 0) + (cfg ? 1 : 0) + (with_licences ? 1 : 0);
     msgpack_pack_map(pk, n);
     pk_str(pk, "id");
     pk_str(pk, f->id);
@@ -864,6 +922,12 @@ pk_firm(msgpack_packer *pk, const wf_firm_rec_t *f, const wf_config_t *cfg)
     }
     pk_str(pk, "blocked");
     pk_bool(pk, f->blocked != 0);
+    if (with_licences) {
+        pk_str(pk, "licences");
+        msgpack_pack_array(pk, licences ? nlicences : 0);
+        for (size_t i = 0; licences && i < nlicences; i++)
+            pk_licence(pk, &licences[i]);
+    }
 }
 
 static void
@@ -947,6 +1011,9 @@ wf_codec_reply(msgpack_sbuffer *sb, const wf_reply_t *r, const wf_catalogue_t *c
     case WF_OP_FIRM_PUT:
         extra = r->firm ? 1 : 0;
         break;
+    case WF_OP_LICENCE_PUT:
+        extra = 1;
+        break;
     default:
         break;
     }
@@ -1000,12 +1067,16 @@ wf_codec_reply(msgpack_sbuffer *sb, const wf_reply_t *r, const wf_catalogue_t *c
     case WF_OP_FIRM_GET:
     case WF_OP_FIRM_PUT:
         pk_str(&pk, "firm");
-        pk_firm(&pk, r->firm, r->config);
+        pk_firm(&pk, r->firm, r->config, r->op == WF_OP_FIRM_GET, r->licences, r->nlicences);
         break;
     case WF_OP_CONFIG_GET:
     case WF_OP_CONFIG_SET:
         pk_str(&pk, "config");
         pk_config(&pk, r->config);
+        break;
+    case WF_OP_LICENCE_PUT:
+        pk_str(&pk, "id");
+        pk_str(&pk, r->id);
         break;
     default:
         break;

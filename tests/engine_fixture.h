@@ -133,6 +133,34 @@ ok(wf_cmd_t c)
     return r;
 }
 
+/* licence.put for firm over comma-separated codes. */
+static __attribute__((unused)) wf_cmd_t
+licence(const char *firm, const char *codes, int64_t capacity, int64_t valid_until)
+{
+    wf_cmd_t c = mk(WF_OP_LICENCE_PUT, OP);
+    snprintf(c.u.licence.firm, sizeof c.u.licence.firm, "%s", firm);
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", codes);
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ",", &save); t && c.u.licence.ncodes < WF_MAX_PATTERNS;
+         t = strtok_r(NULL, ",", &save))
+        snprintf(c.u.licence.codes[c.u.licence.ncodes++], WF_CODE_LEN, "%s", t);
+    c.u.licence.capacity = capacity;
+    c.u.licence.valid_until = valid_until;
+    return c;
+}
+
+/* lane.put (or lane.del with op WF_OP_LANE_DEL). */
+static __attribute__((unused)) wf_cmd_t
+lane(wf_op_t op, const char *producer, const char *consumer, const char *code)
+{
+    wf_cmd_t c = mk(op, OP);
+    snprintf(c.u.lane.producer, sizeof c.u.lane.producer, "%s", producer);
+    snprintf(c.u.lane.consumer, sizeof c.u.lane.consumer, "%s", consumer);
+    snprintf(c.u.lane.code, sizeof c.u.lane.code, "%s", code);
+    return c;
+}
+
 /* Shaoxing: two producers and two consumers a few km apart. */
 static __attribute__((unused)) void
 market(void)

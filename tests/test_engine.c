@@ -242,6 +242,7 @@ Test(engine, demand_fills_across_offers_best_first_and_rests)
     r = ok(ref(WF_OP_ORDER_GET, C1, "D3"));
     cr_assert_eq(r->order->remaining, 300);
     /* category patterns: a demand for HW08 takes a 900-249-08 offer */
+    ok(licence(C1, "HW08", 1000, T0 + 86400000));
     ok(offer(P1, "900-249-08", 50, 0));
     r = ok(demand(C1, "HW08", 50, 10));
     cr_assert_eq(r->nmatches, 1);

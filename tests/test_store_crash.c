@@ -60,6 +60,23 @@ firm_cmd(int i)
     return c;
 }
 
+/* A licence over HW08 for consumer i (2 or 3), so its HW08 demand is
+ * accepted and its fills write licence usage too. */
+static wf_cmd_t
+licence_cmd(int i)
+{
+    wf_cmd_t c;
+    memset(&c, 0, sizeof c);
+    c.op = WF_OP_LICENCE_PUT;
+    snprintf(c.as, sizeof c.as, "%s", OP);
+    snprintf(c.u.licence.firm, sizeof c.u.licence.firm, "%s", firms[i]);
+    c.u.licence.ncodes = 1;
+    snprintf(c.u.licence.codes[0], sizeof c.u.licence.codes[0], "HW08");
+    c.u.licence.capacity = 1000000000;
+    c.u.licence.valid_until = INT64_MAX;
+    return c;
+}
+
 static wf_cmd_t
 post_cmd(unsigned *rs)
 {
@@ -100,8 +117,13 @@ child_main(const char *dir, int fd, unsigned seed)
     wf_outbox_t out;
     for (int i = 0; i < 4; i++)
         cmds[i] = firm_cmd(i);
-    if (wf_engine_apply(e, cmds, 4, wf_now_ms(), replies, &out) != WF_OK)
+    cmds[4] = licence_cmd(2);
+    cmds[5] = licence_cmd(3);
+    if (wf_engine_apply(e, cmds, 6, wf_now_ms(), replies, &out) != WF_OK)
         _exit(3);
+    for (int i = 0; i < 6; i++)
+        if (replies[i].err != WF_OK)
+            _exit(3);
     uint64_t ready = 0; /* id 0: open, the kill timer may start */
     if (write(fd, &ready, sizeof ready) != sizeof ready)
         _exit(5);
