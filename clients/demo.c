@@ -794,7 +794,6 @@ static void register_firms(void)
     }
     int64_t year_end = (int64_t)time(NULL) * 1000 + 365LL * 86400 * 1000;
     int licensed = 0;
-    bool no_licence_op = false;
     for (int i = 0; i < nlicences; i++) {
         const licence_t *l = &licences[i];
         msgpack_packer *pk = wfc_begin(wc, "licence.put", 4);
@@ -814,17 +813,13 @@ static void register_firms(void)
         msgpack_pack_int64(pk, l->capacity_kg);
         wfc_pack_str(pk, "valid_until");
         msgpack_pack_int64(pk, year_end);
-        if (operator_call("licence.put", &no_licence_op))
+        if (operator_call("licence.put", NULL))
             licensed++;
-        if (no_licence_op)
-            break;
     }
     printf("registered %d firms", nfirms);
     if (nlicences)
         printf(" and %d of %d hazardous-waste licences", licensed, nlicences);
     printf(" (operator %s)\n", OPERATOR);
-    if (no_licence_op)
-        printf("  note: this wufeid has no licence.put yet (E_OP); hazardous demand is not licence-checked\n");
     for (int i = 0; i < nfirms; i++)
         printf("  %-10s %s  %-9s %s (credit %d, %s)\n", firms[i].alias, firms[i].id, district(&firms[i]),
                firms[i].name, firms[i].credit, firms[i].roles);

@@ -78,6 +78,8 @@ static const char usage_text[] =
     "  firm get ID\n"
     "  config get\n"
     "  config set KEY=VALUE...\n"
+    "  licence add FIRM CODES CAPACITY VALID_UNTIL   (operator; VALID_UNTIL unix ms or YYYY-MM-DD)\n"
+    "  lane add|del PRODUCER CONSUMER CODE            (operator)\n"
     "\n"
     "QTY in kg (or L), PRICE in fen per tonne (negative offer price: the producer pays).\n"
     "Exit status: 0 ok, 1 error reply, 2 transport failure, 64 usage error.\n";
@@ -699,6 +701,101 @@ static int cmd_firm(int argc, char **argv)
     return usage("usage: firm add|get ...");
 }
 
+/* Days since 1970-01-01 of a civil date (Howard Hinnant's days_from_civil). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* VALID_UNTIL: unix ms, or YYYY-MM-DD meaning valid through that whole day
+ * in China Standard Time (until the next midnight, UTC+8). */
+static bool parse_valid_until(const char *s, int64_t *out)
+{
+    if (parse_i64(s, out))
+        return *out > 0;
+    unsigned y, m, d;
+    char tail;
+    if (sscanf(s, "%4u-%2u-%2u%c", &y, &m, &d, &tail) != 3 || strlen(s) != 10 || m < 1 || m > 12 ||
+        d < 1 || d > 31 || y < 1970)
+        return false;
+    static const unsigned mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > mdays[m - 1] || (m == 2 && d == 29 && !leap))
+        return false;
+    *out = (days_from_civil(y, m, d) + 1) * 86400000LL - 8LL * 3600000;
+    return true;
+}
+
+/* CAPACITY: kg (or L), "30t" for tonnes. */
+static bool parse_capacity(const char *s, int64_t *out)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n > 1 && s[n - 1] == 't') {
+        char buf[32];
+        if (n >= sizeof buf)
+            return false;
+        memcpy(buf, s, n - 1);
+        buf[n - 1] = '\0';
+        if (!parse_i64(buf, out) || *out < 0 || *out > INT64_MAX / 1000)
+            return false;
+        *out *= 1000;
+        return true;
+    }
+    return parse_i64(s, out) && *out >= 0;
+}
+
+static int cmd_licence(int argc, char **argv)
+{
+    if (argc != 5 || strcmp(argv[0], "add") != 0)
+        return usage("usage: licence add FIRM CODES CAPACITY VALID_UNTIL");
+    if (!only_opts("licence add", " "))
+        return EXIT_USAGE;
+    int64_t capacity, until;
+    if (!parse_capacity(argv[3], &capacity))
+        return usage("CAPACITY must be kg per calendar year (or tonnes with a t: 30t), not %s", argv[3]);
+    if (!parse_valid_until(argv[4], &until))
+        return usage("VALID_UNTIL must be unix ms or a date YYYY-MM-DD, not %s", argv[4]);
+    req_t r = {0};
+    add_str(&r, "firm", argv[1]);
+    add_list(&r, "codes", argv[2]);
+    add_int(&r, "capacity", capacity);
+    add_int(&r, "valid_until", until);
+    const msgpack_object *reply = call("licence.put", &r);
+    if (!reply_ok(reply))
+        return EXIT_REPLY;
+    if (!json_out) {
+        char id[32] = "?";
+        wfc_get_str(reply, "id", id, sizeof id);
+        printf("licence %s for %s: %s, %lld per year, valid until %lld\n", id, argv[1], argv[2],
+               (long long)capacity, (long long)until);
+    }
+    return 0;
+}
+
+static int cmd_lane(int argc, char **argv)
+{
+    bool add = argc == 4 && strcmp(argv[0], "add") == 0;
+    if (argc != 4 || (!add && strcmp(argv[0], "del") != 0))
+        return usage("usage: lane add|del PRODUCER CONSUMER CODE");
+    if (!only_opts(add ? "lane add" : "lane del", " "))
+        return EXIT_USAGE;
+    req_t r = {0};
+    add_str(&r, "producer", argv[1]);
+    add_str(&r, "consumer", argv[2]);
+    add_str(&r, "code", argv[3]);
+    const msgpack_object *reply = call(add ? "lane.put" : "lane.del", &r);
+    if (!reply_ok(reply))
+        return EXIT_REPLY;
+    if (!json_out)
+        printf("lane %s -> %s for %s %s\n", argv[1], argv[2], argv[3], add ? "approved" : "removed");
+    return 0;
+}
+
 static int cmd_config(int argc, char **argv)
 {
     if (argc == 1 && strcmp(argv[0], "get") == 0) {
@@ -816,7 +913,7 @@ int main(int argc, char **argv)
 
     const char *cmd = pos[0];
     static const char *const known[] = {"ping", "offer", "demand", "take", "cancel", "orders",
-                                        "order", "watch", "firm", "config"};
+                                        "order", "watch", "firm", "config", "licence", "lane"};
     bool ok = false;
     for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
         ok |= strcmp(cmd, known[k]) == 0;
@@ -846,6 +943,10 @@ int main(int argc, char **argv)
         rc = cmd_watch(sub_argc, sub_argv);
     else if (strcmp(cmd, "firm") == 0)
         rc = cmd_firm(sub_argc, sub_argv);
+    else if (strcmp(cmd, "licence") == 0)
+        rc = cmd_licence(sub_argc, sub_argv);
+    else if (strcmp(cmd, "lane") == 0)
+        rc = cmd_lane(sub_argc, sub_argv);
     else
         rc = cmd_config(sub_argc, sub_argv);
     fflush(stdout);

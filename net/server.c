@@ -769,6 +769,16 @@ log_reply(wf_server_t *s, const req_t *r, const wf_cmd_t *c, const wf_reply_t *r
     case WF_OP_CONFIG_SET:
         event(s, "config changed by %s (settings %#x)", c->as, c->u.config.set);
         break;
+    case WF_OP_LICENCE_PUT:
+        event(s, "licence %s for %s: %u patterns, capacity %lld, valid until %lld, by %s", rep->id,
+              c->u.licence.firm, (unsigned)c->u.licence.ncodes, (long long)c->u.licence.capacity,
+              (long long)c->u.licence.valid_until, c->as);
+        break;
+    case WF_OP_LANE_PUT:
+    case WF_OP_LANE_DEL:
+        event(s, "lane %s -> %s for %s %s by %s", c->u.lane.producer, c->u.lane.consumer, c->u.lane.code,
+              c->op == WF_OP_LANE_PUT ? "approved" : "removed", c->as);
+        break;
     default:
         break;
     }

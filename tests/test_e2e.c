@@ -781,8 +781,9 @@ Test(e2e, cli)
 
 /* ---- the demo ---- */
 
-/* wufei-demo plays the shipped day against its own daemon: exit 0, the two
- * scripted refusals, matches, and the watched firm's stream. */
+/* wufei-demo plays the shipped day against its own daemon: exit 0, the
+ * three scripted refusals, its licences, matches, and the watched firm's
+ * stream. */
 Test(demo, shaoxing_day_plays_cleanly, .timeout = 120)
 {
     char demo[600];
@@ -806,7 +807,9 @@ Test(demo, shaoxing_day_plays_cleanly, .timeout = 120)
     int refused = 0;
     for (const char *q = out; (q = strstr(q, "REFUSED as expected")); q++)
         refused++;
-    cr_assert_eq(refused, 2, "the script has two refusals");
+    cr_assert_eq(refused, 3, "the script has three refusals");
+    cr_assert(strstr(out, "REFUSED as expected: E_LICENCE"), "an unlicensed hazardous demand is refused");
+    cr_assert(strstr(out, "and 4 of 4 hazardous-waste licences"), "every licence is registered");
     int matches = 0;
     const char *sum = strstr(out, "matches ");
     cr_assert(sum && sscanf(sum, "matches %d", &matches) == 1 && matches >= 20, "most offers find a match");
