@@ -1206,3 +1206,39 @@ Test(decode, mutations)
     }
     msgpack_sbuffer_destroy(&sb);
 }
+
+Test(decode, licence_put_and_lanes)
+{
+    wf_cmd_t c;
+    cr_assert_eq(DEC(&c, {"op", S("licence.put")}, {"rid", U(9)}, {"firm", S(FIRM_A)},
+                     {"codes", LS("HW08", "900-041-49")}, {"capacity", I(30000000)},
+                     {"valid_until", I(1798732800000)}),
+                 WF_OK, "%s", msg);
+    cr_assert_eq(c.op, WF_OP_LICENCE_PUT);
+    cr_assert_str_eq(c.u.licence.firm, FIRM_A);
+    cr_assert_eq(c.u.licence.ncodes, 2);
+    cr_assert_str_eq(c.u.licence.codes[1], "900-041-49");
+    cr_assert_eq(c.u.licence.capacity, 30000000);
+    cr_assert_eq(c.u.licence.valid_until, 1798732800000);
+    cr_assert_eq(DEC(&c, {"op", S("licence.put")}, {"rid", U(9)}, {"firm", S(FIRM_A)},
+                     {"codes", LS("HW08")}, {"capacity", I(1)}),
+                 WF_E_FIELD, "valid_until is required");
+    cr_assert_eq(DEC(&c, {"op", S("licence.put")}, {"rid", U(9)}, {"firm", S(FIRM_A)},
+                     {"codes", LS("HW08")}, {"capacity", S("1")}, {"valid_until", I(1)}),
+                 WF_E_FIELD);
+
+    cr_assert_eq(DEC(&c, {"op", S("lane.put")}, {"rid", U(10)}, {"producer", S(FIRM_A)},
+                     {"consumer", S("91330604MA2D000002")}, {"code", S("900-249-08")}),
+                 WF_OK, "%s", msg);
+    cr_assert_eq(c.op, WF_OP_LANE_PUT);
+    cr_assert_str_eq(c.u.lane.producer, FIRM_A);
+    cr_assert_str_eq(c.u.lane.consumer, "91330604MA2D000002");
+    cr_assert_str_eq(c.u.lane.code, "900-249-08");
+    cr_assert_eq(DEC(&c, {"op", S("lane.del")}, {"rid", U(10)}, {"producer", S(FIRM_A)},
+                     {"consumer", S("91330604MA2D000002")}, {"code", S("900-249-08")}),
+                 WF_OK, "%s", msg);
+    cr_assert_eq(c.op, WF_OP_LANE_DEL);
+    cr_assert_eq(DEC(&c, {"op", S("lane.del")}, {"rid", U(10)}, {"producer", S(FIRM_A)},
+                     {"code", S("900-249-08")}),
+                 WF_E_FIELD, "consumer is required");
+}
