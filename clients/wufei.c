@@ -36,7 +36,8 @@ static opt_t opts[] = {
     {"min-credit", true, NULL}, {"min-fill", true, NULL},   {"expires", true, NULL},
     {"target", true, NULL},     {"all", false, NULL},       {"after", true, NULL},
     {"roles", true, NULL},      {"county", true, NULL},     {"base-credit", true, NULL},
-    {"key", true, NULL},
+    {"key", true, NULL},        {"goal", true, NULL},       {"codes", true, NULL},
+    {"apply", false, NULL},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 
@@ -80,6 +81,9 @@ static const char usage_text[] =
     "  config set KEY=VALUE...\n"
     "  licence add FIRM CODES CAPACITY VALID_UNTIL   (operator; VALID_UNTIL unix ms or YYYY-MM-DD)\n"
     "  lane add|del PRODUCER CONSUMER CODE            (operator)\n"
+    "  optimize [--goal score|tonne_km] [--codes C1,C2] [--apply]   (operator)\n"
+    "  auction set CODE PERIOD_MS [--goal score|tonne_km]          (operator)\n"
+    "  auction del CODE                                            (operator)\n"
     "\n"
     "QTY in kg (or L), PRICE in fen per tonne (negative offer price: the producer pays).\n"
     "Exit status: 0 ok, 1 error reply, 2 transport failure, 64 usage error.\n";
@@ -839,6 +843,116 @@ static int cmd_config(int argc, char **argv)
     return usage("usage: config get | config set KEY=VALUE...");
 }
 
+static void print_totals(const char *what, const msgpack_object *t)
+{
+    if (!t || t->type != MSGPACK_OBJECT_MAP)
+        return;
+    int64_t qty = wfc_get_int(t, "qty", 0);
+    double tkm = wfc_get_double(t, "tonne_km", 0);
+    printf("%-11s %12.3f t %14.1f t*km %8.2f km/t %12.1f kg CO2e  score %.1f\n", what,
+           (double)qty / 1000.0, tkm, qty ? tkm / ((double)qty / 1000.0) : 0.0,
+           wfc_get_double(t, "co2_kg", 0), wfc_get_double(t, "score", 0));
+}
+
+static int cmd_optimize(int argc, char **argv)
+{
+    if (argc != 0)
+        return usage("usage: optimize [--goal score|tonne_km] [--codes C1,C2] [--apply]");
+    if (!only_opts("optimize", " goal codes apply "))
+        return EXIT_USAGE;
+    req_t r = {0};
+    if (opt("goal"))
+        add_str(&r, "goal", opt("goal"));
+    if (opt("codes"))
+        add_list(&r, "codes", opt("codes"));
+    if (opt("apply"))
+        add_bool(&r, "apply", true);
+    const msgpack_object *reply = call("optimize", &r);
+    if (!reply_ok(reply))
+        return EXIT_REPLY;
+    if (json_out)
+        return 0;
+    char goal[16] = "score", bound[256] = "";
+    wfc_get_str(reply, "goal", goal, sizeof goal);
+    bool tkm_goal = strcmp(goal, "tonne_km") == 0;
+    printf("optimal plan (goal %s) over %lld offers and %lld demands: %lld pairs%s\n", goal,
+           (long long)wfc_get_int(reply, "offers", 0), (long long)wfc_get_int(reply, "demands", 0),
+           (long long)wfc_get_int(reply, "npairs", 0),
+           wfc_get_bool(reply, "applied", false) ? ", applied as matches" : "");
+    const msgpack_object *ps = wfc_get(reply, "pairs");
+    size_t n = ps && ps->type == MSGPACK_OBJECT_ARRAY ? ps->via.array.size : 0;
+    for (size_t i = 0; i < n; i++) {
+        const msgpack_object *p = &ps->via.array.ptr[i];
+        char o[32] = "?", d[32] = "?", code[32] = "?", m[32] = "";
+        wfc_get_str(p, "offer", o, sizeof o);
+        wfc_get_str(p, "demand", d, sizeof d);
+        wfc_get_str(p, "code", code, sizeof code);
+        wfc_get_str(p, "match", m, sizeof m);
+        printf("  %-8s -> %-8s %-12s %10lld kg %8.1f km  score %.3f%s%s\n", o, d, code,
+               (long long)wfc_get_int(p, "qty", 0), wfc_get_double(p, "km", 0),
+               wfc_get_double(p, "score", 0), m[0] ? "  " : "", m);
+    }
+    if ((int64_t)n < wfc_get_int(reply, "npairs", 0))
+        printf("  ... (%lld more pairs, in the totals)\n",
+               (long long)(wfc_get_int(reply, "npairs", 0) - (int64_t)n));
+    printf("%-11s %12.3f t %14.1f t*km %8.2f km/t %12.1f kg CO2e  score %.1f\n", "optimum",
+           (double)wfc_get_int(reply, "qty", 0) / 1000.0, wfc_get_double(reply, "tonne_km", 0),
+           wfc_get_int(reply, "qty", 0)
+               ? wfc_get_double(reply, "tonne_km", 0) / ((double)wfc_get_int(reply, "qty", 0) / 1000.0)
+               : 0.0,
+           wfc_get_double(reply, "co2_kg", 0), wfc_get_double(reply, "score", 0));
+    print_totals("continuous", wfc_get(reply, "continuous"));
+    if (tkm_goal) {
+        print_totals("optimum@eq", wfc_get(reply, "equal"));
+        printf("continuous needs %.1f%% more tonne-km than the optimum moving the same quantity\n",
+               wfc_get_double(reply, "gap_pct", 0));
+    } else {
+        printf("continuous reaches %.1f%% less total score than the optimum\n",
+               wfc_get_double(reply, "gap_pct", 0));
+    }
+    if (wfc_get_str(reply, "bound", bound, sizeof bound) && bound[0])
+        printf("bounded: %s\n", bound);
+    return 0;
+}
+
+static int cmd_auction(int argc, char **argv)
+{
+    req_t r = {0};
+    const char *op;
+    if (argc == 3 && strcmp(argv[0], "set") == 0) {
+        if (!only_opts("auction set", " goal "))
+            return EXIT_USAGE;
+        int64_t period;
+        if (!parse_i64(argv[2], &period))
+            return usage("PERIOD_MS must be an integer (milliseconds): %s", argv[2]);
+        add_str(&r, "code", argv[1]);
+        add_int(&r, "period_ms", period);
+        if (opt("goal"))
+            add_str(&r, "goal", opt("goal"));
+        op = "auction.set";
+    } else if (argc == 2 && strcmp(argv[0], "del") == 0) {
+        if (!only_opts("auction del", " "))
+            return EXIT_USAGE;
+        add_str(&r, "code", argv[1]);
+        op = "auction.del";
+    } else {
+        return usage("usage: auction set CODE PERIOD_MS [--goal G] | auction del CODE");
+    }
+    const msgpack_object *reply = call(op, &r);
+    if (!reply_ok(reply))
+        return EXIT_REPLY;
+    if (json_out)
+        return 0;
+    const msgpack_object *as = wfc_get(reply, "auctions");
+    size_t n = as && as->type == MSGPACK_OBJECT_ARRAY ? as->via.array.size : 0;
+    printf("%zu call auction%s\n", n, n == 1 ? "" : "s");
+    for (size_t i = 0; i < n; i++) {
+        fputs("  - ", stdout);
+        print_kv_line(&as->via.array.ptr[i]);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     char *pos[64];
@@ -913,7 +1027,8 @@ int main(int argc, char **argv)
 
     const char *cmd = pos[0];
     static const char *const known[] = {"ping", "offer", "demand", "take", "cancel", "orders",
-                                        "order", "watch", "firm", "config", "licence", "lane"};
+                                        "order", "watch", "firm", "config", "licence", "lane",
+                                        "optimize", "auction"};
     bool ok = false;
     for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
         ok |= strcmp(cmd, known[k]) == 0;
@@ -947,6 +1062,10 @@ int main(int argc, char **argv)
         rc = cmd_licence(sub_argc, sub_argv);
     else if (strcmp(cmd, "lane") == 0)
         rc = cmd_lane(sub_argc, sub_argv);
+    else if (strcmp(cmd, "optimize") == 0)
+        rc = cmd_optimize(sub_argc, sub_argv);
+    else if (strcmp(cmd, "auction") == 0)
+        rc = cmd_auction(sub_argc, sub_argv);
     else
         rc = cmd_config(sub_argc, sub_argv);
     fflush(stdout);

@@ -273,6 +273,12 @@ merge_config(wf_exec_t *x, uint32_t set, const wf_config_t *v, wf_config_t *c)
             return wf_exec__fail(x, WF_E_FIELD, "discrepancy_pct must be a number in [0, 100]");
         c->discrepancy_pct = v->discrepancy_pct;
     }
+    if (set & WF_CFG_CO2_PER_TKM) {
+        if (!in_range(v->co2_per_tkm, 0, 100))
+            return wf_exec__fail(x, WF_E_FIELD, "co2_per_tkm must be a number in [0, 100] "
+                                 "(kg CO2e per tonne-km)");
+        c->co2_per_tkm = v->co2_per_tkm;
+    }
     return WF_OK;
 }
 
@@ -282,7 +288,7 @@ wf_op__config_set(wf_exec_t *x)
     if (!is_operator(x->as))
         return wf_exec__fail(x, WF_E_AUTH, "config.set is for operators only");
     uint32_t set = x->cmd->u.config.set;
-    if (set & ~((WF_CFG_DISCREPANCY_PCT << 1) - 1))
+    if (set & ~((WF_CFG_CO2_PER_TKM << 1) - 1))
         return wf_exec__fail(x, WF_E_FIELD, "config.set names an unknown setting (bits 0x%x)", set);
     wf_config_t c = x->e->config;
     int rc = merge_config(x, set, &x->cmd->u.config.values, &c);

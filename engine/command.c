@@ -23,7 +23,12 @@ static const char *const op_names[WF_OP__COUNT] = {
     [WF_OP_LICENCE_PUT] = "licence.put",
     [WF_OP_LANE_PUT] = "lane.put",
     [WF_OP_LANE_DEL] = "lane.del",
+    [WF_OP_OPTIMIZE] = "optimize",
+    [WF_OP_AUCTION_SET] = "auction.set",
+    [WF_OP_AUCTION_DEL] = "auction.del",
 };
+
+static const char *const goal_names[] = {[WF_GOAL_SCORE] = "score", [WF_GOAL_TONNE_KM] = "tonne_km"};
 
 static const struct {
     uint32_t bit;
@@ -74,6 +79,21 @@ wf_role_from_name(const char *name)
     return 0;
 }
 
+const char *
+wf_goal_name(unsigned goal)
+{
+    return goal < sizeof goal_names / sizeof goal_names[0] ? goal_names[goal] : NULL;
+}
+
+int
+wf_goal_from_name(const char *name)
+{
+    for (unsigned g = 0; name && g < sizeof goal_names / sizeof goal_names[0]; g++)
+        if (strcmp(goal_names[g], name) == 0)
+            return (int)g;
+    return -1;
+}
+
 wf_config_t
 wf_config_default(void)
 {
@@ -91,6 +111,7 @@ wf_config_default(void)
     c.city_rule = false;
     c.eco_fee = 0;
     c.discrepancy_pct = 5;
+    c.co2_per_tkm = 0.1;
     return c;
 }
 

@@ -51,6 +51,9 @@ typedef enum wf_op {
     WF_OP_JOURNAL_HEAD = 28,
     WF_OP_TICK = 29,      /* internal: timers due at the batch time; never on the wire */
     WF_OP_OPTIMIZE = 30,
+    /* Extensions (docs/protocol.md): call auctions. */
+    WF_OP_AUCTION_SET = 31,
+    WF_OP_AUCTION_DEL = 32,
     WF_OP__COUNT
 } wf_op_t;
 
@@ -77,6 +80,7 @@ enum {
     WF_HAS_RADIUS = 1u << 10,
     WF_HAS_MIN_QTY = 1u << 11,
     WF_HAS_POINTS_EXPIRES = 1u << 12, /* credit.event `expires` */
+    WF_HAS_CODES = 1u << 13,          /* optimize `codes` */
 };
 
 /* Bits of wf_cmd_t.u.config.set: which settings config.set changes. */
@@ -93,6 +97,7 @@ enum {
     WF_CFG_CITY_RULE = 1u << 9,
     WF_CFG_ECO_FEE = 1u << 10,
     WF_CFG_DISCREPANCY_PCT = 1u << 11,
+    WF_CFG_CO2_PER_TKM = 1u << 12,
 };
 
 /* Operator settings (config.get / config.set). */
@@ -103,6 +108,7 @@ typedef struct wf_config {
     bool county_rule, city_rule;          /* false, false */
     int64_t eco_fee;                      /* fen per unit, 0 */
     double discrepancy_pct;               /* 5 */
+    double co2_per_tkm;                   /* kg CO2e per tonne-km of transport: 0.1 */
 } wf_config_t;
 
 typedef struct wf_cmd_post {
@@ -178,6 +184,27 @@ typedef struct wf_cmd_block {
     char note[WF_NOTE_LEN];
 } wf_cmd_block_t;
 
+/* Goals of the batch optimiser on the wire (optimize, auction.set). */
+typedef enum wf_goal {
+    WF_GOAL_SCORE = 0,     /* "score": the largest sum of qty x rule score */
+    WF_GOAL_TONNE_KM = 1,  /* "tonne_km": the most quantity, then the fewest tonne-km */
+} wf_goal_t;
+
+/* optimize */
+typedef struct wf_cmd_optimize {
+    uint8_t goal;                              /* wf_goal_t, default score */
+    bool apply;                                /* default false: read-only */
+    uint8_t ncodes;                            /* WF_HAS_CODES: restrict to these patterns */
+    char codes[WF_MAX_PATTERNS][WF_CODE_LEN];
+} wf_cmd_optimize_t;
+
+/* auction.set / auction.del */
+typedef struct wf_cmd_auction {
+    char code[WF_CODE_LEN];                    /* a code or a category */
+    int64_t period_ms;                         /* auction.set */
+    uint8_t goal;                              /* auction.set: wf_goal_t, default score */
+} wf_cmd_auction_t;
+
 typedef struct wf_cmd {
     wf_op_t op;
     uint64_t rid;
@@ -197,6 +224,8 @@ typedef struct wf_cmd {
         wf_cmd_lane_t lane;
         wf_cmd_credit_t credit;
         wf_cmd_block_t block;
+        wf_cmd_optimize_t optimize;
+        wf_cmd_auction_t auction;
     } u;
 } wf_cmd_t;
 
@@ -208,6 +237,10 @@ wf_op_t wf_op_from_name(const char *name);
 const char *wf_role_name(uint32_t role);
 /* The role bit for a name, or 0. */
 uint32_t wf_role_from_name(const char *name);
+/* The goal's wire name ("score", "tonne_km"), or NULL. */
+const char *wf_goal_name(unsigned goal);
+/* The goal for a wire name; -1 when unknown. */
+int wf_goal_from_name(const char *name);
 /* Defaults for every setting. */
 wf_config_t wf_config_default(void);
 

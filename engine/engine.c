@@ -10,7 +10,8 @@
  * it began writing sends the batch to the slow path with them. The op
  * handlers live
  * in post.c (trading), orders.c (order queries, cancel, hello),
- * admin.c (firms, config) and licence.c (licences and lanes). */
+ * admin.c (firms, config), licence.c (licences and lanes), optimize.c
+ * and auction.c (the optimiser and call auctions). */
 #include "engine_int.h"
 
 #include <stdio.h>
@@ -273,6 +274,8 @@ load_state(wf_engine_t *e, char *err, size_t errlen)
         rc = wf_licence__load(e, txn, err, errlen);
     if (rc == WF_OK)
         rc = load_book(e, txn, err, errlen);
+    if (rc == WF_OK && (rc = wf_auction__load(e, txn)) != WF_OK)
+        snprintf(err, errlen, "cannot load the call auctions (was the catalogue changed?)");
     if (rc == WF_OK)
         rc = wf_store__err(mdb_txn_commit(txn));
     else if (txn)
@@ -336,6 +339,7 @@ wf_engine_destroy(wf_engine_t **self_p)
     wf_vec__free(&e->stream);
     wf_vec__free(&e->feed);
     wf_post__free(e);
+    wf_auction__free(e);
     wf_timers__fini(&e->timers);
     wf_free(e);
     *self_p = NULL;
@@ -366,6 +370,9 @@ static int (*const handlers[WF_OP__COUNT])(wf_exec_t *) = {
     [WF_OP_LICENCE_PUT] = wf_op__licence_put,
     [WF_OP_LANE_PUT] = wf_op__lane_put,
     [WF_OP_LANE_DEL] = wf_op__lane_del,
+    [WF_OP_OPTIMIZE] = wf_op__optimize,
+    [WF_OP_AUCTION_SET] = wf_op__auction_set,
+    [WF_OP_AUCTION_DEL] = wf_op__auction_del,
 };
 
 static void

@@ -133,6 +133,53 @@ typedef struct wf_feed_msg {
     int64_t ts;
 } wf_feed_msg_t;
 
+/* A call auction (auction.set): offers of the codes under `code` do not
+ * match continuously; every period_ms the book for them is cleared with
+ * the optimal plan for goal. */
+typedef struct wf_auction_rec {
+    char code[WF_CODE_LEN];  /* a code or a category */
+    uint64_t serial;         /* its timer's ref; minted from meta "next_auction" */
+    int64_t period_ms;
+    uint8_t goal;            /* wf_goal_t */
+    int64_t created;         /* unix ms */
+    int64_t last_clear;      /* the last clearing's time; 0 before the first */
+    uint64_t clears;         /* clearings so far */
+    uint64_t matched;        /* quantity matched by them */
+} wf_auction_rec_t;
+
+/* One pair of an optimize plan as replied. */
+typedef struct wf_plan_pair {
+    uint64_t offer, demand;
+    uint64_t match;             /* the match made (apply), else 0 */
+    char code[WF_CODE_LEN];     /* the offer's code */
+    int64_t qty;
+    double km, score;           /* score: the rule's, demand incoming, offer resting */
+} wf_plan_pair_t;
+
+/* Totals of a set of fills. */
+typedef struct wf_plan_totals {
+    int64_t qty;
+    double tonne_km, co2_kg, score; /* score: sum of qty x score */
+} wf_plan_totals_t;
+
+/* The reply of optimize. */
+typedef struct wf_optimize_result {
+    uint8_t goal;                   /* wf_goal_t */
+    bool applied;
+    size_t npairs;                  /* pairs in the plan */
+    size_t nlisted;                 /* of them listed in pairs (the first ones) */
+    const wf_plan_pair_t *pairs;
+    wf_plan_totals_t plan;          /* the optimal plan */
+    wf_plan_totals_t continuous;    /* continuous matching of the same orders, in time order */
+    wf_plan_totals_t equal;         /* goal tonne_km: the optimum moving continuous's quantity */
+    double gap_pct;                 /* score: (plan - continuous) / plan; tonne_km:
+                                       (continuous - equal) / equal tonne-km; x 100 */
+    size_t offers, demands;         /* orders the solve took */
+    size_t left_out;                /* resting orders beyond the order bound */
+    bool limit_hit;                 /* the solver's iteration or time bound stopped it */
+    char bound[WF_MSG_LEN];         /* a sentence when a bound was hit, else "" */
+} wf_optimize_result_t;
+
 /* The reply to one command. Pointers refer to engine-owned memory valid
  * until the next wf_engine_apply() or wf_engine_tick(). */
 typedef struct wf_reply {
@@ -153,6 +200,9 @@ typedef struct wf_reply {
     size_t nlicences;              /* firm.get: the firm's licences, soonest expiry first */
     const wf_licence_rec_t *licences;
     const wf_config_t *config;     /* config.get, config.set */
+    const wf_optimize_result_t *optimize; /* optimize */
+    size_t nauctions;              /* auction.set, auction.del: every auction after it */
+    const wf_auction_rec_t *auctions;
 } wf_reply_t;
 
 /* What a batch asks the net layer to send after its replies, in order.

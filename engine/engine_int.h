@@ -11,6 +11,9 @@
 #include "../credit/licence.h"
 #include "engine.h"
 #include "store_int.h"
+#include "../matcher/optimise.h"
+
+#define WF_AUCTION_MAX 64 /* call auctions at once */
 
 /* A bump allocator for reply data; everything is freed at once when the
  * next batch starts. Blocks never move, so pointers stay valid. */
@@ -56,6 +59,7 @@ typedef enum wf_timer_kind {
     WF_TIMER_PUSH = 2,         /* push delays (subscriptions) */
     WF_TIMER_MANIFEST_AGE = 3, /* an OPEN manifest grown too old */
     WF_TIMER_CREDIT = 4,       /* a credit event's expiry changes a score */
+    WF_TIMER_AUCTION = 5,      /* a call auction's period: ref = auction serial */
     WF_TIMER__COUNT
 } wf_timer_kind_t;
 
@@ -119,6 +123,14 @@ struct wf_engine {
     uint64_t fail_journal_rid; /* tests only: the journal write of commands with this
                                 * rid (when not 0) fails, as a full disk would */
     wf_lictab_t lic;
+    /* Call auctions (auction.c): the records by serial, and per catalogue
+     * id the number (index + 1) of the auction whose pattern covers the
+     * code, 0 for continuous matching; the matcher reads it as
+     * wf_match_env_t.batch_codes. */
+    wf_auction_rec_t auctions[WF_AUCTION_MAX];
+    size_t nauctions;
+    uint8_t *batch_codes;
+    uint64_t next_auction;
 };
 
 /* One command being applied: the batch transaction and time. */
@@ -183,6 +195,79 @@ void wf_licence__plan_clear(wf_engine_t *e);
 int wf_licence__plan_write(wf_exec_t *x, MDB_txn *t);
 /* After the commit: the plan's usage into memory; clears the plan. */
 void wf_licence__plan_apply(wf_engine_t *e, int64_t now);
+/* ---- making matches: shared by continuous fills (post.c), call-auction
+ * clearings and optimize's apply (auction.c) ---- */
+
+/* The matcher's view of the engine at now: the firm parties, the rules,
+ * the licence allowance and the codes that clear in call auctions. */
+wf_match_env_t wf_engine__env(wf_engine_t *e, int64_t now);
+/* Fills match m (id = its manifest's id) for fill f of offer against
+ * demand, the producer and consumer firms, at now. */
+void wf_match__make(wf_match_rec_t *m, uint64_t id, const wf_order_rec_t *offer,
+                    const wf_order_rec_t *demand, const wf_firm_rec_t *prod,
+                    const wf_firm_rec_t *cons, const wf_fill_t *f, int64_t now,
+                    uint8_t taker_side);
+/* Writes the match and its OPEN manifest. */
+int wf_match__write(wf_exec_t *x, MDB_txn *t, const wf_match_rec_t *m);
+/* The stream message (type, ts, payload) telling the firm on side of m
+ * about it; firm and seq are left for the caller (or wf_stream__put). */
+void wf_match__msg(wf_stream_msg_t *s, const wf_match_rec_t *m, uint8_t side,
+                   const wf_firm_rec_t *counterparty);
+/* Queues m's public feed message (after the commit). */
+void wf_match__feed(wf_engine_t *e, const wf_match_rec_t *m);
+/* Takes qty off the live order id in t; *y is its record afterwards.
+ * WF_E_INTERNAL (reply failed) when the store disagrees. */
+int wf_order__take(wf_exec_t *x, MDB_txn *t, uint64_t id, int64_t qty, wf_order_rec_t *y);
+
+/* ---- call auctions and the optimiser (auction.c, optimize.c) ---- */
+
+/* Loads the auctions and arms their timers (load_state). */
+int wf_auction__load(wf_engine_t *e, MDB_txn *txn);
+void wf_auction__free(wf_engine_t *e);
+/* A timer of kind WF_TIMER_AUCTION fires inside a tick: clears the
+ * auction's book in t, appending stream messages to msgs; *next_match is
+ * the next match number (advanced); *data keeps what the memory step
+ * needs (arena). *acted is set when the tick must be journaled. */
+int wf_auction__fire(wf_exec_t *x, MDB_txn *t, const wf_timer_t *tm, wf_vec_t *msgs,
+                     uint64_t *next_match, void **data, bool *acted);
+/* After the tick committed: the clearing's memory step. */
+void wf_auction__fired(wf_exec_t *x, const wf_timer_t *tm, void *data);
+
+/* A plan of the optimiser over engine orders, and its writing. */
+typedef struct wf_eplan {
+    wf_order_t *offers, *demands;  /* the book's orders, copied (wf_malloc) */
+    size_t noffers, ndemands;
+    wf_opt_plan_t plan;
+    wf_match_rec_t *matches;       /* after writing: one per pair written (arena) */
+    uint64_t *match_ids;           /* after writing: per pair, its match, 0 when the
+                                      licences left could not carry it (arena) */
+    size_t nmatches;
+    wf_stream_msg_t *msgs;         /* two per match (arena), seqs set */
+    size_t nmsgs;
+} wf_eplan_t;
+#define WF_OPT_MAX_ORDERS 1000 /* orders per side one solve takes, oldest first */
+#define WF_OPT_IT_LIM 100000   /* simplex iterations per LP solve (deterministic) */
+#define WF_OPT_TM_LIM_MS 5000  /* time per LP solve, read-only optimize only */
+/* Copies into p the live resting orders at now that the patterns codes
+ * (catalogue codes; ncodes 0 = every order) concern: offers whose code one
+ * covers, demands with a pattern overlapping one; at most
+ * WF_OPT_MAX_ORDERS per side in id order, *left_out counting the rest.
+ * With t, each order's remaining is read from its record in t (a tick may
+ * have filled it already). */
+int wf_eplan__gather(wf_engine_t *e, MDB_txn *t, const char *const *codes, size_t ncodes,
+                     int64_t now, wf_eplan_t *p, size_t *left_out);
+/* Writes every pair of p as a match with its manifest and both firms'
+ * stream messages (wf_stream__put), taking the quantities off both orders,
+ * match numbers from *next_match on (advanced; meta next_match written),
+ * drawing hazardous pairs on the licences (a pair the capacity left cannot
+ * carry is cut or skipped) and writing the licence tally, which the
+ * caller cleared before (a tick once, for all its clearings). */
+int wf_eplan__write(wf_exec_t *x, MDB_txn *t, wf_eplan_t *p, uint64_t *next_match);
+/* After the commit: fills the book, applies the licence tally, queues the
+ * feed and advances next_match; the caller publishes p->msgs (a tick does
+ * it for its own). */
+void wf_eplan__apply(wf_engine_t *e, const wf_eplan_t *p, int64_t now);
+void wf_eplan__fini(wf_eplan_t *p);
 
 /* Frees post.c's scratch. */
 void wf_post__free(wf_engine_t *e);
@@ -201,6 +286,9 @@ int wf_op__tick(wf_exec_t *x);
 int wf_op__licence_put(wf_exec_t *x);
 int wf_op__lane_put(wf_exec_t *x);
 int wf_op__lane_del(wf_exec_t *x);
+int wf_op__optimize(wf_exec_t *x);
+int wf_op__auction_set(wf_exec_t *x);
+int wf_op__auction_del(wf_exec_t *x);
 
 /* The matcher rules of a config. */
 wf_rules_t wf_config__rules(const wf_config_t *c);

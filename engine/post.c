@@ -232,6 +232,15 @@ party_of(void *ctx, uint32_t firm)
     return firm < e->firms.cap ? &e->firms.parties[firm] : NULL;
 }
 
+wf_match_env_t
+wf_engine__env(wf_engine_t *e, int64_t now)
+{
+    return (wf_match_env_t){.cat = e->cat, .rules = &e->rules, .now = now, .ctx = e,
+                            .party = party_of, .allowance = wf_licence__allowance,
+                            .use = wf_licence__use,
+                            .batch_codes = e->nauctions ? e->batch_codes : NULL};
+}
+
 /* Plans the fills and the final state of the incoming order. The licence
  * table is left holding what the kept fills draw on each licence
  * (licence.c), for write_all and apply_memory. */
@@ -239,9 +248,7 @@ static void
 plan_fills(wf_exec_t *x, struct wf_post_plan *pl)
 {
     wf_engine_t *e = x->e;
-    wf_match_env_t env = {.cat = e->cat, .rules = &e->rules, .now = x->now, .ctx = e,
-                          .party = party_of, .allowance = wf_licence__allowance,
-                          .use = wf_licence__use};
+    wf_match_env_t env = wf_engine__env(e, x->now);
     wf_licence__plan_clear(e);
     size_t n = wf_book_match(e->book, &pl->x, &env, pl->fills, WF_MAX_FILLS);
     wf_licence__plan_clear(e);
@@ -287,36 +294,48 @@ next_seq(wf_exec_t *x, struct wf_post_plan *pl, const char *firm)
     return o;
 }
 
-static void
-make_match(wf_exec_t *x, struct wf_post_plan *pl, size_t i, const wf_order_rec_t *y,
-           const wf_firm_rec_t *owner)
+void
+wf_match__make(wf_match_rec_t *m, uint64_t id, const wf_order_rec_t *offer,
+               const wf_order_rec_t *demand, const wf_firm_rec_t *prod, const wf_firm_rec_t *cons,
+               const wf_fill_t *f, int64_t now, uint8_t taker_side)
 {
-    const wf_fill_t *f = &pl->fills[i];
-    const wf_order_rec_t *xr = &pl->rec;
-    bool x_offer = xr->side == WF_OFFER;
-    const wf_firm_rec_t *prod = x_offer ? x->as : owner, *cons = x_offer ? owner : x->as;
-    wf_match_rec_t *m = &pl->matches[i];
     memset(m, 0, sizeof *m);
-    m->id = m->manifest = x->e->next_match + i;
-    m->offer = x_offer ? xr->id : y->id;
-    m->demand = x_offer ? y->id : xr->id;
-    memcpy(m->code, x_offer ? xr->code : y->code, sizeof m->code);
+    m->id = m->manifest = id;
+    m->offer = offer->id;
+    m->demand = demand->id;
+    memcpy(m->code, offer->code, sizeof m->code);
     m->qty = f->qty;
     m->price = f->price;
     m->fee = f->fee;
     m->km = f->km;
     m->score = f->score;
-    m->ts = x->now;
+    m->ts = now;
     memcpy(m->producer, prod->id, sizeof m->producer);
     memcpy(m->consumer, cons->id, sizeof m->consumer);
     m->producer_county = prod->county;
     m->consumer_county = cons->county;
-    m->taker_side = xr->side;
+    m->taker_side = taker_side;
 }
 
-static int
-put_manifest(wf_exec_t *x, MDB_txn *t, const wf_match_rec_t *m)
+static void
+make_match(wf_exec_t *x, struct wf_post_plan *pl, size_t i, const wf_order_rec_t *y,
+           const wf_firm_rec_t *owner)
 {
+    const wf_order_rec_t *xr = &pl->rec;
+    bool x_offer = xr->side == WF_OFFER;
+    wf_match__make(&pl->matches[i], x->e->next_match + i, x_offer ? xr : y, x_offer ? y : xr,
+                   x_offer ? x->as : owner, x_offer ? owner : x->as, &pl->fills[i], x->now,
+                   xr->side);
+}
+
+int
+wf_match__write(wf_exec_t *x, MDB_txn *t, const wf_match_rec_t *m)
+{
+    uint8_t key[8];
+    wf_store__be64(key, m->id);
+    int rc = wf_store__put(t, x->e->store.matches, key, 8, m, sizeof *m);
+    if (rc != WF_OK)
+        return rc;
     wf_manifest_rec_t mf;
     memset(&mf, 0, sizeof mf);
     mf.id = m->manifest;
@@ -326,30 +345,53 @@ put_manifest(wf_exec_t *x, MDB_txn *t, const wf_match_rec_t *m)
     mf.qty = m->qty;
     memcpy(mf.producer, m->producer, sizeof mf.producer);
     memcpy(mf.consumer, m->consumer, sizeof mf.consumer);
-    mf.created = mf.updated = x->now;
-    uint8_t key[8];
+    mf.created = mf.updated = m->ts;
     wf_store__be64(key, mf.id);
     return wf_store__put(t, x->e->store.manifests, key, 8, &mf, sizeof mf);
+}
+
+void
+wf_match__msg(wf_stream_msg_t *s, const wf_match_rec_t *m, uint8_t side,
+              const wf_firm_rec_t *counterparty)
+{
+    memset(s, 0, sizeof *s);
+    s->type = WF_MSG_MATCH;
+    s->ts = m->ts;
+    s->u.match.m = *m;
+    s->u.match.side = side;
+    memcpy(s->u.match.counterparty, counterparty->id, sizeof s->u.match.counterparty);
+    memcpy(s->u.match.counterparty_name, counterparty->name,
+           sizeof s->u.match.counterparty_name);
 }
 
 static int
 put_stream(wf_exec_t *x, MDB_txn *t, wf_stream_msg_t *s, const wf_firm_rec_t *owner,
            const wf_match_rec_t *m, const wf_order_rec_t *y)
 {
-    memset(s, 0, sizeof *s);
+    wf_match__msg(s, m, y->side, x->as);
     memcpy(s->firm, owner->id, sizeof s->firm);
     s->seq = owner->stream_seq;
-    s->type = WF_MSG_MATCH;
-    s->ts = x->now;
-    s->u.match.m = *m;
-    s->u.match.side = y->side;
-    memcpy(s->u.match.counterparty, x->as->id, sizeof s->u.match.counterparty);
-    memcpy(s->u.match.counterparty_name, x->as->name, sizeof s->u.match.counterparty_name);
     uint8_t key[WF_FIRM_ID_LEN + 8];
     memcpy(key, owner->id, WF_FIRM_ID_LEN);
     wf_store__be64(key + WF_FIRM_ID_LEN, s->seq);
     int rc = wf_store__put(t, x->e->store.stream, key, sizeof key, s, sizeof *s);
     return rc == WF_OK ? wf_store__put_firm(t, &x->e->store, owner) : rc;
+}
+
+int
+wf_order__take(wf_exec_t *x, MDB_txn *t, uint64_t id, int64_t qty, wf_order_rec_t *y)
+{
+    uint8_t key[8];
+    wf_store__be64(key, id);
+    int rc = wf_store__get(t, x->e->store.orders, key, 8, y, sizeof *y);
+    if (rc != WF_OK || y->state != WF_ORDER_LIVE || y->remaining < qty)
+        return wf_exec__fail(x, WF_E_INTERNAL, "resting order %llu disagrees with the store",
+                             (unsigned long long)id);
+    y->remaining -= qty;
+    if (y->remaining == 0)
+        y->state = WF_ORDER_FILLED;
+    y->updated = x->now;
+    return wf_store__put(t, x->e->store.orders, key, 8, y, sizeof *y);
 }
 
 /* Writes fill i: the resting order, the match, its manifest, the owner's
@@ -359,27 +401,14 @@ write_fill(wf_exec_t *x, MDB_txn *t, struct wf_post_plan *pl, size_t i)
 {
     const wf_fill_t *f = &pl->fills[i];
     wf_order_rec_t *y = &pl->resting[i];
-    uint8_t key[8];
-    wf_store__be64(key, f->resting->id);
-    int rc = wf_store__get(t, x->e->store.orders, key, 8, y, sizeof *y);
-    if (rc != WF_OK || y->state != WF_ORDER_LIVE || y->remaining < f->qty)
-        return wf_exec__fail(x, WF_E_INTERNAL, "resting order %llu disagrees with the store",
-                             (unsigned long long)f->resting->id);
-    y->remaining -= f->qty;
-    if (y->remaining == 0)
-        y->state = WF_ORDER_FILLED;
-    y->updated = x->now;
-    rc = wf_store__put(t, x->e->store.orders, key, 8, y, sizeof *y);
-    wf_firm_rec_t *owner = next_seq(x, pl, y->firm);
-    if (rc == WF_OK && !owner)
-        return wf_exec__fail(x, WF_E_INTERNAL, "resting order's firm %s is unknown", y->firm);
+    int rc = wf_order__take(x, t, f->resting->id, f->qty, y);
     if (rc != WF_OK)
         return rc;
+    wf_firm_rec_t *owner = next_seq(x, pl, y->firm);
+    if (!owner)
+        return wf_exec__fail(x, WF_E_INTERNAL, "resting order's firm %s is unknown", y->firm);
     make_match(x, pl, i, y, owner);
-    wf_store__be64(key, pl->matches[i].id);
-    rc = wf_store__put(t, x->e->store.matches, key, 8, &pl->matches[i], sizeof pl->matches[i]);
-    if (rc == WF_OK)
-        rc = put_manifest(x, t, &pl->matches[i]);
+    rc = wf_match__write(x, t, &pl->matches[i]);
     if (rc == WF_OK)
         rc = put_stream(x, t, &pl->msgs[i], owner, &pl->matches[i], y);
     return rc;
@@ -418,8 +447,8 @@ write_all(wf_exec_t *x, MDB_txn *t, struct wf_post_plan *pl)
     return rc;
 }
 
-static void
-queue_feed(wf_engine_t *e, const wf_match_rec_t *m)
+void
+wf_match__feed(wf_engine_t *e, const wf_match_rec_t *m)
 {
     wf_feed_msg_t *f = wf_vec__push(&e->feed);
     snprintf(f->topic, sizeof f->topic, "match.%s", m->code);
@@ -453,7 +482,7 @@ apply_memory(wf_exec_t *x, struct wf_post_plan *pl)
     }
     for (size_t i = 0; i < pl->nfills; i++) {
         *(wf_stream_msg_t *)wf_vec__push(&e->stream) = pl->msgs[i];
-        queue_feed(e, &pl->matches[i]);
+        wf_match__feed(e, &pl->matches[i]);
     }
     wf_reply_t *r = x->reply;
     wf_order__id(r->id, &pl->rec);

@@ -154,6 +154,7 @@ open_dbs(wf_store_t *s, MDB_txn *txn, unsigned flags)
         {"journal", offsetof(wf_store_t, journal)},
         {"licences", offsetof(wf_store_t, licences)},
         {"lanes", offsetof(wf_store_t, lanes)},
+        {"auctions", offsetof(wf_store_t, auctions)},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         int rc = mdb_dbi_open(txn, dbs[i].name, flags, (MDB_dbi *)((char *)s + dbs[i].off));

@@ -23,7 +23,9 @@
  *   journal      BE64 seq -> wf_journal_rec_t
  *   licences     BE64 licence id -> wf_licence_rec_t ("next_licence" in meta)
  *   lanes        producer id + consumer id + code (WF_CODE_LEN bytes,
- *                zero-padded) -> wf_lane_rec_t */
+ *                zero-padded) -> wf_lane_rec_t
+
+ *   auctions     BE64 auction serial -> wf_auction_rec_t (call auctions) */
 #ifndef WF_STORE_INT_H
 #define WF_STORE_INT_H
 
@@ -34,7 +36,7 @@
 
 #include "engine.h"
 
-#define WF_SCHEMA_VERSION 2u /* 2: licences and lanes */
+#define WF_SCHEMA_VERSION 3u /* 2: licences and lanes; 3: config co2_per_tkm, auctions */
 #define WF_JOURNAL_FORMAT 1u
 #define WF_FIRM_ID_LEN 18 /* bytes of a firm id in keys (no NUL) */
 
@@ -76,7 +78,7 @@ typedef struct wf_store_layout {
 typedef struct wf_store {
     MDB_env *env;
     MDB_dbi meta, firms, firm_keys, orders, firm_orders, matches, manifests, stream, config,
-        journal, licences, lanes;
+        journal, licences, lanes, auctions;
 } wf_store_t;
 
 /* Opens or creates the environment in dir (created when missing) and its

@@ -1,5 +1,6 @@
-/* Timers of the writer loop: order expiry now, and the push delays,
- * manifest ages and credit-event expiries that build on the same heap.
+/* Timers of the writer loop: order expiry and call-auction periods now,
+ * and the push delays, manifest ages and credit-event expiries that build
+ * on the same heap.
  *
  * Timers live in memory only, in a binary min-heap ordered by (due, kind,
  * ref, aux), so the order they fire in is fully determined by the state.
@@ -132,12 +133,14 @@ typedef struct fire {
     wf_timer_t t;
     bool acted;
     size_t msg0, nmsg;      /* its messages in the tick's pending list */
+    void *data;             /* kind-specific, for the memory step (arena) */
 } fire_t;
 
 typedef struct tick {
     fire_t fires[TICK_MAX];
     size_t n;
     wf_vec_t msgs;          /* wf_stream_msg_t written in the child */
+    uint64_t next_match;    /* match numbers taken by the fires so far */
 } tick_t;
 
 /* Order expiry: a live order whose time has come leaves the book, its
@@ -154,6 +157,8 @@ expire_order_write(wf_exec_t *x, MDB_txn *t, tick_t *k, fire_t *f)
     int rc = wf_store__get(t, x->e->store.orders, key, 8, &r, sizeof r);
     if (rc != WF_OK)
         return rc;
+    if (r.state != WF_ORDER_LIVE)
+        return WF_OK; /* filled by an earlier timer of this tick */
     r.state = WF_ORDER_EXPIRED;
     r.updated = x->now;
     rc = wf_store__put(t, x->e->store.orders, key, 8, &r, sizeof r);
@@ -180,11 +185,27 @@ expire_order_apply(wf_exec_t *x, const fire_t *f)
         wf_book_remove(x->e->book, o);
 }
 
+/* A call auction's period (auction.c): clear its part of the book. */
+static int
+auction_write(wf_exec_t *x, MDB_txn *t, tick_t *k, fire_t *f)
+{
+    int rc = wf_auction__fire(x, t, &f->t, &k->msgs, &k->next_match, &f->data, &f->acted);
+    f->nmsg = k->msgs.n - f->msg0;
+    return rc;
+}
+
+static void
+auction_apply(wf_exec_t *x, const fire_t *f)
+{
+    wf_auction__fired(x, &f->t, f->data);
+}
+
 static const struct {
     int (*write)(wf_exec_t *x, MDB_txn *t, tick_t *k, fire_t *f);
     void (*apply)(wf_exec_t *x, const fire_t *f);
 } kinds[WF_TIMER__COUNT] = {
     [WF_TIMER_ORDER_EXPIRY] = {expire_order_write, expire_order_apply},
+    [WF_TIMER_AUCTION] = {auction_write, auction_apply},
 };
 
 int
@@ -193,6 +214,8 @@ wf_op__tick(wf_exec_t *x)
     wf_engine_t *e = x->e;
     tick_t *k = wf_arena__alloc(&e->arena, sizeof *k);
     k->msgs.size = sizeof(wf_stream_msg_t);
+    k->next_match = e->next_match;
+    wf_licence__plan_clear(e); /* call-auction clearings draw on licences */
     const wf_timer_t *top;
     while (k->n < TICK_MAX && (top = wf_timers__top(&e->timers)) && top->due <= x->now) {
         k->fires[k->n++] = (fire_t){.t = *top};
@@ -217,6 +240,7 @@ wf_op__tick(wf_exec_t *x)
     if (rc != WF_OK) {
         for (size_t i = 0; i < k->n; i++) /* they fire again on the next tick */
             wf_timers__add(&e->timers, &k->fires[i].t);
+        wf_licence__plan_clear(e);
         wf_vec__free(&k->msgs);
         return rc;
     }

@@ -102,6 +102,10 @@ typedef struct wf_match_env {
      * wf_refbook_match. */
     void (*use)(void *ctx, uint32_t consumer, uint32_t producer, int32_t code, int64_t qty,
                 int64_t now);
+    /* Per catalogue id (wf_catalogue_count entries): nonzero for a code
+     * that clears only in call auctions, so no pair whose offer has it is
+     * eligible. NULL: every code matches continuously. */
+    const uint8_t *batch_codes;
 } wf_match_env_t;
 
 /* One planned fill of the incoming order against a resting one. */
@@ -151,7 +155,7 @@ size_t wf_book_match(const wf_book_t *self, const wf_order_t *x, const wf_match_
 /* The literal rule for one pair, quantity aside: true when resting order y
  * is eligible for incoming x (code fit, both live, different firms, neither
  * blocked, distance within both radii, credit minimums, price with fee,
- * licence or lane, regional rules). On true, sets *km, *fee and *score. */
+ * licence or lane, regional rules, the offer's code not in a call auction). On true, sets *km, *fee and *score. */
 bool wf_match_eligible(const wf_order_t *x, const wf_order_t *y, const wf_match_env_t *env,
                        double *km, int64_t *fee, double *score);
 

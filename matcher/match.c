@@ -84,6 +84,8 @@ wf_match_eligible(const wf_order_t *x, const wf_order_t *y, const wf_match_env_t
 
     if (!code_fits(cat, offer, demand))
         return false;
+    if (env->batch_codes && offer->code >= 0 && env->batch_codes[offer->code])
+        return false;
     if (y->remaining <= 0 || !live(x, env->now) || !live(y, env->now))
         return false;
     if (x->firm == y->firm)
@@ -347,10 +349,12 @@ seed(search_t *q)
             if (p < 0 || (size_t)p >= self->ncodes || shadowed(self->cat, x, k))
                 continue;
             for (uint32_t i = self->pre_at[p]; i < self->pre_end[p]; i++) /* subtree size */
-                if (self->offer_tree[self->pre[i]] != SP_NONE)
+                if (self->offer_tree[self->pre[i]] != SP_NONE &&
+                    !(q->env->batch_codes && q->env->batch_codes[self->pre[i]]))
                     push_node(q, self->offer_tree[self->pre[i]], INFINITY);
         }
-    } else if (x->code >= 0 && (size_t)x->code < wf_catalogue_count(self->cat)) {
+    } else if (x->code >= 0 && (size_t)x->code < wf_catalogue_count(self->cat) &&
+               !(q->env->batch_codes && q->env->batch_codes[x->code])) {
         for (int32_t a = x->code; a >= 0; a = wf_catalogue_get(self->cat, a)->parent) {
             if ((size_t)a >= self->ncodes)
                 continue; /* a code newer than every resting order */

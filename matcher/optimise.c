@@ -30,6 +30,7 @@
 /* One eligible (offer, demand) pair: an arc of the network. */
 typedef struct cand {
     size_t offer, demand;
+    uint64_t oid, did; /* the orders' ids, for the canonical order */
     int64_t cap;       /* min(both remainings, allowance) */
     int64_t allowance; /* licence allowance; INT64_MAX when unlimited */
     int64_t min_fill;  /* the larger of the two minimum fills */
@@ -74,6 +75,7 @@ typedef struct problem {
     cand_t *cands;
     size_t ncands, capcands;
     network_t net;
+    bool limit_hit;    /* a bound stopped a solve */
 } problem_t;
 
 /* Offers keyed by latitude, for the window scan. */
@@ -120,8 +122,8 @@ consider(problem_t *p, size_t oi, size_t di)
         return;
     if (!wf_match_eligible(d, o, env, &km, &fee, &score))
         return;
-    cand_t c = {.offer = oi, .demand = di, .km = km, .score = score,
-                .allowance = INT64_MAX};
+    cand_t c = {.offer = oi, .demand = di, .oid = o->id, .did = d->id, .km = km,
+                .score = score, .allowance = INT64_MAX};
     c.cap = min64(o->remaining, d->remaining);
     if (env->allowance && o->code >= 0 && wf_catalogue_get(env->cat, o->code)->hazardous) {
         c.allowance = env->allowance(env->ctx, d->firm, o->firm, o->code, env->now);
@@ -171,6 +173,22 @@ enumerate(problem_t *p)
             consider(p, byl[k].offer, di);
     }
     wf_free(byl);
+}
+
+/* Canonical candidate order: (offer id, demand id, then input indices),
+ * so that the network, and with it the simplex's path, does not depend on
+ * the order the caller listed the orders in. */
+static int
+cmp_cand(const void *x, const void *y)
+{
+    const cand_t *a = x, *b = y;
+    if (a->oid != b->oid)
+        return a->oid < b->oid ? -1 : 1;
+    if (a->did != b->did)
+        return a->did < b->did ? -1 : 1;
+    if (a->offer != b->offer)
+        return a->offer < b->offer ? -1 : 1;
+    return (a->demand > b->demand) - (a->demand < b->demand);
 }
 
 /* Builds the network of every candidate: source -> offer -> demand ->
@@ -307,7 +325,18 @@ lp_run(problem_t *p)
     glp_smcp parm;
     glp_init_smcp(&parm);
     parm.msg_lev = GLP_MSG_OFF;
+    if (p->params.it_lim > 0)
+        parm.it_lim = p->params.it_lim;
+    if (p->params.tm_lim_ms > 0)
+        parm.tm_lim = p->params.tm_lim_ms;
     int rc = glp_simplex(n->lp, &parm);
+    if (rc == GLP_EITLIM || rc == GLP_ETMLIM) {
+        /* Stopped by a bound: the circulation's zero flow is feasible and
+         * the primal simplex keeps feasibility once it has it, so the last
+         * basis is a usable (integral, not optimal) plan when feasible. */
+        p->limit_hit = true;
+        return glp_get_prim_stat(n->lp) == GLP_FEAS ? WF_OK : WF_E_LIMIT;
+    }
     if (rc != 0 || glp_get_status(n->lp) != GLP_OPT) {
         /* A warm basis gone singular: once more from the standard one. */
         glp_std_basis(n->lp);
@@ -399,7 +428,7 @@ solve_round(problem_t *p, const char **used)
 
 /* A flowing pair under a finite allowance, keyed for grouping by
  * (consumer firm, code) and, within a group, worst pair first: the lowest
- * score, or the longest distance, then the higher indices. */
+ * score, or the longest distance, then the higher ids. */
 typedef struct trim_key {
     uint32_t firm;
     int32_t code;
@@ -418,6 +447,10 @@ cmp_trim(const void *x, const void *y)
         return a->code < b->code ? -1 : 1;
     if (a->badness != b->badness)
         return a->badness > b->badness ? -1 : 1;
+    if (a->cand->oid != b->cand->oid)
+        return a->cand->oid > b->cand->oid ? -1 : 1;
+    if (a->cand->did != b->cand->did)
+        return a->cand->did > b->cand->did ? -1 : 1;
     if (a->offer != b->offer)
         return a->offer > b->offer ? -1 : 1;
     return (a->demand < b->demand) - (a->demand > b->demand);
@@ -555,6 +588,7 @@ wf_optimise_ex(const wf_order_t *offers, size_t noffers, const wf_order_t *deman
         return ret;
 
     enumerate(&p);
+    qsort(p.cands, p.ncands, sizeof(*p.cands), cmp_cand);
     plan->narcs = p.ncands;
     net_build(&p);
     for (;;) {
@@ -584,6 +618,7 @@ wf_optimise_ex(const wf_order_t *offers, size_t noffers, const wf_order_t *deman
             break;
         }
     }
+    plan->limit_hit = p.limit_hit;
     if (ret == WF_OK)
         fill_plan(&p, plan);
     net_fini(&p.net);

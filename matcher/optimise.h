@@ -44,10 +44,19 @@
  *    modelled; the engine's commit-time check stays the authority.
  *  - Time. Eligibility is evaluated once, at env->now.
  *
+ * Determinism: the candidate pairs are put in a canonical order (offer id,
+ * then demand id, then input index) before the network is built, and
+ * GLPK's simplex is deterministic for identical input, so the plan depends
+ * only on the orders and the env, not on the order the caller lists them
+ * in; among several optimal plans the one the simplex reaches from that
+ * canonical order is returned. The engine's call auctions rely on this to
+ * replay a clearing exactly (with an iteration limit, never a time limit).
+ *
  * Pure C apart from GLPK; not on the hot path (it allocates freely). */
 #ifndef WF_OPTIMISE_H
 #define WF_OPTIMISE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -85,6 +94,14 @@ typedef struct wf_opt_params {
     int64_t qty_limit;
     /* Solves in the minimum-fill loop, >= 1; 0 = WF_OPT_MAX_ROUNDS. */
     unsigned max_rounds;
+    /* Bounds on each LP solve (GLPK's it_lim and tm_lim); 0 = none. An
+     * iteration limit keeps the plan deterministic; a time limit does
+     * not (it depends on the machine's speed), so a plan that is applied
+     * must not use one. When a bound stops a solve, the plan is the
+     * solver's last feasible flow (feasible, not optimal) and limit_hit is
+     * set. */
+    int it_lim;
+    int tm_lim_ms;
 } wf_opt_params_t;
 
 /* One assigned pair; offer and demand index the caller's input arrays. */
@@ -108,6 +125,7 @@ typedef struct wf_opt_plan {
     int64_t allowance_trimmed; /* quantity trimmed to licence allowances */
     const char *solver;       /* "okalg" or "simplex" (the last solve), or
                                  "none"; a static string */
+    bool limit_hit;           /* it_lim or tm_lim stopped a solve */
 } wf_opt_plan_t;
 
 /* Computes the optimal plan for goal (see the file comment for what is

@@ -514,6 +514,7 @@ dec_config_set(dec_t *d, wf_cmd_t *cmd)
         {"w_distance", WF_CFG_W_DISTANCE, offsetof(wf_config_t, w_distance)},
         {"w_price", WF_CFG_W_PRICE, offsetof(wf_config_t, w_price)},
         {"discrepancy_pct", WF_CFG_DISCREPANCY_PCT, offsetof(wf_config_t, discrepancy_pct)},
+        {"co2_per_tkm", WF_CFG_CO2_PER_TKM, offsetof(wf_config_t, co2_per_tkm)},
     };
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         if ((rc = get_num(d, nums[i].name, false, (double *)((char *)c + nums[i].off), &has)))
@@ -558,6 +559,42 @@ dec_config_set(dec_t *d, wf_cmd_t *cmd)
         return fail(d, WF_E_FIELD, "config.set needs at least one setting (field \"w_credit\", "
                                    "\"tier_a\", \"eco_fee\", ...)");
     return WF_OK;
+}
+
+/* An optional goal name: "score" (the default) or "tonne_km". */
+static int
+get_goal(dec_t *d, uint8_t *goal)
+{
+    char name[16];
+    bool has;
+    int rc = get_str(d, "goal", false, 1, sizeof name - 1, name, &has);
+    if (rc)
+        return rc;
+    *goal = WF_GOAL_SCORE;
+    if (!has)
+        return WF_OK;
+    int g = wf_goal_from_name(name);
+    if (g < 0)
+        return fail(d, WF_E_FIELD, "field \"goal\" must be \"score\" or \"tonne_km\"");
+    *goal = (uint8_t)g;
+    return WF_OK;
+}
+
+static int
+dec_optimize(dec_t *d, wf_cmd_t *cmd)
+{
+    wf_cmd_optimize_t *o = &cmd->u.optimize;
+    const msgpack_object *codes;
+    int rc = get_goal(d, &o->goal);
+    if (!rc)
+        rc = get_bool(d, "apply", false, &o->apply, NULL);
+    if (!rc)
+        rc = field(d, "codes", &codes);
+    if (!rc && codes) {
+        rc = get_codes(d, "codes", &o->ncodes, o->codes);
+        cmd->has |= WF_HAS_CODES;
+    }
+    return rc;
 }
 
 static int
@@ -626,6 +663,16 @@ dec_op(dec_t *d, wf_cmd_t *cmd)
     case WF_OP_LANE_PUT:
     case WF_OP_LANE_DEL:
         return dec_lane(d, cmd);
+    case WF_OP_OPTIMIZE:
+        return dec_optimize(d, cmd);
+    case WF_OP_AUCTION_SET:
+        if ((rc = get_str(d, "code", true, 1, WF_CODE_LEN - 1, cmd->u.auction.code, NULL)) ||
+            (rc = get_int(d, "period_ms", true, INT64_MIN, INT64_MAX, &cmd->u.auction.period_ms,
+                          NULL)))
+            return rc;
+        return get_goal(d, &cmd->u.auction.goal);
+    case WF_OP_AUCTION_DEL:
+        return get_str(d, "code", true, 1, WF_CODE_LEN - 1, cmd->u.auction.code, NULL);
     default:
         return fail(d, WF_E_INTERNAL, "op %d has no decoder", (int)cmd->op);
     }
@@ -933,7 +980,7 @@ pk_firm(msgpack_packer *pk, const wf_firm_rec_t *f, const wf_config_t *cfg, bool
 static void
 pk_config(msgpack_packer *pk, const wf_config_t *c)
 {
-    msgpack_pack_map(pk, 12);
+    msgpack_pack_map(pk, 13);
     pk_str(pk, "w_credit");
     msgpack_pack_double(pk, c->w_credit);
     pk_str(pk, "w_distance");
@@ -958,6 +1005,104 @@ pk_config(msgpack_packer *pk, const wf_config_t *c)
     msgpack_pack_int64(pk, c->eco_fee);
     pk_str(pk, "discrepancy_pct");
     msgpack_pack_double(pk, c->discrepancy_pct);
+    pk_str(pk, "co2_per_tkm");
+    msgpack_pack_double(pk, c->co2_per_tkm);
+}
+
+static void
+pk_totals(msgpack_packer *pk, const wf_plan_totals_t *t)
+{
+    msgpack_pack_map(pk, 4);
+    pk_str(pk, "qty");
+    msgpack_pack_int64(pk, t->qty);
+    pk_str(pk, "tonne_km");
+    msgpack_pack_double(pk, t->tonne_km);
+    pk_str(pk, "co2_kg");
+    msgpack_pack_double(pk, t->co2_kg);
+    pk_str(pk, "score");
+    msgpack_pack_double(pk, t->score);
+}
+
+/* The optimize reply's fields (15), without the map header. */
+#define OPTIMIZE_FIELDS 15
+static void
+pk_optimize(msgpack_packer *pk, const wf_optimize_result_t *r)
+{
+    pk_str(pk, "goal");
+    pk_str(pk, wf_goal_name(r->goal) ? wf_goal_name(r->goal) : "score");
+    pk_str(pk, "applied");
+    pk_bool(pk, r->applied);
+    pk_str(pk, "pairs");
+    msgpack_pack_array(pk, r->pairs ? r->nlisted : 0);
+    for (size_t i = 0; r->pairs && i < r->nlisted; i++) {
+        const wf_plan_pair_t *p = &r->pairs[i];
+        msgpack_pack_map(pk, 7);
+        pk_str(pk, "offer");
+        pk_id(pk, 'O', p->offer);
+        pk_str(pk, "demand");
+        pk_id(pk, 'D', p->demand);
+        pk_str(pk, "code");
+        pk_str(pk, p->code);
+        pk_str(pk, "qty");
+        msgpack_pack_int64(pk, p->qty);
+        pk_str(pk, "km");
+        msgpack_pack_double(pk, p->km);
+        pk_str(pk, "score");
+        msgpack_pack_double(pk, p->score);
+        pk_str(pk, "match");
+        if (p->match)
+            pk_id(pk, 'M', p->match);
+        else
+            msgpack_pack_nil(pk);
+    }
+    pk_str(pk, "npairs");
+    msgpack_pack_uint64(pk, r->npairs);
+    pk_str(pk, "qty");
+    msgpack_pack_int64(pk, r->plan.qty);
+    pk_str(pk, "tonne_km");
+    msgpack_pack_double(pk, r->plan.tonne_km);
+    pk_str(pk, "co2_kg");
+    msgpack_pack_double(pk, r->plan.co2_kg);
+    pk_str(pk, "score");
+    msgpack_pack_double(pk, r->plan.score);
+    pk_str(pk, "continuous");
+    pk_totals(pk, &r->continuous);
+    pk_str(pk, "equal");
+    if (r->goal == WF_GOAL_TONNE_KM)
+        pk_totals(pk, &r->equal);
+    else
+        msgpack_pack_nil(pk);
+    pk_str(pk, "gap_pct");
+    msgpack_pack_double(pk, r->gap_pct);
+    pk_str(pk, "offers");
+    msgpack_pack_uint64(pk, r->offers);
+    pk_str(pk, "demands");
+    msgpack_pack_uint64(pk, r->demands);
+    pk_str(pk, "bounded");
+    pk_bool(pk, r->left_out > 0 || r->limit_hit);
+    pk_str(pk, "bound");
+    pk_str(pk, r->bound);
+}
+
+static void
+pk_auctions(msgpack_packer *pk, const wf_auction_rec_t *a, size_t n)
+{
+    msgpack_pack_array(pk, a ? n : 0);
+    for (size_t i = 0; a && i < n; i++) {
+        msgpack_pack_map(pk, 6);
+        pk_str(pk, "code");
+        pk_str(pk, a[i].code);
+        pk_str(pk, "period_ms");
+        msgpack_pack_int64(pk, a[i].period_ms);
+        pk_str(pk, "goal");
+        pk_str(pk, wf_goal_name(a[i].goal) ? wf_goal_name(a[i].goal) : "score");
+        pk_str(pk, "last_clear");
+        msgpack_pack_int64(pk, a[i].last_clear);
+        pk_str(pk, "clears");
+        msgpack_pack_uint64(pk, a[i].clears);
+        pk_str(pk, "matched");
+        msgpack_pack_uint64(pk, a[i].matched);
+    }
 }
 
 static void
@@ -1011,6 +1156,11 @@ wf_codec_reply(msgpack_sbuffer *sb, const wf_reply_t *r, const wf_catalogue_t *c
     case WF_OP_FIRM_PUT:
         extra = r->firm ? 1 : 0;
         break;
+    case WF_OP_OPTIMIZE:
+        extra = r->optimize ? OPTIMIZE_FIELDS : 0;
+        break;
+    case WF_OP_AUCTION_SET:
+    case WF_OP_AUCTION_DEL:
     case WF_OP_LICENCE_PUT:
         extra = 1;
         break;
@@ -1077,6 +1227,14 @@ wf_codec_reply(msgpack_sbuffer *sb, const wf_reply_t *r, const wf_catalogue_t *c
     case WF_OP_LICENCE_PUT:
         pk_str(&pk, "id");
         pk_str(&pk, r->id);
+        break;
+    case WF_OP_OPTIMIZE:
+        pk_optimize(&pk, r->optimize);
+        break;
+    case WF_OP_AUCTION_SET:
+    case WF_OP_AUCTION_DEL:
+        pk_str(&pk, "auctions");
+        pk_auctions(&pk, r->auctions, r->nauctions);
         break;
     default:
         break;

@@ -779,6 +779,22 @@ log_reply(wf_server_t *s, const req_t *r, const wf_cmd_t *c, const wf_reply_t *r
         event(s, "lane %s -> %s for %s %s by %s", c->u.lane.producer, c->u.lane.consumer, c->u.lane.code,
               c->op == WF_OP_LANE_PUT ? "approved" : "removed", c->as);
         break;
+    case WF_OP_OPTIMIZE:
+        if (rep->optimize)
+            event(s, "optimize by %s: goal %s, %zu pairs, qty %lld, %.1f t*km (continuous %lld, "
+                  "%.1f t*km), gap %.1f%%%s%s", c->as, wf_goal_name(rep->optimize->goal),
+                  rep->optimize->npairs, (long long)rep->optimize->plan.qty,
+                  rep->optimize->plan.tonne_km, (long long)rep->optimize->continuous.qty,
+                  rep->optimize->continuous.tonne_km, rep->optimize->gap_pct,
+                  rep->optimize->applied ? ", applied" : "", rep->optimize->bound[0] ? ", bounded" : "");
+        break;
+    case WF_OP_AUCTION_SET:
+        event(s, "call auction for %s every %lld ms (goal %s) set by %s", c->u.auction.code,
+              (long long)c->u.auction.period_ms, wf_goal_name(c->u.auction.goal), c->as);
+        break;
+    case WF_OP_AUCTION_DEL:
+        event(s, "call auction for %s deleted by %s", c->u.auction.code, c->as);
+        break;
     default:
         break;
     }
