@@ -14,16 +14,9 @@
 #include "matcher/optimise.h"
 #include "wf_error.h"
 
-#define NFIRMS 16
+#include "opt_brute.h"
 
-/* Checks that run by the hundred thousand assert only when they fail:
- * Criterion's --full-stats (as ctest runs it) records every passing
- * assertion, which would dominate the run time. */
-#define check(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (!(cond))                                                                           \
-            cr_assert(cond, ##__VA_ARGS__);                                                    \
-    } while (0)
+#define NFIRMS 16
 
 static wf_catalogue_t *cat;
 static wf_rules_t rules;
@@ -158,84 +151,6 @@ int_metres(const wf_opt_plan_t *plan)
     return s;
 }
 
-/* ---- brute force --------------------------------------------------------- */
-
-typedef struct brute {
-    const wf_order_t *o, *d;
-    size_t no, nd;
-    int64_t cap[16], score[16], metres[16], minfill[16];
-    int64_t left_o[8], left_d[8], x[16];
-    /* results */
-    int64_t best_score;             /* max sum x * int score */
-    int64_t max_qty, min_metres;    /* lexicographic */
-    int64_t metres_at[64];          /* least metres moving exactly q; -1 = impossible */
-} brute_t;
-
-static void
-brute_rec(brute_t *b, size_t k, int64_t qty, int64_t sc, int64_t m)
-{
-    size_t n = b->no * b->nd;
-    if (k == n) {
-        if (sc > b->best_score)
-            b->best_score = sc;
-        check(qty < 64);
-        if (b->metres_at[qty] < 0 || m < b->metres_at[qty])
-            b->metres_at[qty] = m;
-        if (qty > b->max_qty || (qty == b->max_qty && m < b->min_metres)) {
-            b->max_qty = qty;
-            b->min_metres = m;
-        }
-        return;
-    }
-    size_t i = k / b->nd, j = k % b->nd;
-    int64_t hi = b->cap[k];
-    if (hi > b->left_o[i])
-        hi = b->left_o[i];
-    if (hi > b->left_d[j])
-        hi = b->left_d[j];
-    for (int64_t q = 0; q <= hi; q++) {
-        if (q > 0 && q < b->minfill[k])
-            continue;
-        b->left_o[i] -= q;
-        b->left_d[j] -= q;
-        brute_rec(b, k + 1, qty + q, sc + q * b->score[k], m + q * b->metres[k]);
-        b->left_o[i] += q;
-        b->left_d[j] += q;
-    }
-}
-
-/* Exhaustive optimum over every integral assignment, with the optimiser's
- * integer costs; min fill is enforced exactly when enforce_min_fill. */
-static brute_t
-brute(const wf_order_t *o, size_t no, const wf_order_t *d, size_t nd, bool enforce_min_fill)
-{
-    brute_t b = {.o = o, .d = d, .no = no, .nd = nd, .best_score = 0, .max_qty = -1};
-    check(no * nd <= 16 && no <= 8 && nd <= 8);
-    for (size_t i = 0; i < no; i++)
-        for (size_t j = 0; j < nd; j++) {
-            size_t k = i * nd + j;
-            double km, sc;
-            int64_t fee;
-            if (!wf_match_eligible(&d[j], &o[i], &env, &km, &fee, &sc)) {
-                b.cap[k] = 0;
-                continue;
-            }
-            b.cap[k] = o[i].remaining < d[j].remaining ? o[i].remaining : d[j].remaining;
-            b.score[k] = llround(sc * WF_OPT_SCORE_SCALE);
-            b.metres[k] = llround(km * WF_OPT_KM_SCALE);
-            int64_t mf = o[i].min_fill > d[j].min_fill ? o[i].min_fill : d[j].min_fill;
-            b.minfill[k] = enforce_min_fill ? mf : 1;
-        }
-    for (size_t q = 0; q < 64; q++)
-        b.metres_at[q] = -1;
-    for (size_t i = 0; i < no; i++)
-        b.left_o[i] = o[i].remaining;
-    for (size_t j = 0; j < nd; j++)
-        b.left_d[j] = d[j].remaining;
-    brute_rec(&b, 0, 0, 0, 0);
-    return b;
-}
-
 /* xorshift64*: a small deterministic generator for the random books. */
 static uint64_t
 rnd(uint64_t *s)
@@ -300,7 +215,7 @@ Test(optimise, max_score_matches_brute_force)
         size_t no = shapes[seed % 5][0], nd = shapes[seed % 5][1];
         wf_order_t o[8], d[8];
         random_book(seed / 2, o, no, d, nd, 5, false);
-        brute_t b = brute(o, no, d, nd, false);
+        brute_t b = brute(&env, o, no, d, nd, false);
         wf_opt_plan_t plan;
         wf_opt_params_t params = {.goal = WF_OPT_MAX_SCORE, .solver = solvers[seed % 2]};
         check(wf_optimise_ex(o, no, d, nd, &env, &params, &plan) == WF_OK);
@@ -331,7 +246,7 @@ Test(optimise, huge_costs_fall_back_to_the_lp)
         random_book(seed + 4242, o, no, d, nd, 5, false);
         for (size_t j = 0; j < nd; j++)
             d[j].price += (int64_t)rnd_in(&(uint64_t){seed + j + 1}, 0, 3) * 100000000000LL;
-        brute_t b = brute(o, no, d, nd, false);
+        brute_t b = brute(&env, o, no, d, nd, false);
         wf_opt_plan_t plan;
         wf_opt_params_t params = {.goal = WF_OPT_MAX_SCORE, .solver = WF_OPT_SOLVER_OKALG};
         check(wf_optimise_ex(o, no, d, nd, &env, &params, &plan) == WF_OK);
@@ -350,7 +265,7 @@ Test(optimise, min_tonne_km_matches_brute_force)
         size_t no = shapes[seed % 5][0], nd = shapes[seed % 5][1];
         wf_order_t o[8], d[8];
         random_book(seed / 2 + 7777, o, no, d, nd, 5, false);
-        brute_t b = brute(o, no, d, nd, false);
+        brute_t b = brute(&env, o, no, d, nd, false);
         wf_opt_plan_t plan;
         wf_opt_params_t params = {.goal = WF_OPT_MIN_TONNE_KM, .solver = solvers[seed % 2]};
         check(wf_optimise_ex(o, no, d, nd, &env, &params, &plan) == WF_OK);
@@ -376,7 +291,7 @@ Test(optimise, quantity_limit_matches_brute_force)
         size_t no = shapes[seed % 5][0], nd = shapes[seed % 5][1];
         wf_order_t o[8], d[8];
         random_book(seed / 2 + 999, o, no, d, nd, 5, false);
-        brute_t b = brute(o, no, d, nd, false);
+        brute_t b = brute(&env, o, no, d, nd, false);
         if (b.max_qty <= 0)
             continue;
         int64_t limit = rnd_in(&(uint64_t){seed * 77 + 1}, 1, b.max_qty + 2);
@@ -404,8 +319,8 @@ Test(optimise, min_fill_plans_are_feasible_and_bounded)
         size_t no = shapes[seed % 5][0], nd = shapes[seed % 5][1];
         wf_order_t o[8], d[8];
         random_book(seed + 31337, o, no, d, nd, 5, true);
-        brute_t exact = brute(o, no, d, nd, true);
-        brute_t relaxed = brute(o, no, d, nd, false);
+        brute_t exact = brute(&env, o, no, d, nd, true);
+        brute_t relaxed = brute(&env, o, no, d, nd, false);
         for (int goal = 0; goal < 2; goal++) {
             wf_opt_plan_t plan;
             check(wf_optimise(o, no, d, nd, &env, (wf_opt_goal_t)goal, &plan) == WF_OK);
@@ -652,4 +567,70 @@ Test(optimise, bad_input_and_empty_books)
     cr_assert_eq(plan.matched_qty, 1000);
     wf_opt_plan_fini(&plan);
     wf_opt_plan_fini(NULL);
+}
+
+/* The plan depends on the orders, not on the order they are listed in:
+ * the candidates are put in a canonical order before the network is
+ * built. Many ties (equal distances and scores) make the optimum
+ * non-unique, so a solver that followed the input order would differ. */
+Test(optimise, plan_is_independent_of_the_input_order)
+{
+    wf_order_t o[6], d[6], ro[6], rd[6];
+    for (size_t i = 0; i < 6; i++) {
+        o[i] = offer(10 + i, (uint32_t)i, sw01, 3, (double)(i % 2) / 100.0, 50);
+        d[i] = demand(20 + i, (uint32_t)(6 + i), sw01, 2, (double)(i % 3) / 100.0, 50);
+    }
+    static const size_t perm[6] = {3, 5, 0, 4, 1, 2};
+    for (size_t i = 0; i < 6; i++) {
+        ro[i] = o[perm[i]];
+        rd[i] = d[5 - perm[i]];
+    }
+    for (int goal = 0; goal < 2; goal++) {
+        wf_opt_plan_t a, b;
+        cr_assert_eq(wf_optimise(o, 6, d, 6, &env, (wf_opt_goal_t)goal, &a), WF_OK);
+        cr_assert_eq(wf_optimise(ro, 6, rd, 6, &env, (wf_opt_goal_t)goal, &b), WF_OK);
+        cr_assert_eq(a.npairs, b.npairs);
+        /* Compare by order ids: sort b's pairs by (offer id, demand id). */
+        uint64_t ka[36], kb[36];
+        for (size_t k = 0; k < a.npairs; k++) {
+            ka[k] = o[a.pairs[k].offer].id * 1000 + d[a.pairs[k].demand].id * 10 +
+                    (uint64_t)a.pairs[k].qty;
+            kb[k] = ro[b.pairs[k].offer].id * 1000 + rd[b.pairs[k].demand].id * 10 +
+                    (uint64_t)b.pairs[k].qty;
+        }
+        for (size_t k = 0; k < b.npairs; k++) /* insertion sort, tiny */
+            for (size_t j = k; j > 0 && kb[j - 1] > kb[j]; j--) {
+                uint64_t t = kb[j];
+                kb[j] = kb[j - 1];
+                kb[j - 1] = t;
+            }
+        for (size_t k = 0; k < a.npairs; k++)
+            cr_assert_eq(ka[k], kb[k], "goal %d pair %zu: %llu vs %llu", goal, k,
+                         (unsigned long long)ka[k], (unsigned long long)kb[k]);
+        wf_opt_plan_fini(&a);
+        wf_opt_plan_fini(&b);
+    }
+}
+
+/* An iteration bound stops the simplex early: the plan is still feasible,
+ * says so, and moves no more than the unbounded optimum. */
+Test(optimise, iteration_bound_gives_a_feasible_plan_and_says_so)
+{
+    wf_order_t o[8], d[8];
+    random_book(7, o, 8, d, 8, 50, false);
+    wf_opt_plan_t full, cut;
+    wf_opt_params_t p = {.goal = WF_OPT_MIN_TONNE_KM};
+    cr_assert_eq(wf_optimise_ex(o, 8, d, 8, &env, &p, &full), WF_OK);
+    cr_assert(!full.limit_hit);
+    cr_assert_gt(full.npairs, 2, "the book has something to plan");
+    p.it_lim = 1;
+    int rc = wf_optimise_ex(o, 8, d, 8, &env, &p, &cut);
+    cr_assert(rc == WF_OK || rc == WF_E_LIMIT);
+    cr_assert(cut.limit_hit, "the bound was reported");
+    if (rc == WF_OK) {
+        check_feasible(o, 8, d, 8, &cut);
+        cr_assert_leq(cut.matched_qty, full.matched_qty);
+    }
+    wf_opt_plan_fini(&full);
+    wf_opt_plan_fini(&cut);
 }
