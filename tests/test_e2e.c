@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -777,6 +778,78 @@ Test(e2e, cli)
     snprintf(dead, sizeof dead, "tcp://127.0.0.1:%d", free_port());
     st = run_cli(out, sizeof out, err, sizeof err, "--endpoint", dead, "--timeout", "300", "ping", NULL);
     cr_assert_eq(st, 2, "no daemon: transport failure exits 2 (%s)", err);
+}
+
+/* optimize through wufeid: the reply's shape, operators only, and the
+ * CLI's readable plan. SW07 is put in a call auction (long period) so the
+ * crossing orders rest for the optimiser to plan. */
+Test(e2e, optimize_reply_shape_and_cli)
+{
+    register_firms();
+    wfc_t *op = client(OPERATOR), *p = client(PRODUCER), *p2 = client(PRODUCER2), *c = client(CONSUMER);
+    const msgpack_object *r = req(op, "auction.set", "code:s period_ms:i goal:s", "SW07", 3600000LL, "tonne_km");
+    assert_ok(r, "auction.set");
+    cr_assert_eq(list_len(r, "auctions"), 1);
+    char id[32];
+    offer(p, "SW07", 12000, -5000, id, sizeof id);
+    offer(p2, "SW07", 8000, -4000, id, sizeof id);
+    r = demand(c, "SW07", 15000, -3000, id, sizeof id);
+    cr_assert_eq(list_len(r, "matches"), 0, "call-auction orders rest");
+
+    r = req(p, "optimize", NULL);
+    assert_err(r, "E_AUTH", "optimize by a producer");
+    r = req(op, "optimize", "goal:s", "sideways");
+    assert_err(r, "E_FIELD", "an unknown goal");
+
+    r = req(op, "optimize", "goal:s codes:l", "tonne_km", "SW07");
+    assert_ok(r, "optimize");
+    char s[32];
+    cr_assert(wfc_get_str(r, "goal", s, sizeof s) && strcmp(s, "tonne_km") == 0);
+    cr_assert(!wfc_get_bool(r, "applied", true));
+    cr_assert_eq(wfc_get_int(r, "npairs", -1), 2);
+    cr_assert_eq(list_len(r, "pairs"), 2);
+    const msgpack_object *pr = list_at(r, "pairs", 0);
+    cr_assert(wfc_get_str(pr, "offer", s, sizeof s) && s[0] == 'O');
+    cr_assert(wfc_get_str(pr, "demand", s, sizeof s) && s[0] == 'D');
+    cr_assert(wfc_get_str(pr, "code", s, sizeof s) && strcmp(s, "SW07") == 0);
+    cr_assert_gt(wfc_get_int(pr, "qty", 0), 0);
+    cr_assert_gt(wfc_get_double(pr, "km", 0), 1.0);
+    cr_assert(wfc_get(pr, "score") && wfc_get(pr, "match") && wfc_get(pr, "match")->type == MSGPACK_OBJECT_NIL);
+    cr_assert_eq(wfc_get_int(r, "qty", 0), 15000);
+    double tkm = wfc_get_double(r, "tonne_km", 0);
+    cr_assert_gt(tkm, 0);
+    cr_assert(fabs(wfc_get_double(r, "co2_kg", 0) - 0.1 * tkm) < 1e-6, "co2_per_tkm defaults to 0.1");
+    const msgpack_object *cont = wfc_get(r, "continuous");
+    cr_assert(cont && cont->type == MSGPACK_OBJECT_MAP);
+    cr_assert_eq(wfc_get_int(cont, "qty", 0), 15000, "continuous matching would move it all too");
+    cr_assert(wfc_get(r, "equal") && wfc_get(r, "equal")->type == MSGPACK_OBJECT_MAP);
+    cr_assert(wfc_get(r, "gap_pct"));
+    cr_assert_eq(wfc_get_int(r, "offers", 0), 2);
+    cr_assert_eq(wfc_get_int(r, "demands", 0), 1);
+    cr_assert(!wfc_get_bool(r, "bounded", true));
+    cr_assert(wfc_get_str(r, "bound", s, sizeof s) && s[0] == 0);
+
+    r = req(op, "config.set", "co2_per_tkm:d", 0.2);
+    assert_ok(r, "config.set co2_per_tkm");
+    r = req(op, "optimize", "goal:s", "tonne_km");
+    assert_ok(r, "optimize");
+    cr_assert(fabs(wfc_get_double(r, "co2_kg", 0) - 0.2 * tkm) < 1e-6, "co2_per_tkm is the setting");
+
+    char out[8192], err[4096];
+    int st = run_cli(out, sizeof out, err, sizeof err, "--endpoint", D.cmd_ep, "--as", OPERATOR, "optimize",
+                     "--goal", "tonne_km", NULL);
+    cr_assert_eq(st, 0, "wufei optimize: %s", err);
+    cr_assert(strstr(out, "optimal plan (goal tonne_km) over 2 offers and 1 demands: 2 pairs") &&
+                  strstr(out, "continuous") && strstr(out, "kg CO2e") && strstr(out, " -> D"),
+              "a readable plan: %s", out);
+    st = run_cli(out, sizeof out, err, sizeof err, "--endpoint", D.cmd_ep, "--as", OPERATOR, "auction", "del",
+                 "SW07", NULL);
+    cr_assert_eq(st, 0, "wufei auction del: %s", err);
+    cr_assert(strstr(out, "0 call auctions"), "%s", out);
+    wfc_destroy(&op);
+    wfc_destroy(&p);
+    wfc_destroy(&p2);
+    wfc_destroy(&c);
 }
 
 /* ---- the demo ---- */
