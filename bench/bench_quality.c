@@ -8,7 +8,12 @@
  * The same orders are then handed to the optimiser all at once, as if they
  * had all rested together: goal MIN_TONNE_KM (most quantity, then fewest
  * tonne-km), and again limited to the quantity continuous matching moved,
- * which gives the tonne-km comparison at equal matched quantity. The
+ * which gives the tonne-km comparison at equal matched quantity, and for
+ * score (sum of qty x score, every fill scored the way the optimiser
+ * scores a pair). A second continuous run ranks by distance only
+ * (w_credit = w_price = 0) and is compared with the optimum at its own
+ * quantity: what is left is the gap of greedy arrival-order matching
+ * itself. The
  * licence rule is off (env.allowance = NULL); it is tested in
  * tests/test_matcher_optimise.c.
  *
@@ -282,6 +287,17 @@ typedef struct result {
     double e_tkm, e_ms;
     /* optimum for score */
     double s_score, s_ms;
+    /* optimum with every order's quantity fixed to what continuous
+     * matching gave it (the same tonnes, routed optimally) */
+    int64_t f_qty, df_qty;
+    double f_tkm, df_tkm;
+    /* continuous with distance-only ranking (w_credit = w_price = 0) */
+    int64_t d_qty;
+    double d_tkm, d_score;
+    size_t d_fills;
+    /* optimum at the distance-only continuous quantity */
+    int64_t de_qty;
+    double de_tkm, de_ms;
 } result_t;
 
 static double
@@ -290,8 +306,26 @@ ms_since(int64_t t0)
     return (double)(wf_mono_ns() - t0) / 1e6;
 }
 
+/* The score of a fill as the optimiser scores a pair (demand incoming,
+ * offer resting) under the operator's rules, so that totals compare: the
+ * live rule scores the resting order, whose side depends on who arrived
+ * last, and a distance-only run ranks under other weights. */
+static double
+pair_score(const wf_order_t *x, const wf_fill_t *f, const wf_match_env_t *scoring)
+{
+    const wf_order_t *o = x->side == WF_OFFER ? x : f->resting;
+    const wf_order_t *d = x->side == WF_OFFER ? f->resting : x;
+    double km, score;
+    int64_t fee;
+    return wf_match_eligible(d, o, scoring, &km, &fee, &score) ? score : f->score;
+}
+
+/* Posts the orders one at a time with env's ranking; totals into *qty,
+ * *tkm, *score (scored under scoring), *nfills. */
 static int
-run_continuous(const scenario_t *sc, const wf_match_env_t *env, result_t *r)
+run_continuous(const scenario_t *sc, const wf_match_env_t *env, const wf_match_env_t *scoring,
+               int64_t *qty, double *tkm, double *score, size_t *nfills, double *ms,
+               int64_t *per_order)
 {
     wf_book_t *book = wf_book_new(sc->cat);
     wf_fill_t fills[WF_MAX_FILLS];
@@ -300,13 +334,15 @@ run_continuous(const scenario_t *sc, const wf_match_env_t *env, result_t *r)
         wf_order_t x = sc->orders[i];
         size_t n = wf_book_match(book, &x, env, fills, WF_MAX_FILLS);
         for (size_t k = 0; k < n; k++) {
-            r->c_qty += fills[k].qty;
-            r->c_tkm += (double)fills[k].qty / 1000.0 * fills[k].km;
-            r->c_score += (double)fills[k].qty * fills[k].score;
+            *qty += fills[k].qty;
+            *tkm += (double)fills[k].qty / 1000.0 * fills[k].km;
+            *score += (double)fills[k].qty * pair_score(&x, &fills[k], scoring);
+            per_order[i] += fills[k].qty; /* ids are index + 1 */
+            per_order[fills[k].resting->id - 1] += fills[k].qty;
             x.remaining -= fills[k].qty;
             wf_book_fill(book, fills[k].resting, fills[k].qty);
         }
-        r->c_fills += n;
+        *nfills += n;
         if (x.remaining < 0) {
             fprintf(stderr, "bench-quality: order %zu overfilled\n", i);
             wf_book_destroy(&book);
@@ -315,9 +351,43 @@ run_continuous(const scenario_t *sc, const wf_match_env_t *env, result_t *r)
         if (x.remaining > 0 && x.target == 0)
             wf_book_add(book, &x);
     }
-    r->c_ms = ms_since(t0);
+    if (ms)
+        *ms = ms_since(t0);
     wf_book_destroy(&book);
     return 0;
+}
+
+/* The optimum over the same orders with each order's remaining set to the
+ * quantity continuous matching gave it: the same tonnes from and to the
+ * same firms, routed for the fewest tonne-km. */
+static int
+run_fixed(const scenario_t *sc, const wf_match_env_t *env, const int64_t *per_order,
+          int64_t *qty, double *tkm)
+{
+    wf_order_t *offers = wf_calloc(sc->norders, sizeof *offers);
+    wf_order_t *demands = wf_calloc(sc->norders, sizeof *demands);
+    size_t no = 0, nd = 0;
+    for (size_t i = 0; i < sc->norders; i++) {
+        if (per_order[i] == 0)
+            continue;
+        wf_order_t o = sc->orders[i];
+        o.remaining = per_order[i];
+        o.min_fill = 1; /* the continuous fills already met the minimums */
+        if (o.side == WF_OFFER)
+            offers[no++] = o;
+        else
+            demands[nd++] = o;
+    }
+    wf_opt_plan_t plan;
+    int rc = wf_optimise(offers, no, demands, nd, env, WF_OPT_MIN_TONNE_KM, &plan);
+    if (rc == WF_OK) {
+        *qty = plan.matched_qty;
+        *tkm = plan.tonne_km;
+    }
+    wf_opt_plan_fini(&plan);
+    wf_free(offers);
+    wf_free(demands);
+    return rc == WF_OK ? 0 : -1;
 }
 
 static int
@@ -362,6 +432,18 @@ run_optimum(const scenario_t *sc, const wf_match_env_t *env, result_t *r)
         goto fail;
     r->e_qty = plan.matched_qty;
     r->e_tkm = plan.tonne_km;
+    wf_opt_plan_fini(&plan);
+
+    /* The distance-only continuous run moved another quantity: the
+     * optimum at that one. Eligibility does not depend on the weights. */
+    eq.qty_limit = r->d_qty;
+    t0 = wf_mono_ns();
+    rc = wf_optimise_ex(offers, no, demands, nd, env, &eq, &plan);
+    r->de_ms = ms_since(t0);
+    if (rc != WF_OK)
+        goto fail;
+    r->de_qty = plan.matched_qty;
+    r->de_tkm = plan.tonne_km;
     wf_opt_plan_fini(&plan);
 
     t0 = wf_mono_ns();
@@ -460,6 +542,9 @@ main(int argc, char **argv)
         return 1;
     }
     wf_rules_t rules = wf_rules_default();
+    wf_rules_t dist_rules = rules; /* distance-only ranking */
+    dist_rules.w_credit = 0;
+    dist_rules.w_price = 0;
     char cpu[256];
     cpu_model(cpu, sizeof cpu);
     long nproc = sysconf(_SC_NPROCESSORS_ONLN);
@@ -467,9 +552,11 @@ main(int argc, char **argv)
     printf("match quality: continuous (one order at a time) vs batch optimum on the same orders\n");
     printf("seed %llu, catalogue %s, %ld CPUs, %s\n\n", (unsigned long long)seed, catpath,
            nproc, cpu);
-    printf("%6s %5s %5s %7s | %9s %9s %6s | %9s %9s %6s | %9s %6s | %9s %6s %6s %3s %7s\n",
+    printf("%6s %5s %5s %7s | %9s %9s %6s | %9s %9s %6s | %9s %6s | %9s %6s | %9s | %9s %9s "
+           "%9s %6s | %9s %6s | %6s %6s %3s %7s\n",
            "orders", "offer", "dmnd", "arcs", "cont t", "cont tkm", "km/t", "opt t",
-           "opt tkm", "km/t", "eq tkm", "gap%", "score gap", "solve", "ms eq", "rds", "solver");
+           "opt tkm", "km/t", "eq tkm", "gap%", "fix tkm", "gap%", "score gap", "dist t",
+           "dist tkm", "deq tkm", "gap%", "dfix tkm", "gap%", "solve", "ms eq", "rds", "solver");
 
     result_t res[MAX_SIZES];
     memset(res, 0, sizeof res);
@@ -484,24 +571,45 @@ main(int argc, char **argv)
         make_orders(&sc, sizes[si]);
         wf_match_env_t env = {.cat = cat, .rules = &rules, .now = NOW_MS, .ctx = &sc,
                               .party = party, .allowance = NULL};
-        if (run_continuous(&sc, &env, r) != 0 || run_optimum(&sc, &env, r) != 0) {
+        wf_match_env_t denv = env;
+        denv.rules = &dist_rules;
+        int64_t *per = wf_calloc(sc.norders, sizeof *per);
+        int64_t *dper = wf_calloc(sc.norders, sizeof *dper);
+        int bad = run_continuous(&sc, &env, &env, &r->c_qty, &r->c_tkm, &r->c_score,
+                                 &r->c_fills, &r->c_ms, per) != 0 ||
+                  run_continuous(&sc, &denv, &env, &r->d_qty, &r->d_tkm, &r->d_score,
+                                 &r->d_fills, NULL, dper) != 0 ||
+                  run_optimum(&sc, &env, r) != 0 ||
+                  run_fixed(&sc, &env, per, &r->f_qty, &r->f_tkm) != 0 ||
+                  run_fixed(&sc, &env, dper, &r->df_qty, &r->df_tkm) != 0;
+        wf_free(per);
+        wf_free(dper);
+        if (bad) {
             scenario_fini(&sc);
             status = 1;
             break;
         }
         printf("%6zu %5zu %5zu %7zu | %9.1f %9.1f %6.2f | %9.1f %9.1f %6.2f | %9.1f %6.1f | "
-               "%8.1f%% %6.0f %6.0f %3u %7s\n",
+               "%9.1f %6.1f | %8.1f%% | %9.1f %9.1f %9.1f %6.1f | %9.1f %6.1f | "
+               "%6.0f %6.0f %3u %7s\n",
                r->norders, r->noffers, r->ndemands, r->o_arcs, (double)r->c_qty / 1000.0,
                r->c_tkm, r->c_qty ? r->c_tkm / ((double)r->c_qty / 1000.0) : 0.0,
                (double)r->o_qty / 1000.0, r->o_tkm,
                r->o_qty ? r->o_tkm / ((double)r->o_qty / 1000.0) : 0.0, r->e_tkm,
-               pct(r->c_tkm - r->e_tkm, r->c_tkm), pct(r->s_score - r->c_score, r->s_score),
+               pct(r->c_tkm - r->e_tkm, r->e_tkm), r->f_tkm, pct(r->c_tkm - r->f_tkm, r->f_tkm),
+               pct(r->s_score - r->c_score, r->s_score),
+               (double)r->d_qty / 1000.0, r->d_tkm, r->de_tkm, pct(r->d_tkm - r->de_tkm, r->de_tkm),
+               r->df_tkm, pct(r->d_tkm - r->df_tkm, r->df_tkm),
                r->o_ms, r->e_ms, r->o_rounds, r->o_solver);
         scenario_fini(&sc);
     }
     printf("\ncont = continuous matching; opt = optimum (most quantity, then fewest tonne-km);\n"
            "eq tkm = optimum limited to the continuous quantity; gap%% = (cont tkm - eq tkm) / "
-           "cont tkm;\nscore gap = (optimal sum qty*score - continuous) / optimal; solve = ms "
+           "eq tkm;\nscore gap = (optimal sum qty*score - continuous) / optimal, both scored "
+           "demand-incoming as the optimiser does;\ndist = continuous with distance-only "
+           "ranking (w_credit = w_price = 0), deq tkm = optimum at its quantity;\n"
+           "fix tkm / dfix tkm = optimum moving exactly the tonnes each order got continuously "
+           "(same orders, same quantities);\nsolve = ms "
            "for opt (eligibility + GLPK), ms eq likewise.\n");
 
     printf("{\"bench\":\"quality\",\"seed\":%llu,\"nproc\":%ld,\"cpu\":\"%s\",\"sizes\":[",
@@ -514,12 +622,19 @@ main(int argc, char **argv)
                "\"opt_pairs\":%zu,\"opt_rounds\":%u,\"opt_min_fill_banned\":%zu,"
                "\"opt_solver\":\"%s\",\"opt_ms\":%.3f,\"eq_kg\":%lld,\"eq_tkm\":%.3f,"
                "\"eq_ms\":%.3f,\"tkm_gap_pct\":%.3f,\"cont_score\":%.3f,\"opt_score\":%.3f,"
-               "\"score_ms\":%.3f}",
+               "\"score_ms\":%.3f,\"score_gap_pct\":%.3f,\"dist_kg\":%lld,\"dist_tkm\":%.3f,"
+               "\"dist_fills\":%zu,\"dist_eq_kg\":%lld,\"dist_eq_tkm\":%.3f,"
+               "\"dist_eq_ms\":%.3f,\"dist_tkm_gap_pct\":%.3f,\"fix_kg\":%lld,\"fix_tkm\":%.3f,"
+               "\"dist_fix_kg\":%lld,\"dist_fix_tkm\":%.3f}",
                si ? "," : "", r->norders, r->noffers, r->ndemands, (long long)r->offered,
                (long long)r->demanded, r->o_arcs, (long long)r->c_qty, r->c_tkm, r->c_fills,
                r->c_ms, (long long)r->o_qty, r->o_tkm, r->o_pairs, r->o_rounds, r->o_banned,
                r->o_solver, r->o_ms, (long long)r->e_qty, r->e_tkm, r->e_ms,
-               pct(r->c_tkm - r->e_tkm, r->c_tkm), r->c_score, r->s_score, r->s_ms);
+               pct(r->c_tkm - r->e_tkm, r->e_tkm), r->c_score, r->s_score, r->s_ms,
+               pct(r->s_score - r->c_score, r->s_score), (long long)r->d_qty, r->d_tkm,
+               r->d_fills, (long long)r->de_qty, r->de_tkm, r->de_ms,
+               pct(r->d_tkm - r->de_tkm, r->de_tkm), (long long)r->f_qty, r->f_tkm,
+               (long long)r->df_qty, r->df_tkm);
     }
     printf("]}\n");
     wf_catalogue_destroy(&cat);
