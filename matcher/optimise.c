@@ -588,7 +588,8 @@ wf_optimise_ex(const wf_order_t *offers, size_t noffers, const wf_order_t *deman
         return ret;
 
     enumerate(&p);
-    qsort(p.cands, p.ncands, sizeof(*p.cands), cmp_cand);
+    if (p.ncands > 1)
+        qsort(p.cands, p.ncands, sizeof(*p.cands), cmp_cand);
     plan->narcs = p.ncands;
     net_build(&p);
     for (;;) {
