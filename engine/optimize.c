@@ -288,12 +288,15 @@ wf_op__optimize(wf_exec_t *x)
     r->nlisted = r->npairs < REPLY_PAIRS ? r->npairs : REPLY_PAIRS;
     wf_plan_pair_t *pairs = r->nlisted ? wf_arena__alloc(&e->arena, r->nlisted * sizeof *pairs)
                                        : NULL;
-    for (size_t i = 0; i < r->nlisted; i++) {
+    for (size_t i = 0, j = 0; i < r->nlisted; i++) {
         const wf_opt_pair_t *pr = &p.plan.pairs[i];
         const wf_order_t *o = &p.offers[pr->offer];
         pairs[i] = (wf_plan_pair_t){.offer = o->id, .demand = p.demands[pr->demand].id,
-                                    .match = r->applied ? p.match_ids[i] : 0, .qty = pr->qty,
-                                    .km = pr->km, .score = pr->score};
+                                    .qty = pr->qty, .km = pr->km, .score = pr->score};
+        if (r->applied) { /* what was written: a licence may have cut or skipped it */
+            pairs[i].match = p.match_ids[i];
+            pairs[i].qty = p.match_ids[i] ? p.matches[j++].qty : 0;
+        }
         snprintf(pairs[i].code, sizeof pairs[i].code, "%s", wf_catalogue_get(e->cat, o->code)->code);
     }
     r->pairs = pairs;

@@ -351,3 +351,33 @@ Test(optimize, clearing_is_identical_after_restart_and_replay)
     rm_dir(dir_a);
     rm_dir(dir_b);
 }
+
+/* A call auction of hazardous waste draws on the consumer's licence like
+ * continuous fills do: the clearing moves no more than the capacity left,
+ * and the licence's usage is what the next order sees. */
+Test(optimize, auction_clearing_respects_licence_capacity)
+{
+    market();
+    wf_cmd_t l = mk(WF_OP_LICENCE_PUT, OP);
+    snprintf(l.u.licence.firm, sizeof l.u.licence.firm, "%s", C1);
+    l.u.licence.ncodes = 1;
+    snprintf(l.u.licence.codes[0], WF_CODE_LEN, "HW08");
+    l.u.licence.capacity = 3000;
+    l.u.licence.valid_until = T0 + 365LL * 86400000LL;
+    ok(l);
+    ok(auction_set(OP, "HW08", PERIOD, WF_GOAL_TONNE_KM));
+    ok(offer(P1, "900-249-08", 2000, 0));
+    ok(offer(P2, "900-249-08", 2000, 0));
+    ok(demand(C1, "HW08", 5000, 1000));
+    cr_assert_eq(wf_book_count(wf_engine_book(E)), 3);
+    tick(SLOT);
+    int64_t moved = 0;
+    for (size_t i = 0; i < OUT.nstream; i++)
+        if (strcmp(OUT.stream[i].firm, C1) == 0)
+            moved += OUT.stream[i].u.match.m.qty;
+    cr_assert_eq(moved, 3000, "the licence's capacity, not the 4000 offered");
+    now = SLOT + 1;
+    ok(offer(P1, "900-249-08", 500, 0));
+    tick(SLOT + PERIOD);
+    cr_assert_eq(OUT.nstream, 0, "the licence is used up");
+}
