@@ -1,5 +1,7 @@
 /* Operator ops: registering and updating firms (firm.put), reading a firm
- * (firm.get), and the settings (config.get, config.set). Each write is
+ * (firm.get, with its credit: score, tier, active events), and the
+ * settings (config.get, config.set; a change of tier bounds tells every
+ * firm whose tier moves). Each write is
  * validated completely, written with its journal entry in a child
  * transaction, and applied to the firm table or the config only after the
  * child commits. */
@@ -152,24 +154,43 @@ wf_op__firm_put(wf_exec_t *x)
     rc = wf_exec__begin(x, &child);
     if (rc != WF_OK)
         return rc;
-    if (old && old->key[0] && strcmp(old->key, rec.key) != 0)
+    if (old) { /* the record in the batch may carry a newer stream seq than memory */
+        wf_firm_rec_t cur;
+        rc = wf_store__get(child, x->e->store.firms, rec.id, WF_FIRM_ID_LEN, &cur, sizeof cur);
+        rec.stream_seq = cur.stream_seq;
+    }
+    if (rc == WF_OK && old && old->key[0] && strcmp(old->key, rec.key) != 0)
         rc = wf_store__del(child, x->e->store.firm_keys, old->key, strlen(old->key));
     if (rc == WF_OK)
         rc = wf_store__put_firm(child, &x->e->store, &rec);
     if (rc == WF_OK && !old)
         rc = wf_store__meta_put(child, &x->e->store, "next_firm", x->e->next_firm + 1);
+    /* a new base credit may move the live score or the tier: tell the firm */
+    wf_stream_msg_t msg;
+    bool made = false;
+    if (rc == WF_OK && old) {
+        int64_t points = rec.number < x->e->firms.cap ? x->e->firms.points[rec.number] : 0;
+        int32_t before = x->e->firms.parties[rec.number].credit;
+        int32_t after = wf_credit_clamp((int64_t)rec.base_credit + points);
+        rc = wf_credit__note(x, child, rec.id, before, wf_credit__tier(x->e, before), after,
+                             wf_credit__tier(x->e, after), &msg, &made);
+    }
     if (rc == WF_OK)
         rc = wf_exec__journal(x, child);
     rc = wf_exec__end(x, child, rc);
     if (rc != WF_OK)
         return rc;
     wf_firmtab__put(&x->e->firms, &rec);
+    if (made)
+        wf_stream__publish(x->e, &msg);
     if (!old)
         x->e->next_firm++;
     x->e->journal_seq++;
+    const wf_firm_rec_t *now_rec = wf_firmtab__find(&x->e->firms, rec.id);
     wf_firm_rec_t *copy = wf_arena__alloc(&x->e->arena, sizeof *copy);
-    *copy = rec;
+    *copy = *now_rec;
     x->reply->firm = copy;
+    wf_credit__reply(x, now_rec, false);
     return WF_OK;
 }
 
@@ -188,6 +209,7 @@ wf_op__firm_get(wf_exec_t *x)
     *copy = *f;
     x->reply->firm = copy;
     wf_licence__reply_firm(x, f);
+    wf_credit__reply(x, f, true);
     return WF_OK;
 }
 
@@ -279,6 +301,11 @@ merge_config(wf_exec_t *x, uint32_t set, const wf_config_t *v, wf_config_t *c)
                                  "(kg CO2e per tonne-km)");
         c->co2_per_tkm = v->co2_per_tkm;
     }
+    if (set & WF_CFG_STREAM_KEEP_DAYS) {
+        if (v->stream_keep_days < 0 || v->stream_keep_days > 36500)
+            return wf_exec__fail(x, WF_E_FIELD, "stream_keep_days must be 0..36500 (0 = forever)");
+        c->stream_keep_days = v->stream_keep_days;
+    }
     return WF_OK;
 }
 
@@ -288,7 +315,7 @@ wf_op__config_set(wf_exec_t *x)
     if (!is_operator(x->as))
         return wf_exec__fail(x, WF_E_AUTH, "config.set is for operators only");
     uint32_t set = x->cmd->u.config.set;
-    if (set & ~((WF_CFG_CO2_PER_TKM << 1) - 1))
+    if (set & ~((WF_CFG_STREAM_KEEP_DAYS << 1) - 1))
         return wf_exec__fail(x, WF_E_FIELD, "config.set names an unknown setting (bits 0x%x)", set);
     wf_config_t c = x->e->config;
     int rc = merge_config(x, set, &x->cmd->u.config.values, &c);
@@ -298,15 +325,26 @@ wf_op__config_set(wf_exec_t *x)
     rc = wf_exec__begin(x, &child);
     if (rc != WF_OK)
         return rc;
+    wf_vec_t msgs = {.size = sizeof(wf_stream_msg_t)};
     rc = wf_store__put(child, x->e->store.config, "config", 6, &c, sizeof c);
+    if (rc == WF_OK) /* new tier bounds: every firm whose tier moves is told */
+        rc = wf_credit__retier(x, child, &x->e->config, &c, &msgs);
     if (rc == WF_OK)
         rc = wf_exec__journal(x, child);
     rc = wf_exec__end(x, child, rc);
-    if (rc != WF_OK)
+    if (rc != WF_OK) {
+        wf_vec__free(&msgs);
         return rc;
+    }
+    bool keep_changed = c.stream_keep_days != x->e->config.stream_keep_days;
     x->e->config = c;
     x->e->rules = wf_config__rules(&c);
     x->e->journal_seq++;
+    for (size_t i = 0; i < msgs.n; i++)
+        wf_stream__publish(x->e, (const wf_stream_msg_t *)msgs.items + i);
+    wf_vec__free(&msgs);
+    if (keep_changed)
+        wf_trim__rearm(x->e, x->now);
     reply_config(x);
     return WF_OK;
 }

@@ -26,6 +26,11 @@ static const char *const op_names[WF_OP__COUNT] = {
     [WF_OP_OPTIMIZE] = "optimize",
     [WF_OP_AUCTION_SET] = "auction.set",
     [WF_OP_AUCTION_DEL] = "auction.del",
+    [WF_OP_SUB_PUT] = "sub.put",
+    [WF_OP_SUB_DEL] = "sub.del",
+    [WF_OP_CREDIT_EVENT] = "credit.event",
+    [WF_OP_FIRM_BLOCK] = "firm.block",
+    [WF_OP_FIRM_UNBLOCK] = "firm.unblock",
 };
 
 static const char *const goal_names[] = {[WF_GOAL_SCORE] = "score", [WF_GOAL_TONNE_KM] = "tonne_km"};
@@ -112,6 +117,7 @@ wf_config_default(void)
     c.eco_fee = 0;
     c.discrepancy_pct = 5;
     c.co2_per_tkm = 0.1;
+    c.stream_keep_days = 30;
     return c;
 }
 

@@ -98,6 +98,7 @@ enum {
     WF_CFG_ECO_FEE = 1u << 10,
     WF_CFG_DISCREPANCY_PCT = 1u << 11,
     WF_CFG_CO2_PER_TKM = 1u << 12,
+    WF_CFG_STREAM_KEEP_DAYS = 1u << 13,
 };
 
 /* Operator settings (config.get / config.set). */
@@ -109,6 +110,7 @@ typedef struct wf_config {
     int64_t eco_fee;                      /* fen per unit, 0 */
     double discrepancy_pct;               /* 5 */
     double co2_per_tkm;                   /* kg CO2e per tonne-km of transport: 0.1 */
+    int32_t stream_keep_days;             /* 30: stream messages kept this long; 0 = forever */
 } wf_config_t;
 
 typedef struct wf_cmd_post {

@@ -11,7 +11,9 @@
  * handlers live
  * in post.c (trading), orders.c (order queries, cancel, hello),
  * admin.c (firms, config), licence.c (licences and lanes), optimize.c
- * and auction.c (the optimiser and call auctions). */
+ * and auction.c (the optimiser and call auctions), credit.c (credit
+ * events, blacklist), subs.c and push.c (subscriptions, notifications)
+ * and retention.c (stream trimming). */
 #include "engine_int.h"
 
 #include <stdio.h>
@@ -277,6 +279,14 @@ load_state(wf_engine_t *e, char *err, size_t errlen)
     if (rc == WF_OK && (rc = wf_auction__load(e, txn)) != WF_OK)
         snprintf(err, errlen, "cannot load the call auctions (was the catalogue changed?)");
     if (rc == WF_OK)
+        rc = wf_credit__load(e, txn, err, errlen);
+    if (rc == WF_OK)
+        rc = wf_subs__load(e, txn, err, errlen);
+    if (rc == WF_OK)
+        rc = wf_push__load(e, txn);
+    if (rc == WF_OK)
+        rc = wf_trim__load(e, txn);
+    if (rc == WF_OK)
         rc = wf_store__err(mdb_txn_commit(txn));
     else if (txn)
         mdb_txn_abort(txn);
@@ -340,6 +350,9 @@ wf_engine_destroy(wf_engine_t **self_p)
     wf_vec__free(&e->feed);
     wf_post__free(e);
     wf_auction__free(e);
+    wf_credit__fini(e);
+    wf_subs__fini(e);
+    wf_push__fini(e);
     wf_timers__fini(&e->timers);
     wf_free(e);
     *self_p = NULL;
@@ -373,6 +386,11 @@ static int (*const handlers[WF_OP__COUNT])(wf_exec_t *) = {
     [WF_OP_OPTIMIZE] = wf_op__optimize,
     [WF_OP_AUCTION_SET] = wf_op__auction_set,
     [WF_OP_AUCTION_DEL] = wf_op__auction_del,
+    [WF_OP_CREDIT_EVENT] = wf_op__credit_event,
+    [WF_OP_FIRM_BLOCK] = wf_op__firm_block,
+    [WF_OP_FIRM_UNBLOCK] = wf_op__firm_block,
+    [WF_OP_SUB_PUT] = wf_op__sub_put,
+    [WF_OP_SUB_DEL] = wf_op__sub_del,
 };
 
 static void
@@ -492,6 +510,8 @@ wf_engine_apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t n, int64_t now,
                         err == WF_E_FULL ? "the store is full; nothing was changed"
                                          : "store commit failed; nothing was changed");
     }
+    if (self->stream.n)
+        wf_trim__arm(self, now);
     out->stream = self->stream.items;
     out->nstream = self->stream.n;
     out->feed = self->feed.items;

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "command.h"
+#include "../credit/score.h"
 
 #define WF_MSG_LEN 200       /* error message for a person */
 #define WF_REPLAY_MAX 10000  /* stream messages one hello replays; hello again for more */
@@ -120,6 +121,11 @@ typedef struct wf_stream_msg {
         } match;
         struct { uint64_t order; uint8_t side; } expired;
         struct { int32_t score; char tier; } credit;
+        struct {
+            wf_order_rec_t order;            /* as it rests when the message is made */
+            double km;                       /* from the subscription's point */
+            uint64_t sub;                    /* "S<sub>" */
+        } notify;
     } u;
 } wf_stream_msg_t;
 
@@ -196,9 +202,14 @@ typedef struct wf_reply {
     const wf_order_rec_t *order;   /* order.get */
     size_t norders;                /* orders.mine */
     const wf_order_rec_t *orders;
-    const wf_firm_rec_t *firm;     /* firm.get */
+    const wf_firm_rec_t *firm;     /* firm.get, firm.put, firm.block, firm.unblock */
     size_t nlicences;              /* firm.get: the firm's licences, soonest expiry first */
     const wf_licence_rec_t *licences;
+    bool has_credit;               /* score and tier are set (firm.*, credit.event) */
+    int32_t score;                 /* live credit score */
+    char tier;                     /* 'A'..'D' under the current tier bounds */
+    size_t nevents;                /* firm.get: active credit events, by kind then time */
+    const wf_credit_event_t *events;
     const wf_config_t *config;     /* config.get, config.set */
     const wf_optimize_result_t *optimize; /* optimize */
     size_t nauctions;              /* auction.set, auction.del: every auction after it */

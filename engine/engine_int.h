@@ -35,15 +35,19 @@ typedef struct wf_firmtab {
     uint32_t *by_id;  /* open addressing: number + 1, 0 = empty */
     uint32_t *by_key;
     uint32_t slots;   /* power of two, >= 2 * count */
+    int64_t *points;  /* by number: the sum of the firm's active credit events */
 } wf_firmtab_t;
 
 void wf_firmtab__init(wf_firmtab_t *t);
 void wf_firmtab__fini(wf_firmtab_t *t);
-/* Inserts or replaces the firm with rec->number; credit = base credit. */
+/* Inserts or replaces the firm with rec->number; its party's credit is the
+ * live score, base credit plus points[number], clamped to 0..100. */
 void wf_firmtab__put(wf_firmtab_t *t, const wf_firm_rec_t *rec);
 /* The firm with this id (NUL-terminated), or NULL. */
 wf_firm_rec_t *wf_firmtab__find(const wf_firmtab_t *t, const char *id);
 wf_firm_rec_t *wf_firmtab__by_key(const wf_firmtab_t *t, const char *key);
+/* Sets the firm's active credit points and recomputes its party's credit. */
+void wf_firmtab__set_points(wf_firmtab_t *t, uint32_t number, int64_t points);
 
 /* Growable arrays for the outbox. */
 typedef struct wf_vec {
@@ -58,8 +62,10 @@ typedef enum wf_timer_kind {
     WF_TIMER_ORDER_EXPIRY = 1, /* ref = order id */
     WF_TIMER_PUSH = 2,         /* push delays (subscriptions) */
     WF_TIMER_MANIFEST_AGE = 3, /* an OPEN manifest grown too old */
-    WF_TIMER_CREDIT = 4,       /* a credit event's expiry changes a score */
+    WF_TIMER_CREDIT = 4,       /* a credit event's expiry changes a score; ref = event id,
+                                  aux = firm number */
     WF_TIMER_AUCTION = 5,      /* a call auction's period: ref = auction serial */
+    WF_TIMER_STREAM_TRIM = 6,  /* stream retention: drop messages older than stream_keep_days */
     WF_TIMER__COUNT
 } wf_timer_kind_t;
 
@@ -131,7 +137,29 @@ struct wf_engine {
     size_t nauctions;
     uint8_t *batch_codes;
     uint64_t next_auction;
+    /* credit.c: each firm's active credit events, by firm number */
+    struct wf_credit_list *credit;
+    uint32_t credit_cap;
+    uint64_t next_credit;
+    /* subs.c and push.c: the subscription index and the push scratch */
+    struct wf_subs *subs;
+    struct wf_push_scratch *push;
+    uint64_t next_sub, next_push;
+    /* retention.c: where the next trim pass starts, whether a pass is
+     * scheduled (of generation trim_gen), and what the firing pass decided */
+    uint32_t trim_firm, trim_gen, trim_visited; /* a pass may span several ticks */
+    int64_t trim_first;         /* the oldest message the pass has left so far */
+    bool trim_armed;
+    uint32_t trim_next_firm, trim_next_visited;
+    int64_t trim_next_first;
+    int64_t trim_next_due;      /* INT64_MAX: no further pass */
 };
+
+/* One firm's active credit events (credit.c). */
+typedef struct wf_credit_list {
+    wf_credit_rec_t *ev;
+    uint32_t n, cap;
+} wf_credit_list_t;
 
 /* One command being applied: the batch transaction and time. */
 typedef struct wf_exec {
@@ -272,6 +300,92 @@ void wf_eplan__fini(wf_eplan_t *p);
 /* Frees post.c's scratch. */
 void wf_post__free(wf_engine_t *e);
 
+/* ---- the tick's kinds (timers.c runs them; each domain implements its own) ---- */
+
+/* What one fired timer did, for the memory step after commit. */
+typedef struct wf_fire {
+    wf_timer_t t;
+    bool acted;
+    bool again;             /* more work left: the timer fires again at the next tick */
+    size_t msg0, nmsg;      /* its messages in the tick's pending list */
+    void *data;             /* kind-specific, for the memory step (arena) */
+} wf_fire_t;
+
+typedef struct wf_tick wf_tick_t;
+/* A new zeroed stream message for fired timer f, kept by the tick until
+ * it is published after the commit; fill it and store it with
+ * wf_stream__put. Valid until the next wf_tick__msg call. */
+wf_stream_msg_t *wf_tick__msg(wf_tick_t *k, wf_fire_t *f);
+/* Gives back the last message wf_tick__msg handed out for f. */
+void wf_tick__drop(wf_tick_t *k, wf_fire_t *f);
+/* The stream messages the tick may still write: a kind that may write many
+ * (push slices) takes from it and leaves the rest for the next tick. */
+size_t *wf_tick__budget(wf_tick_t *k);
+#define WF_TICK_MSG_MAX 8192
+
+int wf_credit__expire_write(wf_exec_t *x, MDB_txn *t, wf_tick_t *k, wf_fire_t *f);
+void wf_credit__expire_apply(wf_exec_t *x, const wf_fire_t *f);
+int wf_push__fire_write(wf_exec_t *x, MDB_txn *t, wf_tick_t *k, wf_fire_t *f);
+void wf_push__fire_apply(wf_exec_t *x, const wf_fire_t *f);
+int wf_trim__write(wf_exec_t *x, MDB_txn *t, wf_tick_t *k, wf_fire_t *f);
+void wf_trim__apply(wf_exec_t *x, const wf_fire_t *f);
+
+/* ---- credit (credit.c) ---- */
+
+/* The tier letter of score under the engine's tier bounds. */
+char wf_credit__tier(const wf_engine_t *e, int32_t score);
+/* Rebuilds the active credit events and the firms' points from the store
+ * and sets their expiry timers. */
+int wf_credit__load(wf_engine_t *e, MDB_txn *txn, char *err, size_t errlen);
+void wf_credit__fini(wf_engine_t *e);
+/* When a firm's score or tier differs from before, stores a `credit`
+ * message for it in t (into *msg; *made says whether there is one). */
+int wf_credit__note(wf_exec_t *x, MDB_txn *t, const char *firm, int32_t old_score,
+                    char old_tier, int32_t score, char tier, wf_stream_msg_t *msg, bool *made);
+/* config.set: a `credit` message in t for every firm whose tier changes
+ * from bounds old to new (O(firms)); msgs receives them. */
+int wf_credit__retier(wf_exec_t *x, MDB_txn *t, const wf_config_t *old, const wf_config_t *new_,
+                      wf_vec_t *msgs);
+/* Sets the reply's score and tier (and for firm.get its active events). */
+void wf_credit__reply(wf_exec_t *x, const wf_firm_rec_t *f, bool with_events);
+
+/* ---- subscriptions and push (subs.c, push.c) ---- */
+
+typedef struct wf_sub wf_sub_t;
+int wf_subs__load(wf_engine_t *e, MDB_txn *txn, char *err, size_t errlen);
+void wf_subs__fini(wf_engine_t *e);
+/* The subscription with id, or NULL. */
+const wf_sub_rec_t *wf_subs__get(const wf_engine_t *e, uint64_t id);
+/* Calls fn for each subscription whose codes fit resting order o (side,
+ * code overlap), each once; the other fit rules are the caller's. Returns
+ * the number of candidates visited. */
+size_t wf_subs__candidates(wf_engine_t *e, const wf_order_t *o,
+                           void (*fn)(void *arg, const wf_sub_rec_t *s, uint32_t firm), void *arg);
+
+/* The subscriptions that fit order o (resting, record r) at now, with the
+ * fit rules of DESIGN.md "Credit-weighted push", planned by tier and score
+ * into the push scratch; returns how many notifications were planned. */
+size_t wf_push__plan(wf_engine_t *e, const wf_order_t *o, int64_t now);
+/* A post's remainder comes to rest: plans its notifications and, in t,
+ * stores those due now as `notify` messages and the later ones as pending
+ * push records. Call wf_push__commit after the child commits. */
+int wf_push__on_rest(wf_exec_t *x, MDB_txn *t, const wf_order_t *o, const wf_order_rec_t *r);
+/* After the commit: publishes the notifications and arms the push timers. */
+void wf_push__commit(wf_exec_t *x);
+/* Drops what wf_push__on_rest planned when the child failed. */
+void wf_push__abort(wf_engine_t *e);
+int wf_push__load(wf_engine_t *e, MDB_txn *txn);
+void wf_push__fini(wf_engine_t *e);
+
+/* ---- stream retention (retention.c) ---- */
+
+/* A stream message was stored at ts: makes sure a trim pass is scheduled. */
+void wf_trim__arm(wf_engine_t *e, int64_t ts);
+/* stream_keep_days changed: schedules a pass at now under the new setting. */
+void wf_trim__rearm(wf_engine_t *e, int64_t now);
+/* At start: schedules the first pass from the oldest stored message. */
+int wf_trim__load(wf_engine_t *e, MDB_txn *txn);
+
 /* Op handlers: return the reply's err. */
 int wf_op__post(wf_exec_t *x);
 int wf_op__cancel(wf_exec_t *x);
@@ -289,6 +403,10 @@ int wf_op__lane_del(wf_exec_t *x);
 int wf_op__optimize(wf_exec_t *x);
 int wf_op__auction_set(wf_exec_t *x);
 int wf_op__auction_del(wf_exec_t *x);
+int wf_op__credit_event(wf_exec_t *x);
+int wf_op__firm_block(wf_exec_t *x);
+int wf_op__sub_put(wf_exec_t *x);
+int wf_op__sub_del(wf_exec_t *x);
 
 /* The matcher rules of a config. */
 wf_rules_t wf_config__rules(const wf_config_t *c);

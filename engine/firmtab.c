@@ -2,7 +2,9 @@
  * party, indexed by firm number (the book refers to firms by number), with
  * open-addressing hash indexes by id (every command's identity step) and
  * by CURVE key (the net layer's ZAP handler). Firms are never deleted; a
- * key change rebuilds the key index, which is rare and O(firms). */
+ * key change rebuilds the key index, which is rare and O(firms). The
+ * party's credit is the live score: base credit plus the points of the
+ * firm's active credit events (credit.c keeps them up to date). */
 #include "engine_int.h"
 
 #include <string.h>
@@ -31,6 +33,7 @@ wf_firmtab__fini(wf_firmtab_t *t)
     wf_free(t->parties);
     wf_free(t->by_id);
     wf_free(t->by_key);
+    wf_free(t->points);
     memset(t, 0, sizeof *t);
 }
 
@@ -80,8 +83,10 @@ grow(wf_firmtab_t *t, uint32_t number)
         cap *= 2;
     t->recs = wf_realloc(t->recs, cap * sizeof *t->recs);
     t->parties = wf_realloc(t->parties, cap * sizeof *t->parties);
+    t->points = wf_realloc(t->points, cap * sizeof *t->points);
     memset(t->recs + t->cap, 0, (cap - t->cap) * sizeof *t->recs);
     memset(t->parties + t->cap, 0, (cap - t->cap) * sizeof *t->parties);
+    memset(t->points + t->cap, 0, (cap - t->cap) * sizeof *t->points);
     t->cap = cap;
 }
 
@@ -94,7 +99,8 @@ wf_firmtab__put(wf_firmtab_t *t, const wf_firm_rec_t *rec)
     bool rekey = !is_new && strcmp(f->key, rec->key) != 0;
     *f = *rec;
     t->parties[rec->number] = (wf_party_t){
-        .credit = rec->base_credit, .blocked = rec->blocked != 0, .county = rec->county};
+        .credit = wf_credit_clamp((int64_t)rec->base_credit + t->points[rec->number]),
+        .blocked = rec->blocked != 0, .county = rec->county};
     if (is_new)
         t->count++;
     if (is_new && 2 * t->count + 2 <= t->slots) {
@@ -104,6 +110,15 @@ wf_firmtab__put(wf_firmtab_t *t, const wf_firm_rec_t *rec)
     } else if (is_new || rekey) {
         reindex(t);
     }
+}
+
+void
+wf_firmtab__set_points(wf_firmtab_t *t, uint32_t number, int64_t points)
+{
+    if (number >= t->cap)
+        return;
+    t->points[number] = points;
+    t->parties[number].credit = wf_credit_clamp((int64_t)t->recs[number].base_credit + points);
 }
 
 static wf_firm_rec_t *

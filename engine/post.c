@@ -3,7 +3,8 @@
  * completely and plan the fills with wf_book_match() (which does not touch
  * the book); write the order, the updated resting orders, one match and
  * one manifest per fill, the resting owners' stream messages, the licences
- * the fills drew capacity from (licence.c) and the journal entry in a
+ * the fills drew capacity from (licence.c), the notifications of
+ * subscribers the remainder fits (push.c) and the journal entry in a
  * child transaction; and only when that child has
  * committed, apply the fills to the book, rest the remainder and queue the
  * stream and feed messages. */
@@ -436,6 +437,8 @@ write_all(wf_exec_t *x, MDB_txn *t, struct wf_post_plan *pl)
         rc = write_fill(x, t, pl, i);
     if (rc == WF_OK)
         rc = write_order(x, t, &pl->rec);
+    if (rc == WF_OK && pl->rec.state == WF_ORDER_LIVE)
+        rc = wf_push__on_rest(x, t, &pl->x, &pl->rec);
     if (rc == WF_OK)
         rc = wf_store__meta_put(t, &x->e->store, "next_order", x->e->next_order + 1);
     if (rc == WF_OK && pl->nfills)
@@ -496,6 +499,7 @@ apply_memory(wf_exec_t *x, struct wf_post_plan *pl)
     e->next_order++;
     e->next_match += pl->nfills;
     e->journal_seq++;
+    wf_push__commit(x); /* after the match messages: a firm's seqs stay in order */
 }
 
 int
@@ -517,6 +521,7 @@ wf_op__post(wf_exec_t *x)
     rc = wf_exec__end(x, child, write_all(x, child, pl));
     if (rc != WF_OK) {
         wf_licence__plan_clear(x->e);
+        wf_push__abort(x->e);
         return rc;
     }
     apply_memory(x, pl);

@@ -27,6 +27,10 @@ layout_now(void)
     l.config = sizeof(wf_config_t);
     l.licence = sizeof(wf_licence_rec_t);
     l.lane = sizeof(wf_lane_rec_t);
+    l.credit = sizeof(wf_credit_rec_t);
+    l.sub = sizeof(wf_sub_rec_t);
+    l.push = sizeof(wf_push_rec_t);
+    l.push_entry = sizeof(wf_push_entry_t);
     return l;
 }
 
@@ -155,6 +159,9 @@ open_dbs(wf_store_t *s, MDB_txn *txn, unsigned flags)
         {"licences", offsetof(wf_store_t, licences)},
         {"lanes", offsetof(wf_store_t, lanes)},
         {"auctions", offsetof(wf_store_t, auctions)},
+        {"credit", offsetof(wf_store_t, credit)},
+        {"subs", offsetof(wf_store_t, subs)},
+        {"pushes", offsetof(wf_store_t, pushes)},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         int rc = mdb_dbi_open(txn, dbs[i].name, flags, (MDB_dbi *)((char *)s + dbs[i].off));
@@ -197,18 +204,21 @@ check_schema(wf_store_t *s, MDB_txn *txn, const char *dir, bool *fresh, char *er
                      wf_strerror(rc));
         return rc;
     }
-    rc = wf_store__get(txn, s->meta, "schema", 6, &have, sizeof have);
-    if (rc != WF_OK) {
+    /* an older schema's record may have another size: read its version first */
+    MDB_val k = {6, "schema"}, v;
+    memset(&have, 0, sizeof have);
+    if (mdb_get(txn, s->meta, &k, &v) != 0 || v.mv_size < sizeof have.version) {
         snprintf(err, errlen, "%s is not a wufei database (no schema record)", dir);
         return WF_E_FIELD;
     }
+    memcpy(&have, v.mv_data, v.mv_size < sizeof have ? v.mv_size : sizeof have);
     if (have.version != want.version) {
         snprintf(err, errlen,
                  "%s has schema version %u but this wufei reads version %u; "
                  "migrate or use another directory", dir, have.version, want.version);
         return WF_E_FIELD;
     }
-    if (memcmp(&have, &want, sizeof want) != 0) {
+    if (v.mv_size != sizeof want || memcmp(&have, &want, sizeof want) != 0) {
         snprintf(err, errlen,
                  "%s was written by a build with other record layouts (schema %u); "
                  "records are raw structs, so it cannot be read by this build", dir,
@@ -224,7 +234,7 @@ open_env(wf_store_t *s, const char *dir, size_t map_size, bool no_sync, char *er
 {
     int rc = mdb_env_create(&s->env);
     if (rc == 0)
-        rc = mdb_env_set_maxdbs(s->env, 16);
+        rc = mdb_env_set_maxdbs(s->env, 24);
     if (rc == 0)
         rc = mdb_env_set_mapsize(s->env, map_size ? map_size : ((size_t)1 << 30));
     if (rc != 0) {

@@ -24,8 +24,12 @@
  *   licences     BE64 licence id -> wf_licence_rec_t ("next_licence" in meta)
  *   lanes        producer id + consumer id + code (WF_CODE_LEN bytes,
  *                zero-padded) -> wf_lane_rec_t
-
- *   auctions     BE64 auction serial -> wf_auction_rec_t (call auctions) */
+ *   auctions     BE64 auction serial -> wf_auction_rec_t (call auctions)
+ *   credit       firm id + BE64 event id -> wf_credit_rec_t (meta "next_credit")
+ *   subs         BE64 subscription id -> wf_sub_rec_t (meta "next_sub")
+ *   pushes       BE64 push id -> wf_push_rec_t followed by n wf_push_entry_t: the
+ *                notifications of one resting order still waiting for their
+ *                tier's delay (meta "next_push") */
 #ifndef WF_STORE_INT_H
 #define WF_STORE_INT_H
 
@@ -36,7 +40,8 @@
 
 #include "engine.h"
 
-#define WF_SCHEMA_VERSION 3u /* 2: licences and lanes; 3: config co2_per_tkm, auctions */
+#define WF_SCHEMA_VERSION 4u /* 2: licences and lanes; 3: config co2_per_tkm, auctions;
+                                 4: credit events, subscriptions, pushes, stream_keep_days */
 #define WF_JOURNAL_FORMAT 1u
 #define WF_FIRM_ID_LEN 18 /* bytes of a firm id in keys (no NUL) */
 
@@ -68,17 +73,58 @@ typedef struct wf_journal_rec {
     wf_cmd_t cmd;
 } wf_journal_rec_t;
 
+/* A credit event as stored. Expired events stay on disk (history) with
+ * expired = 1 once their expiry timer has fired; only the others count. */
+typedef struct wf_credit_rec {
+    uint64_t id;
+    char firm[WF_FIRM_LEN];
+    uint8_t expired;
+    wf_credit_event_t ev;
+} wf_credit_rec_t;
+
+/* A subscription: the firm is told about resting orders of `side` that fit. */
+typedef struct wf_sub_rec {
+    uint64_t id;               /* "S<id>" */
+    char firm[WF_FIRM_LEN];
+    uint8_t side;              /* wf_side_t of the orders it watches */
+    uint8_t ncodes;
+    char codes[WF_MAX_PATTERNS][WF_CODE_LEN];
+    double lat, lon, radius_km;
+    int64_t min_qty;
+    int32_t min_credit;
+    int64_t created;
+} wf_sub_rec_t;
+
+/* Pending notifications of one order that share one due time; the entries
+ * follow the header in the same record, in the order they are to be sent
+ * (highest score first). */
+typedef struct wf_push_rec {
+    uint64_t id;
+    uint64_t order;
+    int64_t due;               /* unix ms */
+    uint32_t n;                /* entries after the header */
+    uint32_t done;             /* entries already handled (a large batch goes in slices) */
+} wf_push_rec_t;
+
+typedef struct wf_push_entry {
+    uint64_t sub;
+    uint32_t firm;             /* the subscriber's firm number */
+    uint32_t reserved;
+    double km;
+} wf_push_entry_t;
+
 /* What "schema" holds: the version and the record sizes of this build. */
 typedef struct wf_store_layout {
     uint32_t version;
     uint32_t firm, order, match, manifest, stream, journal, config;
     uint32_t licence, lane;
+    uint32_t credit, sub, push, push_entry;
 } wf_store_layout_t;
 
 typedef struct wf_store {
     MDB_env *env;
     MDB_dbi meta, firms, firm_keys, orders, firm_orders, matches, manifests, stream, config,
-        journal, licences, lanes, auctions;
+        journal, licences, lanes, auctions, credit, subs, pushes;
 } wf_store_t;
 
 /* Opens or creates the environment in dir (created when missing) and its

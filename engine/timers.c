@@ -1,6 +1,7 @@
-/* Timers of the writer loop: order expiry and call-auction periods now,
- * and the push delays, manifest ages and credit-event expiries that build
- * on the same heap.
+/* Timers of the writer loop: order expiry, call-auction periods
+ * (auction.c), push delays (push.c), credit-event expiries (credit.c)
+ * and stream retention (retention.c); manifest ages build on the same
+ * heap.
  *
  * Timers live in memory only, in a binary min-heap ordered by (due, kind,
  * ref, aux), so the order they fire in is fully determined by the state.
@@ -128,25 +129,44 @@ wf_stream__publish(wf_engine_t *e, const wf_stream_msg_t *msg)
 
 /* ---- the tick ---- */
 
-/* What one fired timer did, for the memory step after commit. */
-typedef struct fire {
-    wf_timer_t t;
-    bool acted;
-    size_t msg0, nmsg;      /* its messages in the tick's pending list */
-    void *data;             /* kind-specific, for the memory step (arena) */
-} fire_t;
-
-typedef struct tick {
-    fire_t fires[TICK_MAX];
+struct wf_tick {
+    wf_fire_t fires[TICK_MAX];
     size_t n;
     wf_vec_t msgs;          /* wf_stream_msg_t written in the child */
     uint64_t next_match;    /* match numbers taken by the fires so far */
-} tick_t;
+    size_t budget;          /* stream messages this tick may still write (push slices) */
+};
+
+wf_stream_msg_t *
+wf_tick__msg(wf_tick_t *k, wf_fire_t *f)
+{
+    f->nmsg++;
+    return wf_vec__push(&k->msgs);
+}
+
+void
+wf_tick__drop(wf_tick_t *k, wf_fire_t *f)
+{
+    if (f->nmsg && k->msgs.n) {
+        f->nmsg--;
+        k->msgs.n--;
+    }
+}
+
+size_t *
+wf_tick__budget(wf_tick_t *k)
+{
+    return &k->budget;
+}
+
+/* auction.c's kinds were written against these names */
+typedef wf_fire_t fire_t;
+typedef wf_tick_t tick_t;
 
 /* Order expiry: a live order whose time has come leaves the book, its
  * record says EXPIRED, and its owner is told. */
 static int
-expire_order_write(wf_exec_t *x, MDB_txn *t, tick_t *k, fire_t *f)
+expire_order_write(wf_exec_t *x, MDB_txn *t, wf_tick_t *k, wf_fire_t *f)
 {
     wf_order_t *o = wf_book_find(x->e->book, f->t.ref);
     if (!o || o->expires != f->t.due)
@@ -164,8 +184,7 @@ expire_order_write(wf_exec_t *x, MDB_txn *t, tick_t *k, fire_t *f)
     rc = wf_store__put(t, x->e->store.orders, key, 8, &r, sizeof r);
     if (rc != WF_OK)
         return rc;
-    wf_stream_msg_t *m = wf_vec__push(&k->msgs);
-    memset(m, 0, sizeof *m);
+    wf_stream_msg_t *m = wf_tick__msg(k, f);
     m->type = WF_MSG_EXPIRED;
     m->u.expired.order = r.id;
     m->u.expired.side = r.side;
@@ -173,12 +192,11 @@ expire_order_write(wf_exec_t *x, MDB_txn *t, tick_t *k, fire_t *f)
     if (rc != WF_OK)
         return rc;
     f->acted = true;
-    f->nmsg = 1;
     return WF_OK;
 }
 
 static void
-expire_order_apply(wf_exec_t *x, const fire_t *f)
+expire_order_apply(wf_exec_t *x, const wf_fire_t *f)
 {
     wf_order_t *o = wf_book_find(x->e->book, f->t.ref);
     if (o)
@@ -201,24 +219,28 @@ auction_apply(wf_exec_t *x, const fire_t *f)
 }
 
 static const struct {
-    int (*write)(wf_exec_t *x, MDB_txn *t, tick_t *k, fire_t *f);
-    void (*apply)(wf_exec_t *x, const fire_t *f);
+    int (*write)(wf_exec_t *x, MDB_txn *t, wf_tick_t *k, wf_fire_t *f);
+    void (*apply)(wf_exec_t *x, const wf_fire_t *f);
 } kinds[WF_TIMER__COUNT] = {
     [WF_TIMER_ORDER_EXPIRY] = {expire_order_write, expire_order_apply},
     [WF_TIMER_AUCTION] = {auction_write, auction_apply},
+    [WF_TIMER_PUSH] = {wf_push__fire_write, wf_push__fire_apply},
+    [WF_TIMER_CREDIT] = {wf_credit__expire_write, wf_credit__expire_apply},
+    [WF_TIMER_STREAM_TRIM] = {wf_trim__write, wf_trim__apply},
 };
 
 int
 wf_op__tick(wf_exec_t *x)
 {
     wf_engine_t *e = x->e;
-    tick_t *k = wf_arena__alloc(&e->arena, sizeof *k);
+    wf_tick_t *k = wf_arena__alloc(&e->arena, sizeof *k);
     k->msgs.size = sizeof(wf_stream_msg_t);
     k->next_match = e->next_match;
     wf_licence__plan_clear(e); /* call-auction clearings draw on licences */
+    k->budget = WF_TICK_MSG_MAX;
     const wf_timer_t *top;
     while (k->n < TICK_MAX && (top = wf_timers__top(&e->timers)) && top->due <= x->now) {
-        k->fires[k->n++] = (fire_t){.t = *top};
+        k->fires[k->n++] = (wf_fire_t){.t = *top};
         wf_timers__pop(&e->timers);
     }
     if (k->n == 0)
@@ -227,7 +249,7 @@ wf_op__tick(wf_exec_t *x)
     int rc = wf_exec__begin(x, &child);
     bool acted = false;
     for (size_t i = 0; rc == WF_OK && i < k->n; i++) {
-        fire_t *f = &k->fires[i];
+        wf_fire_t *f = &k->fires[i];
         f->msg0 = k->msgs.n;
         if (f->t.kind < WF_TIMER__COUNT && kinds[f->t.kind].write)
             rc = kinds[f->t.kind].write(x, child, k, f);
@@ -245,10 +267,12 @@ wf_op__tick(wf_exec_t *x)
         return rc;
     }
     for (size_t i = 0; i < k->n; i++) {
-        const fire_t *f = &k->fires[i];
+        const wf_fire_t *f = &k->fires[i];
         if (!f->acted)
             continue;
         kinds[f->t.kind].apply(x, f);
+        if (f->again)
+            wf_timers__add(&e->timers, &f->t);
         for (size_t j = 0; j < f->nmsg; j++)
             wf_stream__publish(e, (const wf_stream_msg_t *)k->msgs.items + f->msg0 + j);
     }

@@ -526,6 +526,7 @@ dec_config_set(dec_t *d, wf_cmd_t *cmd)
         {"tier_a", WF_CFG_TIER_A, offsetof(wf_config_t, tier_a)},
         {"tier_b", WF_CFG_TIER_B, offsetof(wf_config_t, tier_b)},
         {"tier_c", WF_CFG_TIER_C, offsetof(wf_config_t, tier_c)},
+        {"stream_keep_days", WF_CFG_STREAM_KEEP_DAYS, offsetof(wf_config_t, stream_keep_days)},
     };
     for (size_t i = 0; i < sizeof tiers / sizeof tiers[0]; i++) {
         if ((rc = get_int(d, tiers[i].name, false, INT32_MIN, INT32_MAX, &v, &has)))
@@ -611,6 +612,46 @@ dec_licence_put(dec_t *d, wf_cmd_t *cmd)
 }
 
 static int
+dec_sub_put(dec_t *d, wf_cmd_t *cmd)
+{
+    wf_cmd_sub_t *sb = &cmd->u.sub;
+    bool has;
+    int64_t v;
+    int rc;
+    char side[16];
+
+    sb->radius_km = 50.0;
+    if ((rc = get_str(d, "side", true, 1, sizeof side - 1, side, NULL)))
+        return rc;
+    if (strcmp(side, "offers") == 0)
+        sb->side = WF_OFFER;
+    else if (strcmp(side, "demands") == 0)
+        sb->side = WF_DEMAND;
+    else
+        return fail(d, WF_E_FIELD, "field \"side\" must be \"offers\" or \"demands\"");
+    if ((rc = get_codes(d, "codes", &sb->ncodes, sb->codes)) ||
+        (rc = get_loc(d, false, &sb->lat, &sb->lon, &has)))
+        return rc;
+    if (has)
+        cmd->has |= WF_HAS_LOC;
+    if ((rc = get_num(d, "radius_km", false, &sb->radius_km, &has)))
+        return rc;
+    if (has)
+        cmd->has |= WF_HAS_RADIUS;
+    if ((rc = get_int(d, "min_qty", false, INT64_MIN, INT64_MAX, &sb->min_qty, &has)))
+        return rc;
+    if (has)
+        cmd->has |= WF_HAS_MIN_QTY;
+    if ((rc = get_int(d, "min_credit", false, INT32_MIN, INT32_MAX, &v, &has)))
+        return rc;
+    if (has) {
+        sb->min_credit = (int32_t)v;
+        cmd->has |= WF_HAS_MIN_CREDIT;
+    }
+    return WF_OK;
+}
+
+static int
 dec_lane(dec_t *d, wf_cmd_t *cmd)
 {
     wf_cmd_lane_t *l = &cmd->u.lane;
@@ -620,6 +661,27 @@ dec_lane(dec_t *d, wf_cmd_t *cmd)
         (rc = get_str(d, "code", true, 1, WF_CODE_LEN - 1, l->code, NULL)))
         return rc;
     return WF_OK;
+
+}
+
+static int
+dec_credit(dec_t *d, wf_cmd_t *cmd)
+{
+    wf_cmd_credit_t *c = &cmd->u.credit;
+    bool has;
+    int64_t v;
+    int rc;
+
+    if ((rc = get_firm(d, "firm", true, c->firm, NULL)) ||
+        (rc = get_str(d, "kind", true, 1, sizeof c->kind - 1, c->kind, NULL)) ||
+        (rc = get_int(d, "points", true, INT32_MIN, INT32_MAX, &v, NULL)))
+        return rc;
+    c->points = (int32_t)v;
+    if ((rc = get_int(d, "expires", false, INT64_MIN, INT64_MAX, &c->expires, &has)))
+        return rc;
+    if (has)
+        cmd->has |= WF_HAS_POINTS_EXPIRES;
+    return get_str(d, "note", true, 0, WF_NOTE_LEN - 1, c->note, NULL);
 }
 
 static int
@@ -673,6 +735,17 @@ dec_op(dec_t *d, wf_cmd_t *cmd)
         return get_goal(d, &cmd->u.auction.goal);
     case WF_OP_AUCTION_DEL:
         return get_str(d, "code", true, 1, WF_CODE_LEN - 1, cmd->u.auction.code, NULL);
+    case WF_OP_SUB_PUT:
+        return dec_sub_put(d, cmd);
+    case WF_OP_SUB_DEL:
+        return get_str(d, "id", true, 1, WF_OID_LEN - 1, cmd->u.ref.id, NULL);
+    case WF_OP_CREDIT_EVENT:
+        return dec_credit(d, cmd);
+    case WF_OP_FIRM_BLOCK:
+    case WF_OP_FIRM_UNBLOCK:
+        if ((rc = get_firm(d, "firm", true, cmd->u.block.firm, NULL)))
+            return rc;
+        return get_str(d, "note", true, 0, WF_NOTE_LEN - 1, cmd->u.block.note, NULL);
     default:
         return fail(d, WF_E_INTERNAL, "op %d has no decoder", (int)cmd->op);
     }
@@ -923,14 +996,64 @@ pk_licence(msgpack_packer *pk, const wf_licence_rec_t *l)
     msgpack_pack_int64(pk, l->valid_until);
 }
 
-/* The firm map. cfg supplies the tier bounds; without it tier is left out.
- * licences: with_licences adds the `licences` list (firm.get). */
+/* The six dimensions of the credit panel: per kind the sum of the active
+ * events' points and their list. ev is sorted by kind. */
 static void
-pk_firm(msgpack_packer *pk, const wf_firm_rec_t *f, const wf_config_t *cfg, bool with_licences,
-        const wf_licence_rec_t *licences, size_t nlicences)
+pk_events(msgpack_packer *pk, const wf_credit_event_t *ev, size_t n)
 {
+    msgpack_pack_map(pk, WF_CREDIT__COUNT);
+    for (int kind = 0; kind < WF_CREDIT__COUNT; kind++) {
+        int64_t sum = 0;
+        uint32_t cnt = 0;
+        for (size_t k = 0; k < n; k++)
+            if (ev[k].kind == kind) {
+                sum += ev[k].points;
+                cnt++;
+            }
+        pk_str(pk, wf_credit_kind_name(kind));
+        msgpack_pack_map(pk, 2);
+        pk_str(pk, "sum");
+        msgpack_pack_int64(pk, sum);
+        pk_str(pk, "list");
+        msgpack_pack_array(pk, cnt);
+        for (size_t k = 0; k < n; k++) {
+            if (ev[k].kind != kind)
+                continue;
+            char note[WF_CREDIT_NOTE_LEN + 1];
+            memcpy(note, ev[k].note, WF_CREDIT_NOTE_LEN);
+            note[WF_CREDIT_NOTE_LEN] = '\0';
+            msgpack_pack_map(pk, 4);
+            pk_str(pk, "points");
+            msgpack_pack_int32(pk, ev[k].points);
+            pk_str(pk, "note");
+            pk_str(pk, note);
+            pk_str(pk, "recorded");
+            msgpack_pack_int64(pk, ev[k].recorded);
+            pk_str(pk, "expires");
+            msgpack_pack_int64(pk, ev[k].expires);
+        }
+    }
+}
+
+/* The firm map: the record, and its credit as the reply carries it (the
+ * live score and tier; firm.get adds the active events by kind). Without
+ * a score from the engine the base stands for it, and the tier comes
+ * from cfg when given. */
+static void
+pk_firm(msgpack_packer *pk, const wf_reply_t *r, const wf_config_t *cfg)
+{
+    const wf_firm_rec_t *f = r->firm;
     bool has_key = f->key[0] != '\0';
-    uint32_t n = 9 + (has_key ? 1 : 0) + (cfg ? 1 : 0) + (with_licences ? 1 : 0);
+    bool events = r->op == WF_OP_FIRM_GET, with_licences = events;
+    int32_t score = r->has_credit ? r->score : wf_credit_clamp(f->base_credit);
+    char tier = 0;
+    if (r->has_credit && r->tier) {
+        tier = r->tier;
+    } else if (cfg) {
+        wf_tiers_t t = {cfg->tier_a, cfg->tier_b, cfg->tier_c};
+        tier = wf_credit_tier(score, &t);
+    }
+    uint32_t n = 9 + (has_key ? 1 : 0) + (tier ? 1 : 0) + (events ? 1 : 0) + (with_licences ? 1 : 0);
     msgpack_pack_map(pk, n);
     pk_str(pk, "id");
     pk_str(pk, f->id);
@@ -957,30 +1080,31 @@ pk_firm(msgpack_packer *pk, const wf_firm_rec_t *f, const wf_config_t *cfg, bool
     }
     pk_str(pk, "base_credit");
     msgpack_pack_int32(pk, f->base_credit);
-    /* Credit events are not kept yet, so the live score is the base. */
-    int32_t score = wf_credit_clamp(f->base_credit);
     pk_str(pk, "score");
     msgpack_pack_int32(pk, score);
-    if (cfg) {
-        wf_tiers_t t = {cfg->tier_a, cfg->tier_b, cfg->tier_c};
-        char tier[2] = {wf_credit_tier(score, &t), '\0'};
+    if (tier) {
+        char ts[2] = {tier, '\0'};
         pk_str(pk, "tier");
-        pk_str(pk, tier);
+        pk_str(pk, ts);
     }
     pk_str(pk, "blocked");
     pk_bool(pk, f->blocked != 0);
     if (with_licences) {
         pk_str(pk, "licences");
-        msgpack_pack_array(pk, licences ? nlicences : 0);
-        for (size_t i = 0; licences && i < nlicences; i++)
-            pk_licence(pk, &licences[i]);
+        msgpack_pack_array(pk, r->licences ? r->nlicences : 0);
+        for (size_t i = 0; r->licences && i < r->nlicences; i++)
+            pk_licence(pk, &r->licences[i]);
+    }
+    if (events) {
+        pk_str(pk, "events");
+        pk_events(pk, r->events, r->events ? r->nevents : 0);
     }
 }
 
 static void
 pk_config(msgpack_packer *pk, const wf_config_t *c)
 {
-    msgpack_pack_map(pk, 13);
+    msgpack_pack_map(pk, 14);
     pk_str(pk, "w_credit");
     msgpack_pack_double(pk, c->w_credit);
     pk_str(pk, "w_distance");
@@ -1005,6 +1129,8 @@ pk_config(msgpack_packer *pk, const wf_config_t *c)
     msgpack_pack_int64(pk, c->eco_fee);
     pk_str(pk, "discrepancy_pct");
     msgpack_pack_double(pk, c->discrepancy_pct);
+    pk_str(pk, "stream_keep_days");
+    msgpack_pack_int32(pk, c->stream_keep_days);
     pk_str(pk, "co2_per_tkm");
     msgpack_pack_double(pk, c->co2_per_tkm);
 }
@@ -1154,6 +1280,8 @@ wf_codec_reply(msgpack_sbuffer *sb, const wf_reply_t *r, const wf_catalogue_t *c
         break;
     case WF_OP_FIRM_GET:
     case WF_OP_FIRM_PUT:
+    case WF_OP_FIRM_BLOCK:
+    case WF_OP_FIRM_UNBLOCK:
         extra = r->firm ? 1 : 0;
         break;
     case WF_OP_OPTIMIZE:
@@ -1163,6 +1291,12 @@ wf_codec_reply(msgpack_sbuffer *sb, const wf_reply_t *r, const wf_catalogue_t *c
     case WF_OP_AUCTION_DEL:
     case WF_OP_LICENCE_PUT:
         extra = 1;
+        break;
+    case WF_OP_SUB_PUT:
+        extra = 1;
+        break;
+    case WF_OP_CREDIT_EVENT:
+        extra = r->has_credit ? 2 : 0;
         break;
     default:
         break;
@@ -1216,9 +1350,23 @@ wf_codec_reply(msgpack_sbuffer *sb, const wf_reply_t *r, const wf_catalogue_t *c
         break;
     case WF_OP_FIRM_GET:
     case WF_OP_FIRM_PUT:
+    case WF_OP_FIRM_BLOCK:
+    case WF_OP_FIRM_UNBLOCK:
         pk_str(&pk, "firm");
-        pk_firm(&pk, r->firm, r->config, r->op == WF_OP_FIRM_GET, r->licences, r->nlicences);
+        pk_firm(&pk, r, r->config);
         break;
+    case WF_OP_SUB_PUT:
+        pk_str(&pk, "id");
+        pk_str(&pk, r->id);
+        break;
+    case WF_OP_CREDIT_EVENT: {
+        char tier[2] = {r->tier, '\0'};
+        pk_str(&pk, "score");
+        msgpack_pack_int32(&pk, r->score);
+        pk_str(&pk, "tier");
+        pk_str(&pk, tier);
+        break;
+    }
     case WF_OP_CONFIG_GET:
     case WF_OP_CONFIG_SET:
         pk_str(&pk, "config");
@@ -1258,6 +1406,9 @@ wf_codec_stream(msgpack_sbuffer *sb, const wf_stream_msg_t *m)
     case WF_MSG_CREDIT:
         msgpack_pack_map(&pk, 3 + 2);
         break;
+    case WF_MSG_NOTIFY:
+        msgpack_pack_map(&pk, 3 + 3);
+        break;
     default:
         msgpack_pack_map(&pk, 3);
         break;
@@ -1281,6 +1432,14 @@ wf_codec_stream(msgpack_sbuffer *sb, const wf_stream_msg_t *m)
         pk_id(&pk, m->u.expired.side == WF_DEMAND ? 'D' : 'O', m->u.expired.order);
         pk_str(&pk, "side");
         pk_str(&pk, side_name(m->u.expired.side));
+        break;
+    case WF_MSG_NOTIFY:
+        pk_str(&pk, "order");
+        pk_order(&pk, &m->u.notify.order);
+        pk_str(&pk, "km");
+        msgpack_pack_double(&pk, m->u.notify.km);
+        pk_str(&pk, "sub");
+        pk_id(&pk, 'S', m->u.notify.sub);
         break;
     case WF_MSG_CREDIT: {
         char tier[2] = {m->u.credit.tier, '\0'};

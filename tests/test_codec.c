@@ -1054,7 +1054,7 @@ Test(encode, firm_and_config)
     wf_codec_reply(&sb, &r, NULL);
     o = unpack(&sb);
     const msgpack_object *c = get(o, "config");
-    cr_assert_eq(c->via.map.size, 13, "the 12 settings of the contract and co2_per_tkm");
+    cr_assert_eq(c->via.map.size, 14, "the 12 settings of the contract, co2_per_tkm and stream_keep_days");
     cr_assert_eq(get_f(c, "w_credit"), 0.4);
     cr_assert_eq(get_f(c, "w_distance"), 0.4);
     cr_assert_eq(get_f(c, "w_price"), 0.2);
@@ -1067,6 +1067,7 @@ Test(encode, firm_and_config)
     cr_assert_not(get_b(c, "city_rule"));
     cr_assert_eq(get_i(c, "eco_fee"), 500);
     cr_assert_eq(get_f(c, "discrepancy_pct"), 5.0);
+    cr_assert_eq(get_i(c, "stream_keep_days"), 30);
     msgpack_unpacked_destroy(&up);
     msgpack_sbuffer_destroy(&sb);
 }
