@@ -91,6 +91,7 @@ struct wf_server {
     wf_reply_t *replies;
     struct pending *order;  /* outbox stream messages, sorted per firm then seq */
     size_t order_cap;
+    struct group *groups;   /* one per firm of the outbox, in first-appearance order */
     msgpack_sbuffer sb;
 
     binding_t *bindings;
@@ -532,6 +533,7 @@ wf_server_destroy(wf_server_t **self_p)
     wf_free(s->cmds);
     wf_free(s->replies);
     wf_free(s->order);
+    wf_free(s->groups);
     wf_free(s->bindings);
     msgpack_sbuffer_destroy(&s->sb);
     wf_free(s);
@@ -820,8 +822,22 @@ cmp_stream(const void *a, const void *b)
     return x->pos < y->pos ? -1 : (x->pos > y->pos);
 }
 
+/* One firm's run in the sorted outbox, and where its first message stood. */
+struct group {
+    size_t start, end, first;
+};
+
+static int
+cmp_group(const void *a, const void *b)
+{
+    const struct group *x = a, *y = b;
+    return x->first < y->first ? -1 : (x->first > y->first);
+}
+
 /* Sends each bound firm's new stream messages in seq order, each seq at
- * most once per binding. Work is O(n log n) in the outbox's size. */
+ * most once per binding. Firms go in the order the engine queued their
+ * first message, so notifications planned by credit (highest score first)
+ * leave in that order. Work is O(n log n) in the outbox's size. */
 static void
 send_streams(wf_server_t *s, const wf_outbox_t *out)
 {
@@ -830,19 +846,31 @@ send_streams(wf_server_t *s, const wf_outbox_t *out)
     if (out->nstream > s->order_cap) {
         s->order_cap = out->nstream;
         wf_free(s->order);
+        wf_free(s->groups);
         s->order = wf_malloc(s->order_cap * sizeof *s->order);
+        s->groups = wf_malloc(s->order_cap * sizeof *s->groups);
     }
     for (size_t i = 0; i < out->nstream; i++)
         s->order[i] = (struct pending){.m = &out->stream[i], .pos = i};
     qsort(s->order, out->nstream, sizeof *s->order, cmp_stream);
 
-    size_t i = 0;
-    while (i < out->nstream) {
+    size_t ngroups = 0;
+    for (size_t i = 0; i < out->nstream;) {
         const char *firm = s->order[i].m->firm;
-        size_t end = i;
-        while (end < out->nstream && strcmp(s->order[end].m->firm, firm) == 0)
-            end++;
-        binding_t *b = binding_find(s, firm);
+        struct group g = {.start = i, .first = s->order[i].pos};
+        while (i < out->nstream && strcmp(s->order[i].m->firm, firm) == 0) {
+            if (s->order[i].pos < g.first)
+                g.first = s->order[i].pos;
+            i++;
+        }
+        g.end = i;
+        s->groups[ngroups++] = g;
+    }
+    qsort(s->groups, ngroups, sizeof *s->groups, cmp_group);
+
+    for (size_t gi = 0; gi < ngroups; gi++) {
+        size_t i = s->groups[gi].start, end = s->groups[gi].end;
+        binding_t *b = binding_find(s, s->order[i].m->firm);
         for (; b && b->bound && i < end; i++) {
             const wf_stream_msg_t *m = s->order[i].m;
             if (m->seq <= b->last)
@@ -859,7 +887,6 @@ send_streams(wf_server_t *s, const wf_outbox_t *out)
                 break; /* queue full: the client catches up with hello after_seq */
             b->last = m->seq;
         }
-        i = end;
     }
 }
 

@@ -1,0 +1,370 @@
+/* Subscriptions and credit-weighted push in the engine: tier A told in
+ * the post's own batch, B and C by the tick after their delays, D and
+ * blacklisted firms never, higher score first within a moment; the fit
+ * rules (codes, radius, max_km, min_qty, both credit minimums, same firm);
+ * pending pushes that survive a restart and are dropped when their order
+ * is gone; sub.put and sub.del. */
+#include "engine_fixture.h"
+
+TestSuite(push, .init = setup, .fini = teardown);
+
+#define CA "C0000000000000000A"
+#define CB "C0000000000000000B"
+#define CC "C0000000000000000C"
+#define CD "C0000000000000000D"
+#define CX "C0000000000000000X"
+#define CA2 "C000000000000000A2"
+
+static wf_reply_t *
+tick(int64_t at)
+{
+    wf_cmd_t c;
+    memset(&c, 0, sizeof c);
+    c.op = WF_OP_TICK;
+    cr_assert_eq(wf_engine_apply(E, &c, 1, at, R, &OUT), WF_OK);
+    cr_assert_eq(R[0].err, WF_OK, "tick: %s", R[0].msg);
+    return &R[0];
+}
+
+static void
+consumer(const char *id, int32_t base, double lat, double lon)
+{
+    wf_cmd_t f = firm(id, WF_ROLE_CONSUMER, lat, lon, 330602);
+    f.u.firm.base_credit = base;
+    f.has |= WF_HAS_BASE_CREDIT;
+    ok(f);
+}
+
+static wf_cmd_t
+sub(const char *as, wf_side_t side, const char *code)
+{
+    wf_cmd_t c = mk(WF_OP_SUB_PUT, as);
+    c.u.sub.side = (uint8_t)side;
+    c.u.sub.ncodes = 1;
+    snprintf(c.u.sub.codes[0], sizeof c.u.sub.codes[0], "%s", code);
+    return c;
+}
+
+static uint64_t
+sub_ok(wf_cmd_t c)
+{
+    wf_reply_t *r = ok(c);
+    uint64_t id = wf_id_parse(r->id, 'S');
+    cr_assert_gt(id, 0, "sub id %s", r->id);
+    return id;
+}
+
+/* The notify messages of the last outbox, by firm in outbox order. */
+static size_t
+notified(const char *firms[], size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < OUT.nstream && n < max; i++)
+        if (OUT.stream[i].type == WF_MSG_NOTIFY)
+            firms[n++] = OUT.stream[i].firm;
+    return n;
+}
+
+static const wf_stream_msg_t *
+notify_for(const char *firm)
+{
+    for (size_t i = 0; i < OUT.nstream; i++)
+        if (OUT.stream[i].type == WF_MSG_NOTIFY && strcmp(OUT.stream[i].firm, firm) == 0)
+            return &OUT.stream[i];
+    return NULL;
+}
+
+/* Subscribers in tiers A (95), B (80), C (65), D (50) and a blacklisted
+ * A (95), all a few km from P1. */
+static void
+tiers(void)
+{
+    market();
+    consumer(CA, 95, 30.01, 120.58);
+    consumer(CB, 80, 30.01, 120.59);
+    consumer(CC, 65, 30.02, 120.58);
+    consumer(CD, 50, 30.02, 120.59);
+    consumer(CX, 95, 30.01, 120.57);
+    const char *all[] = {CA, CB, CC, CD, CX};
+    for (int i = 0; i < 5; i++)
+        sub_ok(sub(all[i], WF_OFFER, "SW07"));
+    wf_cmd_t b = mk(WF_OP_FIRM_BLOCK, OP);
+    snprintf(b.u.block.firm, sizeof b.u.block.firm, "%s", CX);
+    ok(b);
+}
+
+Test(push, tiers_are_told_in_order_after_their_delays)
+{
+    tiers();
+    wf_reply_t *r = ok(offer(P1, "SW07", 5000, 1000));
+    uint64_t oid = wf_id_parse(r->id, 'O');
+    const char *who[8];
+    cr_assert_eq(notified(who, 8), 1, "only tier A at once");
+    cr_assert_str_eq(who[0], CA);
+    const wf_stream_msg_t *m = notify_for(CA);
+    cr_assert_eq(m->u.notify.order.id, oid);
+    cr_assert_eq(m->u.notify.order.remaining, 5000);
+    cr_assert_gt(m->u.notify.km, 0);
+    cr_assert_lt(m->u.notify.km, 5);
+    cr_assert_eq(m->seq, wf_engine_firm(E, CA)->stream_seq, "stored with the firm's seq");
+    cr_assert_eq(wf_engine_next_timer(E), T0 + 500);
+
+    tick(T0 + 499);
+    cr_assert_eq(notified(who, 8), 0);
+    tick(T0 + 500);
+    cr_assert_eq(notified(who, 8), 1);
+    cr_assert_str_eq(who[0], CB);
+    tick(T0 + 1999);
+    cr_assert_eq(notified(who, 8), 0);
+    tick(T0 + 2000);
+    cr_assert_eq(notified(who, 8), 1);
+    cr_assert_str_eq(who[0], CC);
+    cr_assert_gt(wf_engine_next_timer(E), T0 + 100000, "D and the blacklisted never");
+    cr_assert_eq(wf_engine_firm(E, CD)->stream_seq, 0);
+    cr_assert_eq(wf_engine_firm(E, CX)->stream_seq, 0);
+}
+
+Test(push, higher_score_first_within_a_tier)
+{
+    market();
+    consumer(CA, 91, 30.01, 120.58);
+    consumer(CA2, 99, 30.01, 120.59);
+    consumer(CB, 90, 30.02, 120.59);
+    sub_ok(sub(CA, WF_OFFER, "SW07"));
+    sub_ok(sub(CA2, WF_OFFER, "SW07"));
+    sub_ok(sub(CB, WF_OFFER, "SW07"));
+    ok(offer(P1, "SW07", 5000, 1000));
+    const char *who[8];
+    cr_assert_eq(notified(who, 8), 3);
+    cr_assert_str_eq(who[0], CA2);
+    cr_assert_str_eq(who[1], CA);
+    cr_assert_str_eq(who[2], CB);
+}
+
+Test(push, an_order_gone_before_its_turn_tells_nobody)
+{
+    tiers();
+    wf_reply_t *r = ok(offer(P1, "SW07", 5000, 1000));
+    char id[WF_OID_LEN];
+    snprintf(id, sizeof id, "%s", r->id);
+    now = T0 + 100;
+    ok(ref(WF_OP_ORDER_CANCEL, P1, id));
+    tick(T0 + 500);
+    const char *who[8];
+    cr_assert_eq(notified(who, 8), 0, "cancelled: B is not told");
+    tick(T0 + 2000);
+    cr_assert_eq(notified(who, 8), 0, "nor C");
+
+    /* filled before C's turn: B was told, C is not */
+    now = T0 + 3000;
+    ok(offer(P1, "SW07", 5000, 1000));
+    tick(T0 + 3500);
+    cr_assert_eq(notified(who, 8), 1);
+    now = T0 + 3600;
+    ok(demand(C1, "SW07", 5000, 2000));
+    tick(T0 + 5000);
+    cr_assert_eq(notified(who, 8), 0, "filled: C is not told");
+}
+
+Test(push, pending_push_survives_restart)
+{
+    tiers();
+    ok(offer(P1, "SW07", 5000, 1000));
+    wf_engine_destroy(&E);
+    E = open_at(dir, 0);
+    cr_assert_eq(wf_engine_next_timer(E), T0 + 500, "the pending push's timer is rebuilt");
+    tick(T0 + 500);
+    const char *who[8];
+    cr_assert_eq(notified(who, 8), 1);
+    cr_assert_str_eq(who[0], CB);
+    wf_engine_destroy(&E);
+    E = open_at(dir, 0);
+    tick(T0 + 2000);
+    cr_assert_eq(notified(who, 8), 1);
+    cr_assert_str_eq(who[0], CC);
+    tick(T0 + 3000);
+    cr_assert_eq(notified(who, 8), 0, "each told once");
+}
+
+Test(push, blacklisted_before_its_turn_is_skipped)
+{
+    tiers();
+    ok(offer(P1, "SW07", 5000, 1000));
+    wf_cmd_t b = mk(WF_OP_FIRM_BLOCK, OP);
+    snprintf(b.u.block.firm, sizeof b.u.block.firm, "%s", CB);
+    now = T0 + 10;
+    ok(b);
+    tick(T0 + 500);
+    const char *who[8];
+    cr_assert_eq(notified(who, 8), 0);
+}
+
+Test(push, fit_rules)
+{
+    market();
+    consumer(CA, 95, 30.01, 120.58);   /* ~1.4 km from P1 */
+    consumer(CB, 95, 31.20, 121.47);   /* Shanghai, ~150 km */
+    consumer(CC, 95, 30.01, 120.58);
+    consumer(CD, 95, 30.01, 120.58);
+    consumer(CX, 95, 30.01, 120.58);
+    sub_ok(sub(CA, WF_OFFER, "SW07"));
+    sub_ok(sub(CB, WF_OFFER, "SW07"));          /* beyond the 50 km radius */
+    wf_cmd_t s = sub(CC, WF_OFFER, "SW07");
+    s.u.sub.min_qty = 6000;                      /* more than the offer */
+    s.has |= WF_HAS_MIN_QTY;
+    sub_ok(s);
+    s = sub(CD, WF_OFFER, "SW07");
+    s.u.sub.min_credit = 90;                     /* P1 has 80 */
+    s.has |= WF_HAS_MIN_CREDIT;
+    sub_ok(s);
+    sub_ok(sub(CX, WF_OFFER, "SW03"));           /* another code */
+    wf_cmd_t far = sub(CB, WF_OFFER, "SW07");
+    far.u.sub.radius_km = 500;
+    far.has |= WF_HAS_RADIUS;
+    ok(offer(P1, "SW07", 5000, 1000));
+    const char *who[8];
+    cr_assert_eq(notified(who, 8), 1);
+    cr_assert_str_eq(who[0], CA);
+
+    /* a wide radius still stops at the order's max_km */
+    now++;
+    sub_ok(far);
+    ok(offer(P2, "SW07", 5000, 1000));
+    cr_assert_eq(notified(who, 8), 1, "CB's radius is 500 km but the offer's max_km is 50");
+    wf_cmd_t o = offer(P2, "SW07", 5000, 1000);
+    o.u.post.max_km = 300;
+    o.has |= WF_HAS_MAX_KM;
+    ok(o);
+    cr_assert_eq(notified(who, 8), 2);
+    cr_assert_not_null(notify_for(CB));
+    cr_assert_gt(notify_for(CB)->u.notify.km, 100);
+
+    /* the order's min_credit against the subscriber's score */
+    wf_cmd_t o2 = offer(P1, "SW07", 5000, 1000);
+    o2.u.post.min_credit = 96;
+    o2.has |= WF_HAS_MIN_CREDIT;
+    ok(o2);
+    cr_assert_eq(notified(who, 8), 0, "every subscriber has 95 < 96");
+}
+
+Test(push, category_pattern_and_same_firm)
+{
+    market();
+    consumer(CA, 95, 30.01, 120.58);
+    sub_ok(sub(CA, WF_OFFER, "HW08"));
+    wf_cmd_t f = firm(C2, WF_ROLE_CONSUMER | WF_ROLE_PRODUCER, 30.03, 120.61, 330603);
+    f.u.firm.base_credit = 95;
+    f.has |= WF_HAS_BASE_CREDIT;
+    ok(f);
+    sub_ok(sub(C2, WF_OFFER, "SW07"));
+    ok(offer(P1, "900-249-08", 5000, 1000));
+    cr_assert_not_null(notify_for(CA), "HW08 covers 900-249-08");
+    ok(offer(C2, "SW07", 5000, 1000));
+    cr_assert_null(notify_for(C2), "a firm is not told about its own order");
+}
+
+Test(push, remainder_after_matching_is_pushed)
+{
+    market();
+    consumer(CA, 95, 30.01, 120.58);
+    sub_ok(sub(CA, WF_OFFER, "SW07"));
+    ok(demand(C1, "SW07", 2000, 2000));
+    wf_reply_t *r = ok(offer(P1, "SW07", 5000, 1000));
+    cr_assert_eq(r->nmatches, 1);
+    cr_assert_eq(r->rest, 3000);
+    const wf_stream_msg_t *m = notify_for(CA);
+    cr_assert_not_null(m);
+    cr_assert_eq(m->u.notify.order.remaining, 3000);
+    ok(demand(C1, "SW07", 5000, 2000)); /* a filled demand does not rest: nobody told */
+    cr_assert_null(notify_for(CA));
+}
+
+Test(push, producers_subscribe_to_demand)
+{
+    market();
+    wf_cmd_t f = firm(P2, WF_ROLE_PRODUCER, 30.02, 120.60, 330602);
+    f.u.firm.base_credit = 95;
+    f.has |= WF_HAS_BASE_CREDIT;
+    ok(f);
+    sub_ok(sub(P2, WF_DEMAND, "900-249-08"));
+    cr_assert_eq(run(sub(P2, WF_OFFER, "SW07"))->err, WF_E_AUTH, "a producer watches demand");
+    cr_assert_eq(run(sub(C1, WF_DEMAND, "SW07"))->err, WF_E_AUTH, "a consumer watches offers");
+    wf_cmd_t d = demand(C1, "HW08", 5000, 2000);
+    ok(d);
+    const wf_stream_msg_t *m = notify_for(P2);
+    cr_assert_not_null(m, "a demand for HW08 covers the producer's 900-249-08");
+    cr_assert_eq(m->u.notify.order.side, WF_DEMAND);
+}
+
+Test(push, sub_put_and_del)
+{
+    market();
+    consumer(CA, 95, 30.01, 120.58);
+    wf_cmd_t bad = sub(CA, WF_OFFER, "XX99");
+    cr_assert_eq(run(bad)->err, WF_E_CODE);
+    bad = sub(CA, WF_OFFER, "SW07");
+    bad.u.sub.radius_km = -1;
+    bad.has |= WF_HAS_RADIUS;
+    cr_assert_eq(run(bad)->err, WF_E_FIELD);
+    uint64_t id = sub_ok(sub(CA, WF_OFFER, "SW07"));
+    char sid[WF_OID_LEN];
+    wf_id_format(sid, 'S', id);
+    cr_assert_eq(run(ref(WF_OP_SUB_DEL, C1, sid))->err, WF_E_AUTH, "owner only");
+    cr_assert_eq(run(ref(WF_OP_SUB_DEL, CA, "S999"))->err, WF_E_NOTFOUND);
+
+    wf_engine_destroy(&E);
+    E = open_at(dir, 0);
+    ok(offer(P1, "SW07", 5000, 1000));
+    cr_assert_not_null(notify_for(CA), "subscriptions are loaded at start");
+    ok(ref(WF_OP_SUB_DEL, CA, sid));
+    ok(offer(P1, "SW07", 5000, 1000));
+    cr_assert_null(notify_for(CA), "a deleted subscription is not told");
+    wf_engine_destroy(&E);
+    E = open_at(dir, 0);
+    ok(offer(P1, "SW07", 5000, 1000));
+    cr_assert_null(notify_for(CA), "and stays deleted after a restart");
+}
+
+Test(push, many_subscribers_index_and_slices)
+{
+    market();
+    /* 300 subscribers in tier B: their push record is worked off in one tick */
+    char id[WF_FIRM_LEN];
+    for (int i = 0; i < 300; i++) {
+        snprintf(id, sizeof id, "S%017d", i);
+        consumer(id, 80, 30.01 + i * 1e-4, 120.58);
+        sub_ok(sub(id, WF_OFFER, i % 2 ? "SW07" : "SW03"));
+    }
+    ok(offer(P1, "SW07", 5000, 1000));
+    tick(T0 + 500);
+    const char *who[400];
+    cr_assert_eq(notified(who, 400), 150);
+}
+
+Test(push, stream_retention_trims_old_messages)
+{
+    tiers();
+    ok(offer(P1, "SW07", 5000, 1000));
+    wf_cmd_t c = mk(WF_OP_CONFIG_SET, OP);
+    c.u.config.set = WF_CFG_STREAM_KEEP_DAYS;
+    c.u.config.values.stream_keep_days = 1;
+    now = T0 + 5000;
+    ok(c);
+    cr_assert_eq(run(c)->err, WF_OK);
+    c.u.config.values.stream_keep_days = -1;
+    cr_assert_eq(run(c)->err, WF_E_FIELD);
+    int64_t day = 24LL * 3600 * 1000;
+    tick(T0 + 2000); /* B and C told, and the rearmed trim finds nothing old yet */
+    /* a new message a day later */
+    now = T0 + day + 10000;
+    ok(offer(P1, "SW07", 5000, 1000));
+    uint64_t seq = wf_engine_firm(E, CA)->stream_seq;
+    cr_assert_eq(seq, 2);
+    for (int i = 0; i < 5 && wf_engine_next_timer(E) <= T0 + 3 * day; i++)
+        tick(T0 + day + 20000);
+    wf_cmd_t h = mk(WF_OP_HELLO, CA);
+    ok(h);
+    cr_assert_eq(OUT.nstream, 1, "the day-old notification was trimmed, the new one kept");
+    cr_assert_eq(OUT.stream[0].seq, 2);
+    cr_assert_eq(wf_engine_firm(E, CA)->stream_seq, 2, "seqs are never reused");
+}
