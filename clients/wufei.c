@@ -38,6 +38,7 @@ static opt_t opts[] = {
     {"roles", true, NULL},      {"county", true, NULL},     {"base-credit", true, NULL},
     {"key", true, NULL},        {"goal", true, NULL},       {"codes", true, NULL},
     {"apply", false, NULL},
+    {"radius-km", true, NULL},  {"min-qty", true, NULL},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 
@@ -76,7 +77,13 @@ static const char usage_text[] =
     "  order ID\n"
     "  watch [--after SEQ]\n"
     "  firm add ID NAME --roles R1,R2 --lat X --lon Y --county N [--base-credit N] [--key Z85]\n"
-    "  firm get ID\n"
+    "  firm get ID                                           (score, tier, credit panel)\n"
+    "  sub add offers|demands CODES [--lat X --lon Y] [--radius-km K] [--min-qty Q]\n"
+    "        [--min-credit C]\n"
+    "  sub del ID\n"
+    "  credit FIRM KIND POINTS NOTE [--expires MS]   (operator; KIND: penalty, manifest,\n"
+    "        transport, discrepancy, reporting, conduct)\n"
+    "  block FIRM NOTE | unblock FIRM NOTE            (operator)\n"
     "  config get\n"
     "  config set KEY=VALUE...\n"
     "  licence add FIRM CODES CAPACITY VALID_UNTIL   (operator; VALID_UNTIL unix ms or YYYY-MM-DD)\n"
@@ -585,6 +592,39 @@ static void print_stream(const msgpack_object *m)
                theirs);
         return;
     }
+    if (strcmp(type, "notify") == 0) {
+        const msgpack_object *o = wfc_get(m, "order");
+        char sub[32] = "?", id[64] = "?", side[16] = "", firm[32] = "?", what[128] = "?", price[32];
+        wfc_get_str(m, "sub", sub, sizeof sub);
+        if (o && o->type == MSGPACK_OBJECT_MAP) {
+            wfc_get_str(o, "id", id, sizeof id);
+            wfc_get_str(o, "side", side, sizeof side);
+            wfc_get_str(o, "firm", firm, sizeof firm);
+            if (!wfc_get_str(o, "code", what, sizeof what)) {
+                const msgpack_object *cs = wfc_get(o, "codes");
+                size_t w = 0;
+                what[0] = '\0';
+                for (uint32_t i = 0; cs && cs->type == MSGPACK_OBJECT_ARRAY && i < cs->via.array.size; i++) {
+                    const msgpack_object *c = &cs->via.array.ptr[i];
+                    if (c->type != MSGPACK_OBJECT_STR || w + c->via.str.size + 2 >= sizeof what)
+                        break;
+                    w += (size_t)snprintf(what + w, sizeof what - w, "%s%.*s", i ? "," : "",
+                                          (int)c->via.str.size, c->via.str.ptr);
+                }
+            }
+        }
+        fmt_cny(price, sizeof price, o ? wfc_get_int(o, "price", 0) : 0);
+        printf(" %s: %s %s %lld kg of %s at %s CNY/t from %s, %.1f km\n", sub, side, id,
+               o ? (long long)wfc_get_int(o, "remaining", 0) : 0LL, what, price, firm,
+               wfc_get_double(m, "km", 0));
+        return;
+    }
+    if (strcmp(type, "credit") == 0) {
+        char tier[8] = "?";
+        wfc_get_str(m, "tier", tier, sizeof tier);
+        printf(": score %lld, tier %s\n", (long long)wfc_get_int(m, "score", 0), tier);
+        return;
+    }
     fputc(' ', stdout);
     /* the rest, generically, without the two fields already shown */
     bool first = true;
@@ -650,6 +690,175 @@ static int cmd_watch(int argc, char **argv)
     return 0;
 }
 
+static void print_time(int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    char buf[32] = "?";
+    if (gmtime_r(&t, &tm))
+        strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+    fputs(buf, stdout);
+}
+
+/* The firm's fields, then its credit panel: one line per dimension with
+ * the sum of its active events, and each event under it. */
+static void print_firm(const msgpack_object *f)
+{
+    for (uint32_t i = 0; i < f->via.map.size; i++) {
+        const msgpack_object_kv *kv = &f->via.map.ptr[i];
+        if (key_is(&kv->key, "events"))
+            continue;
+        print_scalar(stdout, &kv->key);
+        fputs(":", stdout);
+        if (kv->val.type == MSGPACK_OBJECT_ARRAY && kv->val.via.array.size > 0
+            && kv->val.via.array.ptr[0].type == MSGPACK_OBJECT_MAP) { /* licences */
+            fputc('\n', stdout);
+            for (uint32_t j = 0; j < kv->val.via.array.size; j++) {
+                fputs("  - ", stdout);
+                print_kv_line(&kv->val.via.array.ptr[j]);
+            }
+            continue;
+        }
+        fputc(' ', stdout);
+        print_scalar(stdout, &kv->val);
+        fputc('\n', stdout);
+    }
+    const msgpack_object *ev = wfc_get(f, "events");
+    if (!ev || ev->type != MSGPACK_OBJECT_MAP)
+        return;
+    static const struct { const char *kind, *label; } dims[] = {
+        {"penalty", "administrative penalty"}, {"manifest", "manifest and ledger"},
+        {"transport", "transport"},            {"discrepancy", "quantity discrepancy"},
+        {"reporting", "data reporting"},       {"conduct", "trade conduct"},
+    };
+    printf("credit panel (active events):\n");
+    for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++) {
+        const msgpack_object *k = wfc_get(ev, dims[d].kind);
+        int64_t sum = k ? wfc_get_int(k, "sum", 0) : 0;
+        const msgpack_object *list = k ? wfc_get(k, "list") : NULL;
+        printf("  %-24s %+4lld\n", dims[d].label, (long long)sum);
+        for (uint32_t j = 0; list && list->type == MSGPACK_OBJECT_ARRAY && j < list->via.array.size; j++) {
+            const msgpack_object *e = &list->via.array.ptr[j];
+            char note[256] = "";
+            wfc_get_str(e, "note", note, sizeof note);
+            printf("    %+4lld  ", (long long)wfc_get_int(e, "points", 0));
+            print_time(wfc_get_int(e, "recorded", 0));
+            fputs(" .. ", stdout);
+            print_time(wfc_get_int(e, "expires", 0));
+            printf("  %s\n", note);
+        }
+    }
+}
+
+static int cmd_sub(int argc, char **argv)
+{
+    if (argc == 2 && strcmp(argv[0], "del") == 0) {
+        if (!only_opts("sub del", " "))
+            return EXIT_USAGE;
+        req_t r = {0};
+        add_str(&r, "id", argv[1]);
+        const msgpack_object *reply = call("sub.del", &r);
+        if (!reply_ok(reply))
+            return EXIT_REPLY;
+        if (!json_out)
+            printf("subscription %s deleted\n", argv[1]);
+        return 0;
+    }
+    if (argc == 3 && strcmp(argv[0], "add") == 0) {
+        if (!only_opts("sub add", " lat lon radius-km min-qty min-credit "))
+            return EXIT_USAGE;
+        if (strcmp(argv[1], "offers") != 0 && strcmp(argv[1], "demands") != 0)
+            return usage("sub add: side is offers or demands, not %s", argv[1]);
+        req_t r = {0};
+        add_str(&r, "side", argv[1]);
+        add_list(&r, "codes", argv[2]);
+        const char *lat = opt("lat"), *lon = opt("lon");
+        double la, lo, d;
+        int64_t i;
+        if (!!lat != !!lon)
+            return usage("--lat and --lon go together");
+        if (lat) {
+            if (!parse_double(lat, &la) || !parse_double(lon, &lo))
+                return usage("--lat/--lon need numbers");
+            add_double(&r, "lat", la);
+            add_double(&r, "lon", lo);
+        }
+        if (opt("radius-km")) {
+            if (!parse_double(opt("radius-km"), &d))
+                return usage("--radius-km needs a number");
+            add_double(&r, "radius_km", d);
+        }
+        if (opt("min-qty")) {
+            if (!parse_i64(opt("min-qty"), &i))
+                return usage("--min-qty needs an integer (kg)");
+            add_int(&r, "min_qty", i);
+        }
+        if (opt("min-credit")) {
+            if (!parse_i64(opt("min-credit"), &i))
+                return usage("--min-credit needs an integer");
+            add_int(&r, "min_credit", i);
+        }
+        const msgpack_object *reply = call("sub.put", &r);
+        if (!reply_ok(reply))
+            return EXIT_REPLY;
+        if (!json_out) {
+            char id[64] = "?";
+            wfc_get_str(reply, "id", id, sizeof id);
+            printf("subscription %s to %s of %s\n", id, argv[1], argv[2]);
+        }
+        return 0;
+    }
+    return usage("usage: sub add offers|demands CODES [options] | sub del ID");
+}
+
+static int cmd_credit(int argc, char **argv)
+{
+    if (argc != 4)
+        return usage("usage: credit FIRM KIND POINTS NOTE [--expires MS]");
+    if (!only_opts("credit", " expires "))
+        return EXIT_USAGE;
+    int64_t points, expires;
+    if (!parse_i64(argv[2], &points))
+        return usage("POINTS must be a signed integer: %s", argv[2]);
+    req_t r = {0};
+    add_str(&r, "firm", argv[0]);
+    add_str(&r, "kind", argv[1]);
+    add_int(&r, "points", points);
+    add_str(&r, "note", argv[3]);
+    if (opt("expires")) {
+        if (!parse_i64(opt("expires"), &expires))
+            return usage("--expires needs unix milliseconds");
+        add_int(&r, "expires", expires);
+    }
+    const msgpack_object *reply = call("credit.event", &r);
+    if (!reply_ok(reply))
+        return EXIT_REPLY;
+    if (!json_out) {
+        char tier[8] = "?";
+        wfc_get_str(reply, "tier", tier, sizeof tier);
+        printf("%s: score %lld, tier %s\n", argv[0], (long long)wfc_get_int(reply, "score", 0), tier);
+    }
+    return 0;
+}
+
+static int cmd_block(const char *cmd, int argc, char **argv)
+{
+    if (argc != 2)
+        return usage("usage: %s FIRM NOTE", cmd);
+    if (!only_opts(cmd, " "))
+        return EXIT_USAGE;
+    req_t r = {0};
+    add_str(&r, "firm", argv[0]);
+    add_str(&r, "note", argv[1]);
+    bool on = strcmp(cmd, "block") == 0;
+    const msgpack_object *reply = call(on ? "firm.block" : "firm.unblock", &r);
+    if (!reply_ok(reply))
+        return EXIT_REPLY;
+    if (!json_out)
+        printf("%s %s\n", argv[0], on ? "blacklisted" : "taken off the blacklist");
+    return 0;
+}
+
 static int cmd_firm(int argc, char **argv)
 {
     if (argc >= 1 && strcmp(argv[0], "get") == 0) {
@@ -664,7 +873,10 @@ static int cmd_firm(int argc, char **argv)
             return EXIT_REPLY;
         if (!json_out) {
             const msgpack_object *f = wfc_get(reply, "firm");
-            print_fields(f && f->type == MSGPACK_OBJECT_MAP ? f : reply, "");
+            if (f && f->type == MSGPACK_OBJECT_MAP)
+                print_firm(f);
+            else
+                print_fields(reply, "");
         }
         return 0;
     }
@@ -1028,7 +1240,7 @@ int main(int argc, char **argv)
     const char *cmd = pos[0];
     static const char *const known[] = {"ping", "offer", "demand", "take", "cancel", "orders",
                                         "order", "watch", "firm", "config", "licence", "lane",
-                                        "optimize", "auction"};
+                                        "optimize", "auction", "sub", "credit", "block", "unblock"};
     bool ok = false;
     for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
         ok |= strcmp(cmd, known[k]) == 0;
@@ -1066,6 +1278,12 @@ int main(int argc, char **argv)
         rc = cmd_optimize(sub_argc, sub_argv);
     else if (strcmp(cmd, "auction") == 0)
         rc = cmd_auction(sub_argc, sub_argv);
+    else if (strcmp(cmd, "sub") == 0)
+        rc = cmd_sub(sub_argc, sub_argv);
+    else if (strcmp(cmd, "credit") == 0)
+        rc = cmd_credit(sub_argc, sub_argv);
+    else if (strcmp(cmd, "block") == 0 || strcmp(cmd, "unblock") == 0)
+        rc = cmd_block(cmd, sub_argc, sub_argv);
     else
         rc = cmd_config(sub_argc, sub_argv);
     fflush(stdout);
