@@ -366,6 +366,9 @@ size_t wf_subs__candidates(wf_engine_t *e, const wf_order_t *o,
  * fit rules of DESIGN.md "Credit-weighted push", planned by tier and score
  * into the push scratch; returns how many notifications were planned. */
 size_t wf_push__plan(wf_engine_t *e, const wf_order_t *o, int64_t now);
+/* How many subscriptions (one per firm) the last plan found fitting,
+ * tier D included. */
+size_t wf_push__fitting(const wf_engine_t *e);
 /* A post's remainder comes to rest: plans its notifications and, in t,
  * stores those due now as `notify` messages and the later ones as pending
  * push records. Call wf_push__commit after the child commits. */

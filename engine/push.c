@@ -193,6 +193,12 @@ wf_push__plan(wf_engine_t *e, const wf_order_t *o, int64_t now)
     return p->nplan;
 }
 
+size_t
+wf_push__fitting(const wf_engine_t *e)
+{
+    return e->push ? e->push->ntargets : 0;
+}
+
 /* Stores one notify message for firm about order r in t. */
 static int
 put_notify(wf_exec_t *x, MDB_txn *t, wf_stream_msg_t *m, const char *firm,
