@@ -356,11 +356,22 @@ int wf_subs__load(wf_engine_t *e, MDB_txn *txn, char *err, size_t errlen);
 void wf_subs__fini(wf_engine_t *e);
 /* The subscription with id, or NULL. */
 const wf_sub_rec_t *wf_subs__get(const wf_engine_t *e, uint64_t id);
-/* Calls fn for each subscription whose codes fit resting order o (side,
- * code overlap), each once; the other fit rules are the caller's. Returns
- * the number of candidates visited. */
+/* A subscription as the index lists it: what the fit rules read. */
+typedef struct wf_sub_entry {
+    double lat, lon, radius_km;
+    int64_t min_qty;
+    uint64_t id;
+    int32_t min_credit;
+    uint32_t firm;       /* the subscriber's firm number */
+    uint8_t side;
+} wf_sub_entry_t;
+
+/* Calls fn for each subscription whose codes overlap resting order o's,
+ * on o's side (a subscription with two overlapping codes may come twice);
+ * the other fit rules are the caller's. Returns the number of listings
+ * visited. */
 size_t wf_subs__candidates(wf_engine_t *e, const wf_order_t *o,
-                           void (*fn)(void *arg, const wf_sub_rec_t *s, uint32_t firm), void *arg);
+                           void (*fn)(void *arg, const wf_sub_entry_t *s), void *arg);
 
 /* The subscriptions that fit order o (resting, record r) at now, with the
  * fit rules of DESIGN.md "Credit-weighted push", planned by tier and score

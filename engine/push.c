@@ -119,9 +119,10 @@ licensed(const wf_engine_t *e, uint32_t consumer, uint32_t producer, int32_t cod
 
 /* One candidate from the index: the rest of the fit rules. */
 static void
-fit_one(void *arg, const wf_sub_rec_t *s, uint32_t firm)
+fit_one(void *arg, const wf_sub_entry_t *s)
 {
     fit_t *c = arg;
+    uint32_t firm = s->firm;
     const wf_order_t *o = c->o;
     wf_engine_t *e = c->e;
     if (firm == o->firm || firm >= e->firms.cap || s->side != o->side)

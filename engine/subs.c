@@ -15,8 +15,10 @@
  *     demand pattern p visits the second set's bucket of p (codes at or
  *     below p) and the first set's buckets of p's proper ancestors (codes
  *     that cover p).
- * A subscription reached through two buckets is visited once (a search
- * stamp). Each listing remembers its slot, so sub.del is O(listings). */
+ * A subscription may be reached through two buckets (two of its codes
+ * overlap the order's): the caller sees it twice and keeps one per firm.
+ * Each listing remembers its slot, so sub.del is O(listings). A listing
+ * carries a copy of what the fit rules read, so a scan stays in one array. */
 #include "engine_int.h"
 
 #include <math.h>
@@ -39,13 +41,19 @@ typedef struct slot {
 struct wf_sub {
     wf_sub_rec_t rec;
     uint32_t firm;            /* the owner's firm number */
-    uint32_t stamp;           /* the last search that visited it */
     uint32_t nslots;
     slot_t *slots;
 };
 
+/* A listing: what the fit rules read, copied so that a bucket scan reads
+ * one contiguous array (as the book's leaves do). */
+typedef struct entry {
+    wf_sub_entry_t e;
+    wf_sub_t *sub;
+} entry_t;
+
 typedef struct bucket {
-    wf_sub_t **items;
+    entry_t *items;
     uint32_t n, cap;
 } bucket_t;
 
@@ -54,7 +62,6 @@ struct wf_subs {
     size_t cap;
     bucket_t *b;              /* SET__COUNT * ncodes */
     size_t ncodes;
-    uint32_t stamp;
     size_t count;
 };
 
@@ -111,7 +118,12 @@ list(struct wf_subs *s, wf_sub_t *sub, uint32_t bucket, uint32_t max_slots)
         b->items = wf_realloc(b->items, b->cap * sizeof *b->items);
     }
     sub->slots[sub->nslots++] = (slot_t){bucket, b->n};
-    b->items[b->n++] = sub;
+    const wf_sub_rec_t *r = &sub->rec;
+    b->items[b->n++] = (entry_t){{.lat = r->lat, .lon = r->lon, .radius_km = r->radius_km,
+                                  .min_qty = r->min_qty, .id = r->id,
+                                  .min_credit = r->min_credit, .firm = sub->firm,
+                                  .side = r->side},
+                                 sub};
 }
 
 /* Adds a stored subscription to the index; its codes were checked. */
@@ -160,8 +172,9 @@ index_remove(wf_engine_t *e, uint64_t id)
     for (uint32_t i = 0; i < sub->nslots; i++) {
         bucket_t *b = &s->b[sub->slots[i].bucket];
         uint32_t pos = sub->slots[i].pos;
-        wf_sub_t *moved = b->items[--b->n];
-        b->items[pos] = moved;
+        entry_t last = b->items[--b->n];
+        b->items[pos] = last;
+        wf_sub_t *moved = last.sub;
         if (moved == sub)
             continue;
         for (uint32_t j = 0; j < moved->nslots; j++)
@@ -177,33 +190,21 @@ index_remove(wf_engine_t *e, uint64_t id)
 }
 
 static size_t
-visit(struct wf_subs *s, uint32_t bucket, void (*fn)(void *, const wf_sub_rec_t *, uint32_t),
-      void *arg)
+visit(struct wf_subs *s, uint32_t bucket, void (*fn)(void *, const wf_sub_entry_t *), void *arg)
 {
     const bucket_t *b = &s->b[bucket];
-    for (uint32_t i = 0; i < b->n; i++) {
-        wf_sub_t *sub = b->items[i];
-        if (sub->stamp == s->stamp)
-            continue;
-        sub->stamp = s->stamp;
-        fn(arg, &sub->rec, sub->firm);
-    }
+    for (uint32_t i = 0; i < b->n; i++)
+        fn(arg, &b->items[i].e);
     return b->n;
 }
 
 size_t
 wf_subs__candidates(wf_engine_t *e, const wf_order_t *o,
-                    void (*fn)(void *arg, const wf_sub_rec_t *s, uint32_t firm), void *arg)
+                    void (*fn)(void *arg, const wf_sub_entry_t *s), void *arg)
 {
     struct wf_subs *s = e->subs;
     if (!s || s->count == 0)
         return 0;
-    if (++s->stamp == 0) { /* wrapped: clear every stamp once */
-        for (size_t i = 0; i < s->cap; i++)
-            if (s->by_id[i])
-                s->by_id[i]->stamp = 0;
-        s->stamp = 1;
-    }
     uint32_t nc = (uint32_t)s->ncodes;
     size_t seen = 0;
     if (o->side == WF_OFFER) {
