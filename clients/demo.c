@@ -73,6 +73,18 @@ static event_t events[MAX_EVENTS];
 static int nevents;
 static int watched = -1;
 
+/* Subscriptions: each subscribing firm watches its stream on a connection
+ * of its own, so the demo can show who is told about an order, and when. */
+typedef struct subscription {
+    int firm;
+    char side[16], codes[128];
+    double radius_km;
+} subscription_t;
+
+static subscription_t subs[MAX_FIRMS];
+static int nsubs;
+static wfc_t *sub_watch[MAX_FIRMS]; /* by firm index */
+
 /* ---- orders the demo posted ---- */
 
 typedef struct order {
@@ -92,7 +104,7 @@ static int norders;
 static struct {
     int matches, cross_district, hazardous_matches;
     double tonnes, tonne_km, hazardous_tonnes;
-    int cancels, expected_errors, unexpected_errors, stream_msgs, posts;
+    int cancels, expected_errors, unexpected_errors, stream_msgs, posts, pushes;
 } day;
 
 static const char *script_path;
@@ -291,6 +303,23 @@ static void load_script(const char *path)
                 die("%s:%d: bad capacity %s", path, lineno, tok[2]);
             copy(l->codes, sizeof l->codes, tok[3], lineno, "patterns");
             nlicences++;
+        } else if (strcmp(tok[0], "sub") == 0) {
+            /* sub ALIAS offers|demands CODES [radius_km=K] */
+            subscription_t *sb = &subs[nsubs];
+            if ((n != 4 && n != 5) || nsubs == MAX_FIRMS)
+                die("%s:%d: usage: sub ALIAS offers|demands CODES [radius_km=K]", path, lineno);
+            if ((sb->firm = firm_by_alias(tok[1])) < 0)
+                die("%s:%d: unknown firm %s", path, lineno, tok[1]);
+            if (strcmp(tok[2], "offers") != 0 && strcmp(tok[2], "demands") != 0)
+                die("%s:%d: sub side is offers or demands", path, lineno);
+            copy(sb->side, sizeof sb->side, tok[2], lineno, "side");
+            copy(sb->codes, sizeof sb->codes, tok[3], lineno, "codes");
+            sb->radius_km = 50;
+            if (n == 5) {
+                if (strncmp(tok[4], "radius_km=", 10) != 0 || (sb->radius_km = atof(tok[4] + 10)) <= 0)
+                    die("%s:%d: bad option %s (radius_km=K)", path, lineno, tok[4]);
+            }
+            nsubs++;
         } else if (strcmp(tok[0], "watch") == 0) {
             if (n != 2 || (watched = firm_by_alias(tok[1])) < 0)
                 die("%s:%d: usage: watch ALIAS (a firm declared above)", path, lineno);
@@ -585,6 +614,56 @@ static void drain_watch(int expect)
     }
 }
 
+static char tier_of(int credit)
+{
+    return credit >= 90 ? 'A' : credit >= 75 ? 'B' : credit >= 60 ? 'C' : 'D';
+}
+
+/* Shows the notifications the subscribers get about order `id`, in the
+ * order they arrive, for wait_ms (tier A comes with the post, B after
+ * push_delay_b, C after push_delay_c; D is never told). */
+static void show_pushes(const char *id, int wait_ms)
+{
+    if (nsubs == 0)
+        return;
+    struct timeval t0, t;
+    gettimeofday(&t0, NULL);
+    long long elapsed = 0;
+    int told = 0;
+    do {
+        bool any = false;
+        for (int f = 0; f < nfirms; f++) {
+            if (!sub_watch[f])
+                continue;
+            const msgpack_object *m;
+            while (wfc_next(sub_watch[f], 0, &m) == 0) {
+                char type[32] = "", oid[32] = "", sid[32] = "";
+                wfc_get_str(m, "type", type, sizeof type);
+                const msgpack_object *o = wfc_get(m, "order");
+                if (o)
+                    wfc_get_str(o, "id", oid, sizeof oid);
+                wfc_get_str(m, "sub", sid, sizeof sid);
+                if (strcmp(type, "notify") != 0 || strcmp(oid, id) != 0)
+                    continue;
+                gettimeofday(&t, NULL);
+                long long ms = (t.tv_sec - t0.tv_sec) * 1000LL + (t.tv_usec - t0.tv_usec) / 1000;
+                printf("%s   push +%4lld ms → %s (credit %d, tier %c): %s fits subscription %s, %.1f km\n", I,
+                       ms, firms[f].name, firms[f].credit, tier_of(firms[f].credit), oid, sid,
+                       wfc_get_double(m, "km", 0));
+                day.pushes++;
+                told++;
+                any = true;
+            }
+        }
+        if (!any)
+            usleep(10000);
+        gettimeofday(&t, NULL);
+        elapsed = (t.tv_sec - t0.tv_sec) * 1000LL + (t.tv_usec - t0.tv_usec) / 1000;
+    } while (elapsed < wait_ms);
+    if (wait_ms > 0 && told == 0)
+        printf("%s   push: no subscriber was told about %s\n", I, id);
+}
+
 /* Counts the matches of a reply the watched firm is party to. */
 static int watched_matches(const msgpack_object *ms, int poster, bool poster_offers)
 {
@@ -712,6 +791,7 @@ static void play_post(const event_t *e)
         printf("%s → %s fully matched\n", I, o->id);
     }
     drain_watch(expect_stream);
+    show_pushes(o->id, ev_opt(e, "wait") ? atoi(ev_opt(e, "wait")) : 0);
 }
 
 static void play_cancel(const event_t *e)
@@ -847,6 +927,8 @@ static void summary(void)
            day.expected_errors);
     if (watch)
         printf("private stream of %s: %d messages\n", firms[watched].name, day.stream_msgs);
+    if (nsubs)
+        printf("subscriptions: %d, notifications shown: %d\n", nsubs, day.pushes);
     if (day.unexpected_errors)
         printf("UNEXPECTED ERRORS: %d\n", day.unexpected_errors);
 }
@@ -973,6 +1055,47 @@ int main(int argc, char **argv)
                    (long long)wfc_get_int(reply, "seq", 0));
         }
     }
+    for (int i = 0; i < nsubs; i++) {
+        const subscription_t *sb = &subs[i];
+        const firm_t *f = &firms[sb->firm];
+        wfc_set_as(wc, f->id);
+        char codes[128];
+        snprintf(codes, sizeof codes, "%s", sb->codes);
+        size_t nc = 1;
+        for (char *p = codes; *p; p++)
+            nc += *p == ',';
+        msgpack_packer *pk = wfc_begin(wc, "sub.put", 3);
+        wfc_pack_str(pk, "side");
+        wfc_pack_str(pk, sb->side);
+        wfc_pack_str(pk, "codes");
+        msgpack_pack_array(pk, nc);
+        char *save = NULL;
+        for (char *c = strtok_r(codes, ",", &save); c; c = strtok_r(NULL, ",", &save))
+            wfc_pack_str(pk, c);
+        wfc_pack_str(pk, "radius_km");
+        msgpack_pack_double(pk, sb->radius_km);
+        const msgpack_object *reply = call_or_die();
+        char sid[32] = "?";
+        if (!wfc_get_bool(reply, "ok", false) || !wfc_get_str(reply, "id", sid, sizeof sid)) {
+            char err[32] = "", msg[256] = "";
+            wfc_get_str(reply, "err", err, sizeof err);
+            wfc_get_str(reply, "msg", msg, sizeof msg);
+            printf("  sub.put for %s failed: %s %s\n", f->alias, err, msg);
+            day.unexpected_errors++;
+            continue;
+        }
+        printf("  %s subscribes to %s of %s within %.0f km: %s (credit %d, tier %c)\n", f->name, sb->side,
+               sb->codes, sb->radius_km, sid, f->credit, tier_of(f->credit));
+        if (sub_watch[sb->firm] || sb->firm == watched)
+            continue; /* one hello per firm: the stream follows the latest */
+        wfc_opts_t so = {.endpoint = cmd_ep, .as = f->id, .timeout_ms = 10000};
+        sub_watch[sb->firm] = wfc_new(&so);
+        if (!sub_watch[sb->firm])
+            die("cannot create a watching client");
+        wfc_begin(sub_watch[sb->firm], "hello", 0);
+        if (wfc_call(sub_watch[sb->firm], &reply) != 0 || !wfc_get_bool(reply, "ok", false))
+            die("hello for %s failed", f->alias);
+    }
     putchar('\n');
 
     for (int i = 0; i < nevents && !got_signal; i++) {
@@ -986,6 +1109,8 @@ int main(int argc, char **argv)
             usleep((useconds_t)pace_ms * 1000);
     }
     summary();
+    for (int f = 0; f < nfirms; f++)
+        wfc_destroy(&sub_watch[f]);
     wfc_destroy(&watch);
     wfc_destroy(&wc);
     for (int i = 0; i < nevents; i++)
