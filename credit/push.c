@@ -35,6 +35,7 @@ wf_push_plan(const wf_push_target_t *targets, size_t n, const wf_tiers_t *tiers,
         }
         out[k++] = (wf_push_t){t->firm, t->sub, t->score, tier, now + delay};
     }
-    qsort(out, k, sizeof *out, cmp_push);
+    if (k > 1) /* out may be NULL when n is 0 */
+        qsort(out, k, sizeof *out, cmp_push);
     return k;
 }

@@ -210,7 +210,7 @@ wf_credit__reply(wf_exec_t *x, const wf_firm_rec_t *f, bool with_events)
     wf_credit_event_t *ev = wf_arena__alloc(&e->arena, l->n * sizeof *ev);
     for (uint32_t i = 0; i < l->n; i++)
         ev[i] = l->ev[i].ev;
-    qsort(ev, l->n, sizeof *ev, cmp_event); /* stable enough: ties are equal events */
+    qsort(ev, l->n, sizeof *ev, cmp_event); /* l->n > 0 here */
     r->events = ev;
     r->nevents = l->n;
 }
