@@ -10,7 +10,8 @@
  * radius and within the order's max_km, the remaining quantity is at least
  * the subscription's min_qty, each firm's live credit meets the other's
  * minimum, the regional rules pass, and hazardous offers go only to a
- * subscriber licensed or laned for them (the hook below). One notification
+ * subscriber licensed or laned for them (licence.c's allowance; a demand's
+ * owner was licence-checked when it posted). One notification
  * per firm and order: a firm with two fitting subscriptions is told once,
  * under the lower subscription id.
  *
@@ -58,6 +59,7 @@ typedef struct fit {
     const wf_order_t *o;
     const wf_party_t *owner;
     bool hazardous;
+    int64_t now;
 } fit_t;
 
 static struct wf_push_scratch *
@@ -106,15 +108,13 @@ buf_room(struct wf_push_scratch *p, size_t n)
     return p->buf;
 }
 
-/* HOOK(licences): a hazardous offer reaches a subscriber only when a valid
- * licence with capacity left or an approved lane lets it receive the code.
- * The engine keeps no licences yet, so nothing is refused here; when it
- * does, answer with the matcher's allowance rule (capacity > 0). */
+/* A hazardous offer reaches a subscriber only when a valid licence with
+ * capacity left (after this post's own fills) or an approved lane lets it
+ * receive the code from this producer: the matcher's allowance rule. */
 static bool
 licensed(const wf_engine_t *e, uint32_t consumer, uint32_t producer, int32_t code, int64_t now)
 {
-    (void)e, (void)consumer, (void)producer, (void)code, (void)now;
-    return true;
+    return wf_licence__allowance((void *)e, consumer, producer, code, now) > 0;
 }
 
 /* One candidate from the index: the rest of the fit rules. */
@@ -138,7 +138,7 @@ fit_one(void *arg, const wf_sub_entry_t *s)
     double d = wf_geo_km(o->lat, o->lon, s->lat, s->lon);
     if (!(d <= s->radius_km && d <= o->max_km))
         return;
-    if (c->hazardous && o->side == WF_OFFER && !licensed(e, firm, o->firm, o->code, 0))
+    if (c->hazardous && o->side == WF_OFFER && !licensed(e, firm, o->firm, o->code, c->now))
         return;
     struct wf_push_scratch *ps = c->p;
     if (ps->stamp[firm] == ps->cur) { /* the firm's second fitting subscription */
@@ -182,7 +182,7 @@ wf_push__plan(wf_engine_t *e, const wf_order_t *o, int64_t now)
         p->cur = 1;
     }
     fit_t c = {.e = e, .p = p, .o = o, .owner = &e->firms.parties[o->firm],
-               .hazardous = hazardous_order(e, o)};
+               .hazardous = hazardous_order(e, o), .now = now};
     wf_subs__candidates(e, o, fit_one, &c);
     if (p->ntargets > p->pcap) {
         p->pcap = p->ntargets;

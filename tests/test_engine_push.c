@@ -251,6 +251,7 @@ Test(push, category_pattern_and_same_firm)
 {
     market();
     consumer(CA, 95, 30.01, 120.58);
+    ok(licence(CA, "HW08", 100000, T0 + 365LL * 24 * 3600 * 1000));
     sub_ok(sub(CA, WF_OFFER, "HW08"));
     wf_cmd_t f = firm(C2, WF_ROLE_CONSUMER | WF_ROLE_PRODUCER, 30.03, 120.61, 330603);
     f.u.firm.base_credit = 95;
@@ -261,6 +262,30 @@ Test(push, category_pattern_and_same_firm)
     cr_assert_not_null(notify_for(CA), "HW08 covers 900-249-08");
     ok(offer(C2, "SW07", 5000, 1000));
     cr_assert_null(notify_for(C2), "a firm is not told about its own order");
+}
+
+Test(push, hazardous_offers_reach_only_licensed_or_laned_subscribers)
+{
+    market();
+    int64_t year = 365LL * 24 * 3600 * 1000;
+    consumer(CA, 95, 30.01, 120.58);   /* licensed */
+    consumer(CB, 95, 30.01, 120.59);   /* no licence */
+    consumer(CC, 95, 30.02, 120.58);   /* a lane from P1 */
+    consumer(CD, 95, 30.02, 120.59);   /* a licence whose capacity is used up by this post */
+    ok(licence(CA, "HW08", 100000, T0 + year));
+    ok(licence(CD, "HW08", 2000, T0 + year));
+    ok(lane(WF_OP_LANE_PUT, P1, CC, "900-249-08"));
+    const char *all[] = {CA, CB, CC, CD};
+    for (int i = 0; i < 4; i++)
+        sub_ok(sub(all[i], WF_OFFER, "HW08"));
+    wf_cmd_t d = demand(CD, "HW08", 2000, 5000);
+    ok(d);
+    wf_reply_t *r = ok(offer(P1, "900-249-08", 5000, 1000));
+    cr_assert_eq(r->nmatches, 1, "CD's demand takes 2000 kg, all its licence allows");
+    cr_assert_not_null(notify_for(CA));
+    cr_assert_null(notify_for(CB), "no licence, no lane: not told");
+    cr_assert_not_null(notify_for(CC), "a lane from the producer is enough");
+    cr_assert_null(notify_for(CD), "no capacity left after this post's own fill");
 }
 
 Test(push, remainder_after_matching_is_pushed)
@@ -287,6 +312,7 @@ Test(push, producers_subscribe_to_demand)
     f.has |= WF_HAS_BASE_CREDIT;
     ok(f);
     sub_ok(sub(P2, WF_DEMAND, "900-249-08"));
+    ok(licence(C1, "HW08", 100000, T0 + 365LL * 24 * 3600 * 1000));
     cr_assert_eq(run(sub(P2, WF_OFFER, "SW07"))->err, WF_E_AUTH, "a producer watches demand");
     cr_assert_eq(run(sub(C1, WF_DEMAND, "SW07"))->err, WF_E_AUTH, "a consumer watches offers");
     wf_cmd_t d = demand(C1, "HW08", 5000, 2000);
