@@ -882,7 +882,11 @@ Test(demo, shaoxing_day_plays_cleanly, .timeout = 120)
         refused++;
     cr_assert_eq(refused, 3, "the script has three refusals");
     cr_assert(strstr(out, "REFUSED as expected: E_LICENCE"), "an unlicensed hazardous demand is refused");
-    cr_assert(strstr(out, "and 4 of 4 hazardous-waste licences"), "every licence is registered");
+    cr_assert(strstr(out, "and 7 of 7 hazardous-waste licences"), "every licence is registered");
+    cr_assert(strstr(out, "tier A): ") && strstr(out, "tier B): ") && strstr(out, "tier C): ") &&
+                  strstr(out, "tier A): ") < strstr(out, "tier B): ") &&
+                  strstr(out, "tier B): ") < strstr(out, "tier C): "),
+              "the evening offer is pushed to tiers A, B and C in that order");
     int matches = 0;
     const char *sum = strstr(out, "matches ");
     cr_assert(sum && sscanf(sum, "matches %d", &matches) == 1 && matches >= 20, "most offers find a match");
