@@ -6,10 +6,13 @@
 #include "wfclient.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <zmq.h>
 
@@ -106,11 +109,20 @@ wfc_t *wfc_new(const wfc_opts_t *opts)
         goto fail;
     if (opts->server_key) {
         char pub[41], sec[41];
-        if (opts->public_key && opts->secret_key) {
-            if (strlen(opts->public_key) != 40 || strlen(opts->secret_key) != 40)
+        if (opts->secret_key) {
+            if (strlen(opts->secret_key) != 40)
                 goto fail;
-            memcpy(pub, opts->public_key, 41);
             memcpy(sec, opts->secret_key, 41);
+            if (!opts->public_key) {
+                if (wfc_key_public(sec, pub) != 0)
+                    goto fail;
+            } else if (strlen(opts->public_key) != 40) {
+                goto fail;
+            } else {
+                memcpy(pub, opts->public_key, 41);
+            }
+        } else if (opts->public_key) {
+            goto fail; /* a public key without its secret cannot connect */
         } else if (zmq_curve_keypair(pub, sec) != 0) {
             goto fail;
         }
@@ -162,6 +174,93 @@ void wfc_set_as(wfc_t *self, const char *as)
 const char *wfc_as(const wfc_t *self)
 {
     return self->as;
+}
+
+/* ---- key files ---- */
+
+int wfc_key_read(const char *path, char key[41], char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char buf[64];
+    ssize_t n = read(fd, buf, sizeof buf);
+    close(fd);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        n--;
+    uint8_t bin[32];
+    if (n == 40) {
+        memcpy(key, buf, 40);
+        key[40] = '\0';
+        if (zmq_z85_decode(bin, key))
+            return 0;
+    }
+    snprintf(err, errlen, "%s does not hold a 40-character z85 key", path);
+    return -1;
+}
+
+int wfc_key_public(const char *secret, char pub[41])
+{
+    uint8_t bin[32];
+    if (!secret || strlen(secret) != 40 || !zmq_z85_decode(bin, secret))
+        return -1;
+    return zmq_curve_public(pub, secret) == 0 ? 0 : -1;
+}
+
+static int key_file_write(const char *path, const char key[41], mode_t mode, char *err, size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[41];
+    memcpy(line, key, 40);
+    line[40] = '\n';
+    bool ok = write(fd, line, 41) == 41 && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    if (!ok) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        unlink(path);
+        return -1;
+    }
+    return 0;
+}
+
+int wfc_key_generate(const char *prefix, char pub[41], char sec[41], char *err, size_t errlen)
+{
+    if (zmq_curve_keypair(pub, sec) != 0) {
+        snprintf(err, errlen, "cannot make a CURVE key pair: %s", zmq_strerror(errno));
+        return -1;
+    }
+    if (!prefix)
+        return 0;
+    char kpath[4096], ppath[4096];
+    if ((size_t)snprintf(kpath, sizeof kpath, "%s.key", prefix) >= sizeof kpath
+        || (size_t)snprintf(ppath, sizeof ppath, "%s.pub", prefix) >= sizeof ppath) {
+        snprintf(err, errlen, "the prefix is too long");
+        return -1;
+    }
+    struct stat st;
+    if (stat(ppath, &st) == 0) {
+        snprintf(err, errlen, "%s exists: choose another prefix", ppath);
+        return -1;
+    }
+    if (key_file_write(kpath, sec, 0600, err, errlen) != 0)
+        return -1;
+    /* the secret file's mode must not depend on the umask */
+    if (chmod(kpath, 0600) != 0) {
+        snprintf(err, errlen, "cannot chmod %s: %s", kpath, strerror(errno));
+        unlink(kpath);
+        return -1;
+    }
+    if (key_file_write(ppath, pub, 0644, err, errlen) != 0) {
+        unlink(kpath);
+        return -1;
+    }
+    return 0;
 }
 
 const char *wfc_error(const wfc_t *self)

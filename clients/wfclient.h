@@ -17,7 +17,9 @@ typedef struct wfc_opts {
     const char *endpoint;   /* "tcp://127.0.0.1:5570" when NULL */
     const char *as;         /* insecure mode: the firm to act as (field `as`) */
     const char *server_key; /* secure mode: server public key, z85; NULL = insecure */
-    const char *public_key; /* secure mode: this client's key pair, z85 */
+    const char *public_key; /* secure mode: this client's key pair, z85; the public key is
+                             * derived from the secret when NULL; a fresh throwaway pair
+                             * when both are NULL (such a key belongs to no firm) */
     const char *secret_key;
     int timeout_ms;         /* per request; 5000 when 0 */
 } wfc_opts_t;
@@ -51,6 +53,20 @@ int wfc_call_raw(wfc_t *self, const void *buf, size_t len, const msgpack_object 
  * insecure mode only. wfc_as returns the current one ("" when none). */
 void wfc_set_as(wfc_t *self, const char *as);
 const char *wfc_as(const wfc_t *self);
+
+/* Reads a z85 CURVE key file as wufeid and wfc_key_generate write them:
+ * 40 characters and an optional newline. Returns 0, or -1 with a sentence
+ * in err. */
+int wfc_key_read(const char *path, char key[41], char *err, size_t errlen);
+
+/* The public key of a z85 secret key. Returns 0, or -1 when secret is not
+ * a key. */
+int wfc_key_public(const char *secret, char pub[41]);
+
+/* Makes a CURVE key pair. When prefix is not NULL, writes the secret to
+ * PREFIX.key (mode 0600) and the public key to PREFIX.pub, refusing to
+ * overwrite either. Returns 0, or -1 with a sentence in err. */
+int wfc_key_generate(const char *prefix, char pub[41], char sec[41], char *err, size_t errlen);
 
 /* Last transport error. */
 const char *wfc_error(const wfc_t *self);

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <zmq.h>
+
 #include "wfclient.h"
 
 #ifndef WUFEI_VERSION
@@ -39,11 +41,14 @@ static opt_t opts[] = {
     {"key", true, NULL},        {"goal", true, NULL},       {"codes", true, NULL},
     {"apply", false, NULL},
     {"radius-km", true, NULL},  {"min-qty", true, NULL},
+    {"keys", true, NULL},       {"db", true, NULL},         {"key-file", true, NULL},
+    {"out", true, NULL},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 
 /* Options every subcommand accepts. */
-static const char *const global_opts = " endpoint as json timeout help version server-key public-key secret-key ";
+static const char *const global_opts =
+    " endpoint as json timeout help version server-key public-key secret-key keys db key-file ";
 
 static const char *opt(const char *name)
 {
@@ -58,12 +63,16 @@ static bool json_out;
 static const char usage_text[] =
     "usage: wufei [options] COMMAND [args]\n"
     "\n"
-    "options (also from WUFEI_ENDPOINT, WUFEI_AS):\n"
+    "options (also from WUFEI_ENDPOINT, WUFEI_AS, WUFEI_KEYS, WUFEI_KEY_FILE):\n"
     "  --endpoint E     wufeid's command socket (default tcp://127.0.0.1:5570)\n"
     "  --as FIRM        the firm to act as (insecure mode)\n"
     "  --json           print the raw reply as JSON\n"
     "  --timeout MS     reply timeout (default 5000)\n"
-    "  --server-key Z85 --public-key Z85 --secret-key Z85   CURVE (secure mode)\n"
+    "secure mode (CURVE):\n"
+    "  --keys DIR       (or --db DIR) wufeid's database directory: the server key from\n"
+    "                   DIR/server.pub and, unless --key-file, the operator's DIR/operator.key\n"
+    "  --key-file FILE  this firm's secret key file (from `wufei keygen --out`)\n"
+    "  --server-key Z85|FILE --secret-key Z85 [--public-key Z85]   keys given directly\n"
     "  --help, --version\n"
     "\n"
     "commands:\n"
@@ -91,6 +100,7 @@ static const char usage_text[] =
     "  optimize [--goal score|tonne_km] [--codes C1,C2] [--apply]   (operator)\n"
     "  auction set CODE PERIOD_MS [--goal score|tonne_km]          (operator)\n"
     "  auction del CODE                                            (operator)\n"
+    "  keygen [--out PREFIX]     a CURVE key pair (PREFIX.key mode 0600, PREFIX.pub)\n"
     "\n"
     "QTY in kg (or L), PRICE in fen per tonne (negative offer price: the producer pays).\n"
     "Exit status: 0 ok, 1 error reply, 2 transport failure, 64 usage error.\n";
@@ -1165,6 +1175,116 @@ static int cmd_auction(int argc, char **argv)
     return 0;
 }
 
+/* `wufei keygen`: needs no daemon. */
+static int cmd_keygen(int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 0)
+        return usage("usage: keygen [--out PREFIX]");
+    if (!only_opts("keygen", " out "))
+        return EXIT_USAGE;
+    const char *prefix = opt("out");
+    if (prefix && !*prefix)
+        return usage("--out needs a file prefix");
+    char pub[41], sec[41], err[512];
+    if (wfc_key_generate(prefix, pub, sec, err, sizeof err) != 0) {
+        fprintf(stderr, "wufei: %s\n", err);
+        return EXIT_REPLY;
+    }
+    if (json_out) {
+        if (prefix)
+            printf("{\"public\":\"%s\",\"public_file\":", pub);
+        else
+            printf("{\"public\":\"%s\",\"secret\":\"%s\"}\n", pub, sec);
+        if (prefix) {
+            char path[4200];
+            msgpack_object o = {.type = MSGPACK_OBJECT_STR};
+            snprintf(path, sizeof path, "%s.pub", prefix);
+            o.via.str.ptr = path;
+            o.via.str.size = (uint32_t)strlen(path);
+            wfc_print_json(stdout, &o);
+            fputs(",\"secret_file\":", stdout);
+            snprintf(path, sizeof path, "%s.key", prefix);
+            o.via.str.size = (uint32_t)strlen(path);
+            wfc_print_json(stdout, &o);
+            fputs("}\n", stdout);
+        }
+    } else if (prefix) {
+        printf("public key %s\n", pub);
+        printf("wrote %s.pub and %s.key (secret, mode 0600); register the public key with\n"
+               "  wufei firm add ID NAME ... --key %s\n",
+               prefix, prefix, pub);
+    } else {
+        printf("public %s\nsecret %s\n", pub, sec);
+    }
+    memset(sec, 0, sizeof sec);
+    return 0;
+}
+
+/* A key given as z85 or as a file holding one. */
+static bool key_arg(const char *what, const char *val, char out[41])
+{
+    uint8_t bin[32];
+    char tmp[41];
+    if (strlen(val) == 40) {
+        memcpy(tmp, val, 41);
+        if (zmq_z85_decode(bin, tmp)) {
+            memcpy(out, val, 41);
+            return true;
+        }
+    }
+    char err[512];
+    if (wfc_key_read(val, out, err, sizeof err) != 0) {
+        fprintf(stderr, "wufei: %s: not a z85 key, and %s\n", what, err);
+        return false;
+    }
+    return true;
+}
+
+/* Secure mode's keys from --keys/--db/WUFEI_KEYS, --key-file/WUFEI_KEY_FILE
+ * and the direct options. Returns 0, or EXIT_USAGE after a message. */
+static int resolve_keys(wfc_opts_t *o, char server[41], char secret[41])
+{
+    const char *dir = opt("keys") ? opt("keys") : opt("db") ? opt("db") : getenv("WUFEI_KEYS");
+    const char *file = opt("key-file") ? opt("key-file") : getenv("WUFEI_KEY_FILE");
+    if (dir && !*dir)
+        dir = NULL;
+    if (file && !*file)
+        file = NULL;
+    char path[4200], err[512];
+    if (opt("server-key")) {
+        if (!key_arg("--server-key", opt("server-key"), server))
+            return EXIT_USAGE;
+        o->server_key = server;
+    } else if (dir) {
+        snprintf(path, sizeof path, "%s/server.pub", dir);
+        if (wfc_key_read(path, server, err, sizeof err) != 0) {
+            fprintf(stderr, "wufei: %s (is %s wufeid's database directory in secure mode?)\n", err, dir);
+            return EXIT_USAGE;
+        }
+        o->server_key = server;
+    }
+    if (opt("secret-key")) {
+        if (!key_arg("--secret-key", opt("secret-key"), secret))
+            return EXIT_USAGE;
+        o->secret_key = secret;
+    } else if (file || dir) {
+        if (!file)
+            snprintf(path, sizeof path, "%s/operator.key", dir);
+        if (wfc_key_read(file ? file : path, secret, err, sizeof err) != 0) {
+            fprintf(stderr, "wufei: %s\n", err);
+            return EXIT_USAGE;
+        }
+        o->secret_key = secret;
+    }
+    o->public_key = opt("public-key");
+    if ((o->secret_key || o->public_key) && !o->server_key)
+        return usage("a key pair needs the server's key too (--server-key, or --keys DIR)");
+    if (o->secret_key && wfc_key_public(o->secret_key, (char[41]){0}) != 0)
+        return usage("the secret key is not a CURVE key");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     char *pos[64];
@@ -1233,11 +1353,14 @@ int main(int argc, char **argv)
             return usage("--timeout needs milliseconds");
         o.timeout_ms = (int)t;
     }
-    o.server_key = opt("server-key");
-    o.public_key = opt("public-key");
-    o.secret_key = opt("secret-key");
-
     const char *cmd = pos[0];
+    if (strcmp(cmd, "keygen") == 0)
+        return cmd_keygen(npos - 1, pos + 1);
+    char server_key[41], secret_key[41];
+    int krc = resolve_keys(&o, server_key, secret_key);
+    if (krc != 0)
+        return krc;
+
     static const char *const known[] = {"ping", "offer", "demand", "take", "cancel", "orders",
                                         "order", "watch", "firm", "config", "licence", "lane",
                                         "optimize", "auction", "sub", "credit", "block", "unblock"};
@@ -1288,5 +1411,6 @@ int main(int argc, char **argv)
         rc = cmd_config(sub_argc, sub_argv);
     fflush(stdout);
     wfc_destroy(&client);
+    memset(secret_key, 0, sizeof secret_key);
     return rc;
 }

@@ -243,9 +243,19 @@ run(wf_engine_opts_t *eo_p, wf_server_opts_t *so_p)
 
     signal(SIGPIPE, SIG_IGN);
     wf_server_log(stderr, "starting %s on database %s", WUFEI_VERSION, eo.dir);
-    if (so.insecure)
-        wf_server_log(stderr, "WARNING: INSECURE MODE: no encryption and no authentication; "
-                              "any local process may act as any firm via the field `as`");
+    if (so.insecure) {
+        /* Loud on purpose, and never silenced by --quiet. */
+        static const char *const banner[] = {
+            "****************************************************************",
+            "WARNING: INSECURE MODE: no encryption and no authentication.",
+            "WARNING: any local process may act as any firm, the operator",
+            "WARNING: included, by naming it in the field `as`.",
+            "WARNING: for development and tests on this machine only.",
+            "****************************************************************",
+        };
+        for (size_t i = 0; i < sizeof banner / sizeof banner[0]; i++)
+            wf_server_log(stderr, "%s", banner[i]);
+    }
     so.key_dir = eo.dir;
     wf_server_log(stderr, "catalogue %s", eo.catalogue ? eo.catalogue : WUFEI_CATALOGUE_BUILTIN);
 
