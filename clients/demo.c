@@ -1,12 +1,14 @@
-/* wufei-demo: starts wufeid (insecure, loopback, a fresh database) as a
- * child, registers the firms of a script file, plays the script's day of
+/* wufei-demo: starts wufeid (secure mode, loopback, a fresh database) as
+ * a child, registers the firms of a script file, plays the script's day of
  * offers, demands, takes and cancels against it through the client
  * library, and prints what happens the way a platform operator would
  * follow it: who was matched with whom, what, how far, at what price.
  * One extra connection says hello for a watched firm and shows that its
  * private stream receives its matches. The script format is documented at
  * the top of demo/shaoxing.day. Talks to the daemon only over the wire
- * protocol. */
+ * protocol, over CURVE: the operator with the operator.key wufeid made in
+ * the database directory, each firm with a key pair of its own made here
+ * and registered with firm.put `key` (see "connections" below). */
 #define _GNU_SOURCE /* nftw */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -407,8 +409,7 @@ static void start_daemon(const char *path, const char *cmd_ep, const char *feed_
             dup2(log, 2);
             close(log);
         }
-        execl(path, path, "--db", db_dir, "--command", cmd_ep, "--feed", feed_ep, "--insecure", "--quiet",
-              (char *)NULL);
+        execl(path, path, "--db", db_dir, "--command", cmd_ep, "--feed", feed_ep, "--quiet", (char *)NULL);
         fprintf(stderr, "wufei-demo: cannot run %s: %s\n", path, strerror(errno));
         _exit(127);
     }
@@ -547,9 +548,85 @@ static void price_phrase(char *buf, size_t len, bool offer, long long fen)
         snprintf(buf, len, fen < 0 ? "charges at least %s CNY/t" : "pays up to %s CNY/t", pr);
 }
 
+/* ---- connections: secure mode, one CURVE connection per firm ---- */
+
+/* The daemon's keys are read from the database directory once it made
+ * them; each firm of the script gets a fresh key pair, registered with its
+ * firm.put. A firm acts through its own connection (its key is its
+ * identity: the daemon ignores `as`), opened on first use. */
+static char server_pub[41], operator_sec[41];
+static char firm_pub[MAX_FIRMS][41], firm_sec[MAX_FIRMS][41];
+static wfc_t *conns[MAX_FIRMS + 1]; /* [MAX_FIRMS] is the operator's */
+static const char *command_ep;
+static wfc_t *wc; /* the connection of the firm acting now (use_firm) */
+
+static void make_firm_keys(void)
+{
+    char err[256];
+    for (int i = 0; i < nfirms; i++)
+        if (wfc_key_generate(NULL, firm_pub[i], firm_sec[i], err, sizeof err) != 0)
+            die("%s", err);
+}
+
+/* True once wufeid has written server.pub and operator.key. */
+static bool read_daemon_keys(void)
+{
+    char path[600], err[256];
+    snprintf(path, sizeof path, "%s/server.pub", db_dir);
+    if (wfc_key_read(path, server_pub, err, sizeof err) != 0)
+        return false;
+    snprintf(path, sizeof path, "%s/operator.key", db_dir);
+    return wfc_key_read(path, operator_sec, err, sizeof err) == 0;
+}
+
+/* A new connection acting as firm id (the operator or a script firm). */
+static wfc_t *connect_as(const char *id, int timeout_ms)
+{
+    const char *sec = operator_sec;
+    for (int i = 0; i < nfirms && strcmp(id, OPERATOR) != 0; i++)
+        if (strcmp(firms[i].id, id) == 0)
+            sec = firm_sec[i];
+    wfc_opts_t o = {.endpoint = command_ep, .server_key = server_pub, .secret_key = sec,
+                    .timeout_ms = timeout_ms};
+    wfc_t *c = wfc_new(&o);
+    if (!c)
+        die("cannot create a client for %s", command_ep);
+    return c;
+}
+
+/* Makes wc the connection of firm id. */
+static void use_firm(const char *id)
+{
+    int slot = MAX_FIRMS;
+    for (int i = 0; i < nfirms; i++)
+        if (strcmp(firms[i].id, id) == 0 && strcmp(id, OPERATOR) != 0)
+            slot = i;
+    if (!conns[slot])
+        conns[slot] = connect_as(id, 10000);
+    wc = conns[slot];
+}
+
+/* The public key registered for script firm id (firm.put `key`). */
+static const char *firm_key(const char *id)
+{
+    for (int i = 0; i < nfirms; i++)
+        if (strcmp(firms[i].id, id) == 0)
+            return firm_pub[i];
+    die("no key for firm %s", id);
+    return NULL;
+}
+
+static void close_conns(void)
+{
+    for (int i = 0; i <= MAX_FIRMS; i++)
+        wfc_destroy(&conns[i]);
+    wc = NULL;
+    memset(operator_sec, 0, sizeof operator_sec);
+    memset(firm_sec, 0, sizeof firm_sec);
+}
+
 /* ---- playing ---- */
 
-static wfc_t *wc;    /* the main connection, acting as each event's firm */
 static wfc_t *watch; /* hello'd for the watched firm */
 
 static const msgpack_object *call_or_die(void)
@@ -721,7 +798,7 @@ static void play_post(const event_t *e)
         nf += ev_opt(e, dbl[i]) != NULL;
     for (size_t i = 0; i < 3; i++)
         nf += ev_opt(e, ints[i]) != NULL;
-    wfc_set_as(wc, f->id);
+    use_firm(f->id);
     msgpack_packer *pk = wfc_begin(wc, offer ? "offer.post" : "demand.post", nf);
     if (offer) {
         wfc_pack_str(pk, "code");
@@ -803,7 +880,7 @@ static void play_cancel(const event_t *e)
         die("%s:%d: usage: cancel @LABEL (of an earlier order)", script_path, e->line);
     printf("%s  %s (%s) cancels %s (%s %s)\n", e->clock, f->name, district(f), o->id, o->offer ? "offer of" : "demand for",
            o->code);
-    wfc_set_as(wc, f->id);
+    use_firm(f->id);
     msgpack_packer *pk = wfc_begin(wc, "order.cancel", 1);
     wfc_pack_str(pk, "id");
     wfc_pack_str(pk, o->id);
@@ -842,10 +919,12 @@ static bool operator_call(const char *what, bool *unknown_op)
 
 static void register_firms(void)
 {
-    wfc_set_as(wc, OPERATOR);
+    use_firm(OPERATOR);
     for (int i = 0; i < nfirms; i++) {
         const firm_t *f = &firms[i];
-        msgpack_packer *pk = wfc_begin(wc, "firm.put", 7);
+        msgpack_packer *pk = wfc_begin(wc, "firm.put", 8);
+        wfc_pack_str(pk, "key");
+        wfc_pack_str(pk, firm_key(f->id));
         wfc_pack_str(pk, "firm");
         wfc_pack_str(pk, f->id);
         wfc_pack_str(pk, "name");
@@ -936,8 +1015,9 @@ static void summary(void)
 static int usage(void)
 {
     fputs("usage: wufei-demo --wufeid PATH --script FILE [--db DIR] [--keep] [--pace MS]\n"
-          "  Starts wufeid --insecure on free loopback ports and a fresh database\n"
-          "  (or DIR), registers the script's firms and plays its day.\n"
+          "  Starts wufeid (secure mode: CURVE, a key pair per firm) on free loopback\n"
+          "  ports and a fresh database (or DIR), registers the script's firms and\n"
+          "  plays its day.\n"
           "  --keep leaves the temporary database in place; --pace sleeps MS\n"
           "  between events.\n",
           stderr);
@@ -1004,12 +1084,11 @@ int main(int argc, char **argv)
     snprintf(cmd_ep, sizeof cmd_ep, "tcp://127.0.0.1:%d", p1);
     snprintf(feed_ep, sizeof feed_ep, "tcp://127.0.0.1:%d", p2);
     start_daemon(wufeid, cmd_ep, feed_ep);
+    command_ep = cmd_ep;
+    make_firm_keys();
 
-    wfc_opts_t o = {.endpoint = cmd_ep, .as = OPERATOR, .timeout_ms = 250};
-    wc = wfc_new(&o);
-    if (!wc)
-        die("cannot create a client for %s", cmd_ep);
-    /* wait (bounded) for the daemon to answer ping */
+    /* wait (bounded) for the daemon's keys, then for it to answer ping */
+    wfc_t *pinger = NULL;
     bool up = false;
     for (int tries = 0; tries < 80 && !up && !got_signal; tries++) {
         int status;
@@ -1019,29 +1098,30 @@ int main(int argc, char **argv)
             cleanup(keep);
             die("wufeid exited before answering (status %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
         }
-        wfc_begin(wc, "ping", 0);
+        if (!pinger && !read_daemon_keys()) {
+            usleep(250000);
+            continue;
+        }
+        if (!pinger)
+            pinger = connect_as(OPERATOR, 250);
+        wfc_begin(pinger, "ping", 0);
         const msgpack_object *reply;
-        up = wfc_call(wc, &reply) == 0 && wfc_get_bool(reply, "ok", false);
+        up = wfc_call(pinger, &reply) == 0 && wfc_get_bool(reply, "ok", false);
     }
+    wfc_destroy(&pinger);
     if (!up) {
         show_log();
         cleanup(keep);
         die("wufeid did not answer ping on %s within 20 s", cmd_ep);
     }
-    wfc_destroy(&wc);
-    o.timeout_ms = 10000;
-    wc = wfc_new(&o);
-    if (!wc)
-        die("cannot create a client for %s", cmd_ep);
     printf("wufei-demo: wufeid on %s (feed %s), database %s\n", cmd_ep, feed_ep, db_dir);
+    printf("secure mode: CURVE; the operator acts with %s/operator.key, each firm with a key pair of its own\n",
+           db_dir);
     printf("script %s: %d firms, %d events\n\n", script_path, nfirms, nevents);
     register_firms();
 
     if (watched >= 0) {
-        wfc_opts_t wo = {.endpoint = cmd_ep, .as = firms[watched].id, .timeout_ms = 10000};
-        watch = wfc_new(&wo);
-        if (!watch)
-            die("cannot create the watching client");
+        watch = connect_as(firms[watched].id, 10000);
         wfc_begin(watch, "hello", 0);
         const msgpack_object *reply;
         int rc = wfc_call(watch, &reply);
@@ -1112,7 +1192,7 @@ int main(int argc, char **argv)
     for (int f = 0; f < nfirms; f++)
         wfc_destroy(&sub_watch[f]);
     wfc_destroy(&watch);
-    wfc_destroy(&wc);
+    close_conns();
     for (int i = 0; i < nevents; i++)
         for (int k = 0; k < events[i].ntok; k++)
             free(events[i].tok[k]);
