@@ -1,0 +1,207 @@
+/* Authorization, as a table: every op the protocol names × every role
+ * (producer, consumer, carrier, operator, an unregistered id) × owner or
+ * not where ownership applies (an order's firm, firm.get of itself), with
+ * the answer expected: ok or E_AUTH. Each case runs on the state its op
+ * needs (a fresh order of the right owner), and a refused case must change
+ * nothing (the journal does not move). A named op without a row fails the
+ * test: a new op must say who may run it. The net layer's part (a CURVE
+ * key names the acting firm) is tested end to end in test_e2e_secure.c. */
+#include "engine_fixture.h"
+
+#define PR "P00000000000000011" /* producer */
+#define PR2 "P00000000000000012" /* another producer: owns the orders others try */
+#define CO "C00000000000000011" /* consumer */
+#define CO2 "C00000000000000012"
+#define CA "K00000000000000011" /* carrier */
+#define NOBODY "N00000000000000099" /* registered nowhere */
+
+enum who { PRODUCER, CONSUMER, CARRIER, OPERATOR, NONE, WHO_N };
+enum own { NA, OWN, OTHER };
+
+static const char *const who_name[WHO_N] = {"producer", "consumer", "carrier", "operator", "none"};
+static const char *const who_id[WHO_N] = {PR, CO, CA, OP, NOBODY};
+
+typedef struct row {
+    const char *op;
+    enum who who;
+    enum own own; /* NA: the op has no owner; OWN/OTHER: the object is the actor's or not */
+    int want;     /* WF_OK or WF_E_AUTH */
+} row_t;
+
+static const row_t table[] = {
+    {"ping", PRODUCER, NA, WF_OK},
+    {"ping", CONSUMER, NA, WF_OK},
+    {"ping", CARRIER, NA, WF_OK},
+    {"ping", OPERATOR, NA, WF_OK},
+    {"ping", NONE, NA, WF_OK}, /* the one op that needs no identity */
+
+    {"hello", PRODUCER, NA, WF_OK},
+    {"hello", CONSUMER, NA, WF_OK},
+    {"hello", CARRIER, NA, WF_OK},
+    {"hello", OPERATOR, NA, WF_OK},
+    {"hello", NONE, NA, WF_E_AUTH},
+
+    {"offer.post", PRODUCER, NA, WF_OK},
+    {"offer.post", CONSUMER, NA, WF_E_AUTH},
+    {"offer.post", CARRIER, NA, WF_E_AUTH},
+    {"offer.post", OPERATOR, NA, WF_E_AUTH},
+    {"offer.post", NONE, NA, WF_E_AUTH},
+
+    {"demand.post", PRODUCER, NA, WF_E_AUTH},
+    {"demand.post", CONSUMER, NA, WF_OK},
+    {"demand.post", CARRIER, NA, WF_E_AUTH},
+    {"demand.post", OPERATOR, NA, WF_E_AUTH},
+    {"demand.post", NONE, NA, WF_E_AUTH},
+
+    {"order.cancel", PRODUCER, OWN, WF_OK},
+    {"order.cancel", PRODUCER, OTHER, WF_E_AUTH},
+    {"order.cancel", CONSUMER, OWN, WF_OK},
+    {"order.cancel", CONSUMER, OTHER, WF_E_AUTH},
+    {"order.cancel", CARRIER, OTHER, WF_E_AUTH},
+    {"order.cancel", OPERATOR, OTHER, WF_OK},
+    {"order.cancel", NONE, OTHER, WF_E_AUTH},
+
+    {"order.get", PRODUCER, OWN, WF_OK},
+    {"order.get", PRODUCER, OTHER, WF_E_AUTH},
+    {"order.get", CONSUMER, OWN, WF_OK},
+    {"order.get", CONSUMER, OTHER, WF_E_AUTH},
+    {"order.get", CARRIER, OTHER, WF_E_AUTH},
+    {"order.get", OPERATOR, OTHER, WF_OK},
+    {"order.get", NONE, OTHER, WF_E_AUTH},
+
+    {"orders.mine", PRODUCER, NA, WF_OK},
+    {"orders.mine", CONSUMER, NA, WF_OK},
+    {"orders.mine", CARRIER, NA, WF_OK},
+    {"orders.mine", OPERATOR, NA, WF_OK},
+    {"orders.mine", NONE, NA, WF_E_AUTH},
+
+    {"firm.put", PRODUCER, OWN, WF_E_AUTH}, /* not even on itself: roles and keys are the operator's */
+    {"firm.put", PRODUCER, OTHER, WF_E_AUTH},
+    {"firm.put", CONSUMER, OWN, WF_E_AUTH},
+    {"firm.put", CARRIER, OWN, WF_E_AUTH},
+    {"firm.put", OPERATOR, OTHER, WF_OK},
+    {"firm.put", NONE, OTHER, WF_E_AUTH},
+
+    {"firm.get", PRODUCER, OWN, WF_OK},
+    {"firm.get", PRODUCER, OTHER, WF_E_AUTH},
+    {"firm.get", CONSUMER, OWN, WF_OK},
+    {"firm.get", CONSUMER, OTHER, WF_E_AUTH},
+    {"firm.get", CARRIER, OWN, WF_OK},
+    {"firm.get", CARRIER, OTHER, WF_E_AUTH},
+    {"firm.get", OPERATOR, OTHER, WF_OK},
+    {"firm.get", NONE, OTHER, WF_E_AUTH},
+
+    {"config.get", PRODUCER, NA, WF_E_AUTH},
+    {"config.get", CONSUMER, NA, WF_E_AUTH},
+    {"config.get", CARRIER, NA, WF_E_AUTH},
+    {"config.get", OPERATOR, NA, WF_OK},
+    {"config.get", NONE, NA, WF_E_AUTH},
+
+    {"config.set", PRODUCER, NA, WF_E_AUTH},
+    {"config.set", CONSUMER, NA, WF_E_AUTH},
+    {"config.set", CARRIER, NA, WF_E_AUTH},
+    {"config.set", OPERATOR, NA, WF_OK},
+    {"config.set", NONE, NA, WF_E_AUTH},
+};
+#define NROWS (sizeof table / sizeof table[0])
+
+static void
+auth_market(void)
+{
+    ok(firm(PR, WF_ROLE_PRODUCER, 30.00, 120.58, 330602));
+    ok(firm(PR2, WF_ROLE_PRODUCER, 30.02, 120.60, 330602));
+    ok(firm(CO, WF_ROLE_CONSUMER, 30.01, 120.59, 330602));
+    ok(firm(CO2, WF_ROLE_CONSUMER, 30.03, 120.61, 330603));
+    ok(firm(CA, WF_ROLE_CARRIER, 30.04, 120.62, 330603));
+}
+
+/* An order of firm id (an offer for a producer, a demand for a consumer),
+ * far from every other so that it rests. */
+static void
+order_of(const char *id, bool producer, char out[WF_OID_LEN])
+{
+    wf_cmd_t c = producer ? offer(id, "SW02", 100, 1000000) : demand(id, "SW01", 100, -1000000);
+    wf_reply_t *r = ok(c);
+    cr_assert_eq(r->rest, 100, "the fixture's order should rest");
+    snprintf(out, WF_OID_LEN, "%s", r->id);
+}
+
+/* The command for row: the actor, and the object it acts on. */
+static wf_cmd_t
+build(const row_t *row)
+{
+    const char *as = who_id[row->who];
+    wf_op_t op = wf_op_from_name(row->op);
+    wf_cmd_t c = mk(op, as);
+    char oid[WF_OID_LEN];
+    switch (op) {
+    case WF_OP_OFFER_POST: c = offer(as, "SW07", 100, 0); break;
+    case WF_OP_DEMAND_POST: c = demand(as, "SW07", 100, 0); break;
+    case WF_OP_ORDER_CANCEL:
+    case WF_OP_ORDER_GET:
+        if (row->own == OWN)
+            order_of(as, row->who == PRODUCER, oid);
+        else
+            order_of(row->who == PRODUCER ? PR2 : row->who == CONSUMER ? CO2 : PR2,
+                     row->who != CONSUMER, oid);
+        c = ref(op, as, oid);
+        break;
+    case WF_OP_FIRM_PUT:
+        c = firm(row->own == OWN ? as : CO2, WF_ROLE_CONSUMER | WF_ROLE_PRODUCER, 30.5, 120.5, 330602);
+        snprintf(c.as, sizeof c.as, "%s", as);
+        break;
+    case WF_OP_FIRM_GET:
+        snprintf(c.u.firm_get.firm, sizeof c.u.firm_get.firm, "%s",
+                 row->own == OWN ? as : (row->who == PRODUCER ? PR2 : PR));
+        break;
+    case WF_OP_CONFIG_SET:
+        c.u.config.set = WF_CFG_ECO_FEE;
+        c.u.config.values.eco_fee = 0;
+        break;
+    case WF_OP_ORDERS_MINE: c.u.mine.live_only = true; break;
+    default: break;
+    }
+    return c;
+}
+
+TestSuite(auth, .init = setup, .fini = teardown);
+
+Test(auth, every_op_by_every_role)
+{
+    auth_market();
+    int cases = 0;
+    for (size_t i = 0; i < NROWS; i++) {
+        const row_t *row = &table[i];
+        cr_assert_neq(wf_op_from_name(row->op), WF_OP_NONE, "the table names an unknown op %s", row->op);
+        wf_cmd_t c = build(row);
+        uint64_t seq = wf_engine_journal_seq(E);
+        wf_reply_t *r = run(c);
+        if (r->err != row->want)
+            cr_assert_fail("%s by %s (%s): want %s, got %s: %s", row->op, who_name[row->who],
+                           row->own == OWN ? "its own" : row->own == OTHER ? "another's" : "-",
+                           wf_err_name(row->want), wf_err_name(r->err), r->msg);
+        if (r->err == WF_E_AUTH && wf_engine_journal_seq(E) != seq)
+            cr_assert_fail("%s by %s was refused but journaled", row->op, who_name[row->who]);
+        if (r->err == WF_E_AUTH && !r->msg[0])
+            cr_assert_fail("%s by %s: E_AUTH without a message", row->op, who_name[row->who]);
+        cases++;
+    }
+    cr_log_info("%d authorization cases", cases);
+}
+
+/* Every op with a wire name has rows for all five kinds of actor. */
+Test(auth, the_table_covers_every_op_and_role)
+{
+    for (int op = WF_OP_NONE + 1; op < WF_OP__COUNT; op++) {
+        const char *name = wf_op_name((wf_op_t)op);
+        if (!name)
+            continue;
+        for (int w = 0; w < WHO_N; w++) {
+            bool found = false;
+            for (size_t i = 0; i < NROWS && !found; i++)
+                found = strcmp(table[i].op, name) == 0 && (int)table[i].who == w;
+            if (!found)
+                cr_assert_fail("op %s has no authorization row for %s: add one to this table", name, who_name[w]);
+        }
+    }
+}
