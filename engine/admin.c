@@ -306,6 +306,16 @@ merge_config(wf_exec_t *x, uint32_t set, const wf_config_t *v, wf_config_t *c)
             return wf_exec__fail(x, WF_E_FIELD, "stream_keep_days must be 0..36500 (0 = forever)");
         c->stream_keep_days = v->stream_keep_days;
     }
+    if (set & WF_CFG_RATE_PER_S) {
+        if (v->rate_per_s < 0 || v->rate_per_s > 1000000)
+            return wf_exec__fail(x, WF_E_FIELD, "rate_per_s must be 0 (no limit) to 1000000 requests per second");
+        c->rate_per_s = v->rate_per_s;
+    }
+    if (set & WF_CFG_RATE_BURST) {
+        if (v->rate_burst < 1 || v->rate_burst > 10000000)
+            return wf_exec__fail(x, WF_E_FIELD, "rate_burst must be 1 to 10000000 requests");
+        c->rate_burst = v->rate_burst;
+    }
     return WF_OK;
 }
 
@@ -315,7 +325,7 @@ wf_op__config_set(wf_exec_t *x)
     if (!is_operator(x->as))
         return wf_exec__fail(x, WF_E_AUTH, "config.set is for operators only");
     uint32_t set = x->cmd->u.config.set;
-    if (set & ~((WF_CFG_STREAM_KEEP_DAYS << 1) - 1))
+    if (set & ~((WF_CFG__LAST << 1) - 1))
         return wf_exec__fail(x, WF_E_FIELD, "config.set names an unknown setting (bits 0x%x)", set);
     wf_config_t c = x->e->config;
     int rc = merge_config(x, set, &x->cmd->u.config.values, &c);

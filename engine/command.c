@@ -118,6 +118,8 @@ wf_config_default(void)
     c.discrepancy_pct = 5;
     c.co2_per_tkm = 0.1;
     c.stream_keep_days = 30;
+    c.rate_per_s = 200;
+    c.rate_burst = 400;
     return c;
 }
 

@@ -99,7 +99,10 @@ enum {
     WF_CFG_DISCREPANCY_PCT = 1u << 11,
     WF_CFG_CO2_PER_TKM = 1u << 12,
     WF_CFG_STREAM_KEEP_DAYS = 1u << 13,
+    WF_CFG_RATE_PER_S = 1u << 14,
+    WF_CFG_RATE_BURST = 1u << 15,
 };
+#define WF_CFG__LAST WF_CFG_RATE_BURST
 
 /* Operator settings (config.get / config.set). */
 typedef struct wf_config {
@@ -111,6 +114,8 @@ typedef struct wf_config {
     double discrepancy_pct;               /* 5 */
     double co2_per_tkm;                   /* kg CO2e per tonne-km of transport: 0.1 */
     int32_t stream_keep_days;             /* 30: stream messages kept this long; 0 = forever */
+    int32_t rate_per_s, rate_burst;       /* requests per firm: 200/s, bursts of 400; 0/s = no limit
+                                           * (the net layer's token buckets read these) */
 } wf_config_t;
 
 typedef struct wf_cmd_post {

@@ -40,8 +40,9 @@
 
 #include "engine.h"
 
-#define WF_SCHEMA_VERSION 4u /* 2: licences and lanes; 3: config co2_per_tkm, auctions;
-                                 4: credit events, subscriptions, pushes, stream_keep_days */
+#define WF_SCHEMA_VERSION 5u /* 2: licences and lanes; 3: config co2_per_tkm, auctions;
+                                 4: credit events, subscriptions, pushes, stream_keep_days;
+                                 5: rate_per_s, rate_burst in the config */
 #define WF_JOURNAL_FORMAT 1u
 #define WF_FIRM_ID_LEN 18 /* bytes of a firm id in keys (no NUL) */
 

@@ -527,6 +527,8 @@ dec_config_set(dec_t *d, wf_cmd_t *cmd)
         {"tier_b", WF_CFG_TIER_B, offsetof(wf_config_t, tier_b)},
         {"tier_c", WF_CFG_TIER_C, offsetof(wf_config_t, tier_c)},
         {"stream_keep_days", WF_CFG_STREAM_KEEP_DAYS, offsetof(wf_config_t, stream_keep_days)},
+        {"rate_per_s", WF_CFG_RATE_PER_S, offsetof(wf_config_t, rate_per_s)},
+        {"rate_burst", WF_CFG_RATE_BURST, offsetof(wf_config_t, rate_burst)},
     };
     for (size_t i = 0; i < sizeof tiers / sizeof tiers[0]; i++) {
         if ((rc = get_int(d, tiers[i].name, false, INT32_MIN, INT32_MAX, &v, &has)))
@@ -1104,7 +1106,7 @@ pk_firm(msgpack_packer *pk, const wf_reply_t *r, const wf_config_t *cfg)
 static void
 pk_config(msgpack_packer *pk, const wf_config_t *c)
 {
-    msgpack_pack_map(pk, 14);
+    msgpack_pack_map(pk, 16);
     pk_str(pk, "w_credit");
     msgpack_pack_double(pk, c->w_credit);
     pk_str(pk, "w_distance");
@@ -1133,6 +1135,10 @@ pk_config(msgpack_packer *pk, const wf_config_t *c)
     msgpack_pack_int32(pk, c->stream_keep_days);
     pk_str(pk, "co2_per_tkm");
     msgpack_pack_double(pk, c->co2_per_tkm);
+    pk_str(pk, "rate_per_s");
+    msgpack_pack_int32(pk, c->rate_per_s);
+    pk_str(pk, "rate_burst");
+    msgpack_pack_int32(pk, c->rate_burst);
 }
 
 static void

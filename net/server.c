@@ -11,7 +11,15 @@
  * was sent so that a seq reaches a connection once and in order. A send
  * that fails with EHOSTUNREACH (ZMQ_ROUTER_MANDATORY: the peer is gone)
  * unbinds; one that fails with EAGAIN is dropped, since the stream is
- * durable and the client replays it with hello after_seq. */
+ * durable and the client replays it with hello after_seq.
+ *
+ * Flow control lives here, not in the engine: a token bucket per firm
+ * (config rate_per_s, rate_burst; journaled settings the engine keeps)
+ * answers E_LIMIT before a request costs a write transaction. It depends
+ * on the wall clock and is forgotten at restart, so it must stay out of
+ * the deterministic, replayable engine. High-water marks bound what one
+ * connection can queue either way: RCVHWM requests in, SNDHWM messages
+ * out (past that, replies to a peer that never reads are dropped). */
 #include "server.h"
 
 #include <errno.h>
@@ -36,7 +44,9 @@
 #define ENV_FRAME_MAX 256  /* bytes in one envelope frame (routing ids are <= 255) */
 #define POLL_MS 100        /* wf_server_run's wait: room for timers later */
 #define LINGER_MS 1000
-#define SNDHWM (4 * WF_REPLAY_MAX) /* a whole hello replay fits in a peer's queue */
+#define SNDHWM (WF_REPLAY_MAX + 2 * WF_BATCH_MAX) /* a whole hello replay fits in a peer's queue */
+#define RCVHWM WF_BATCH_MAX       /* a peer's requests waiting to be read: one batch */
+#define ANON_BUCKET ""            /* requests that name no registered firm share one bucket */
 #define EP_LEN 256
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define ZAP_DOMAIN_COMMAND "wufei.command"
@@ -57,6 +67,14 @@ typedef struct req {
     size_t cmd;
     char msg[WF_MSG_LEN];
 } req_t;
+
+/* A firm's token bucket (rate limit). Slots are never freed: the table
+ * holds one per registered firm that sent a request, plus ANON_BUCKET. */
+typedef struct bucket {
+    char firm[WF_FIRM_LEN + 1]; /* "\x01" + id; "\x01" alone = anonymous; "" = free slot */
+    double tokens;
+    int64_t last_ms;
+} bucket_t;
 
 /* A firm's private stream, bound to the connection of its latest hello.
  * Slots are never freed, only unbound: the table holds at most one slot
@@ -96,6 +114,11 @@ struct wf_server {
 
     binding_t *bindings;
     size_t nbindings, cap;  /* cap is a power of two */
+    bucket_t *buckets;
+    size_t nbuckets, bcap;  /* bcap is a power of two */
+    uint64_t limited;       /* requests answered E_LIMIT by the rate limit */
+    uint64_t limited_logged;
+    int64_t limited_log_ms; /* one summary line per second at most, not one per request */
     int64_t timers_after;   /* after a failed tick, wait until then */
     wf_server_stats_t stats;
 };
@@ -206,13 +229,14 @@ open_socket(wf_server_t *s, int type, const char *ep, char *resolved, char *err,
         snprintf(err, errlen, "cannot create a socket: %s", zmq_strerror(errno));
         return -1;
     }
-    int linger = LINGER_MS, one = 1, hwm = SNDHWM;
+    int linger = LINGER_MS, one = 1, hwm = SNDHWM, rcvhwm = RCVHWM;
     int64_t maxsize = WF_SOCKET_MAX;
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     if (strncmp(ep, "tcp://[", 7) == 0)
         zmq_setsockopt(sock, ZMQ_IPV6, &one, sizeof one);
     if (type == ZMQ_ROUTER) {
+        zmq_setsockopt(sock, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm);
         zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
         zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxsize, sizeof maxsize);
     }
@@ -488,6 +512,8 @@ wf_server_new(wf_engine_t *engine, const wf_server_opts_t *opts, char *err, size
     msgpack_sbuffer_init(&s->sb);
     s->cap = 64;
     s->bindings = wf_calloc(s->cap, sizeof *s->bindings);
+    s->bcap = 64;
+    s->buckets = wf_calloc(s->bcap, sizeof *s->buckets);
 
     if (!s->insecure) {
         /* Keys first, then the ZAP handler, then the CURVE sockets: a
@@ -535,6 +561,7 @@ wf_server_destroy(wf_server_t **self_p)
     wf_free(s->order);
     wf_free(s->groups);
     wf_free(s->bindings);
+    wf_free(s->buckets);
     msgpack_sbuffer_destroy(&s->sb);
     wf_free(s);
     *self_p = NULL;
@@ -632,6 +659,71 @@ peer_gone(wf_server_t *s, const envelope_t *env)
             event(s, "stream of %s unbound: connection %s is gone", b->firm, peer_hex(env, hex));
         }
     }
+}
+
+/* ------------------------------------------------------------------ */
+/* Rate limit: a token bucket per firm                                 */
+
+static bucket_t *
+bucket_slot(bucket_t *tab, size_t cap, const char *key)
+{
+    size_t i = (size_t)firm_hash(key) & (cap - 1);
+    while (tab[i].firm[0] && strcmp(tab[i].firm, key) != 0)
+        i = (i + 1) & (cap - 1);
+    return &tab[i];
+}
+
+/* The bucket of firm (NULL or unregistered: the anonymous one), made
+ * full on first use. */
+static bucket_t *
+bucket_get(wf_server_t *s, const char *firm, double burst, int64_t now)
+{
+    char key[WF_FIRM_LEN + 1] = "\x01";
+    if (firm && firm[0] && strlen(firm) < WF_FIRM_LEN && wf_engine_firm(s->engine, firm))
+        memcpy(key + 1, firm, strlen(firm) + 1);
+    if ((s->nbuckets + 1) * 2 > s->bcap) {
+        size_t cap = s->bcap * 2;
+        bucket_t *tab = wf_calloc(cap, sizeof *tab);
+        for (size_t i = 0; i < s->bcap; i++)
+            if (s->buckets[i].firm[0])
+                *bucket_slot(tab, cap, s->buckets[i].firm) = s->buckets[i];
+        wf_free(s->buckets);
+        s->buckets = tab;
+        s->bcap = cap;
+    }
+    bucket_t *b = bucket_slot(s->buckets, s->bcap, key);
+    if (!b->firm[0]) {
+        memcpy(b->firm, key, sizeof key);
+        b->tokens = burst;
+        b->last_ms = now;
+        s->nbuckets++;
+    }
+    return b;
+}
+
+/* True when firm may send one more request now (and takes its token).
+ * rate_per_s 0 means no limit. */
+static bool
+rate_admit(wf_server_t *s, const wf_config_t *cfg, const char *firm, int64_t now, char *msg, size_t msglen)
+{
+    if (cfg->rate_per_s <= 0)
+        return true;
+    double burst = cfg->rate_burst > 0 ? cfg->rate_burst : 1;
+    bucket_t *b = bucket_get(s, firm, burst, now);
+    if (now > b->last_ms) {
+        b->tokens += (double)(now - b->last_ms) * cfg->rate_per_s / 1000.0;
+        b->last_ms = now;
+    }
+    if (b->tokens > burst)
+        b->tokens = burst;
+    if (b->tokens >= 1.0) {
+        b->tokens -= 1.0;
+        return true;
+    }
+    s->limited++;
+    snprintf(msg, msglen, "rate limit: %d requests per second per firm, bursts of %d; retry later",
+             cfg->rate_per_s, cfg->rate_burst);
+    return false;
 }
 
 /* ------------------------------------------------------------------ */
@@ -912,6 +1004,8 @@ drain(wf_server_t *s, size_t *ncmds)
 {
     size_t n = 0;
     *ncmds = 0;
+    const wf_config_t *cfg = wf_engine_config(s->engine);
+    int64_t now = wf_now_ms();
     while (n < s->batch) {
         req_t *r = &s->reqs[n];
         zmq_msg_t body;
@@ -932,10 +1026,16 @@ drain(wf_server_t *s, size_t *ncmds)
             snprintf(r->msg, sizeof r->msg, "the request is %zu bytes; the limit is %d", len, WF_BODY_MAX);
         } else {
             wf_cmd_t *c = &s->cmds[*ncmds];
+            /* secure mode: the key's firm pays even for what does not decode */
+            const char *payer = s->insecure ? NULL : zmq_msg_gets(&body, "User-Id");
             r->err = wf_codec_decode(zmq_msg_data(&body), len, c, r->msg, sizeof r->msg);
             r->rid = c->rid;
             if (r->err == WF_OK)
                 r->err = identify(s, &body, c, r->msg, sizeof r->msg);
+            if (r->err == WF_OK || s->insecure)
+                payer = r->err == WF_OK ? c->as : NULL;
+            if (!rate_admit(s, cfg, payer, now, r->msg, sizeof r->msg))
+                r->err = WF_E_LIMIT;
             if (r->err == WF_OK)
                 r->cmd = (*ncmds)++;
         }
@@ -1055,8 +1155,9 @@ wf_server_poll(wf_server_t *s, int timeout_ms)
         char hex[40];
         msgpack_sbuffer_clear(&s->sb);
         if (r->err != WF_OK) {
-            event(s, "bad request from connection %s: rid %llu %s %s", peer_hex(&r->env, hex),
-                  (unsigned long long)r->rid, wf_err_name(r->err), r->msg);
+            if (r->err != WF_E_LIMIT || strncmp(r->msg, "rate limit", 10) != 0)
+                event(s, "bad request from connection %s: rid %llu %s %s", peer_hex(&r->env, hex),
+                      (unsigned long long)r->rid, wf_err_name(r->err), r->msg);
             wf_codec_error(&s->sb, r->rid, r->err, r->msg);
             send_reply(s, &r->env);
             continue;
@@ -1084,6 +1185,15 @@ wf_server_poll(wf_server_t *s, int timeout_ms)
     if (ncmds > 0) {
         send_streams(s, &out);
         send_feed(s, &out);
+    }
+    if (s->limited != s->limited_logged) {
+        int64_t t = wf_now_ms();
+        if (t - s->limited_log_ms >= 1000) {
+            wf_server_log(s->log, "rate limit: %llu requests answered E_LIMIT (%llu in all)",
+                          (unsigned long long)(s->limited - s->limited_logged), (unsigned long long)s->limited);
+            s->limited_logged = s->limited;
+            s->limited_log_ms = t;
+        }
     }
     return n;
 }
