@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "wf_error.h"
+#include "wf_msgpack_scan.h"
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -127,6 +128,9 @@ copy_str(const msgpack_object *v, char *dst, size_t cap)
 {
     if (v->type != MSGPACK_OBJECT_STR || v->via.str.size >= cap)
         return -1;
+    /* an embedded NUL would make the C string say less than was signed */
+    if (memchr(v->via.str.ptr, '\0', v->via.str.size))
+        return -1;
     memcpy(dst, v->via.str.ptr, v->via.str.size);
     dst[v->via.str.size] = '\0';
     return 0;
@@ -149,8 +153,12 @@ parse_payload(const uint8_t *buf, size_t n, wf_token_t *t)
 {
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
-    size_t off = 0;
+    size_t off = 0, used;
     int rc = -1;
+    /* never hand the unpacker a container that declares more elements
+     * than the payload has bytes: it would allocate for them */
+    if (!wf_msgpack_scan(buf, n, 4, &used) || used != n)
+        goto out;
     if (msgpack_unpack_next(&u, (const char *)buf, n, &off) != MSGPACK_UNPACK_SUCCESS || off != n ||
         u.data.type != MSGPACK_OBJECT_MAP)
         goto out;

@@ -16,135 +16,11 @@
 #include <string.h>
 
 #include "../core/wf_error.h"
+#include "../core/wf_msgpack_scan.h"
 #include "../credit/score.h"
 
 #define SCAN_DEPTH 16 /* requests nest at most 2 deep; anything deeper is refused */
 #define ROLES_MAX 16  /* entries of a roles list, duplicates included */
-
-/* ------------------------------------------------------------------ */
-/* Bounded pre-scan                                                    */
-
-static bool
-scan_len(const uint8_t *p, size_t len, size_t *off, int bytes, uint64_t *v)
-{
-    if (len - *off < (size_t)bytes)
-        return false;
-    uint64_t x = 0;
-    for (int i = 0; i < bytes; i++)
-        x = (x << 8) | p[*off + i];
-    *off += (size_t)bytes;
-    *v = x;
-    return true;
-}
-
-/* Walks one msgpack object at p without allocating. Returns false when it
- * is malformed, truncated, nested deeper than SCAN_DEPTH or declares more
- * elements than bytes remain; else sets *used to its length. Work is linear
- * in len: every step consumes at least one byte. */
-static bool
-scan_one(const uint8_t *p, size_t len, size_t *used)
-{
-    uint64_t pending[SCAN_DEPTH + 1];
-    int depth = 0;
-    size_t off = 0;
-
-    pending[0] = 1;
-    while (depth >= 0) {
-        if (pending[depth] == 0) {
-            depth--;
-            continue;
-        }
-        pending[depth]--;
-        if (off >= len)
-            return false;
-        uint8_t t = p[off++];
-        uint64_t skip = 0, items = 0;
-        bool container = false;
-
-        if (t <= 0x7f || t >= 0xe0) {
-            /* fixint */
-        } else if (t <= 0x8f) {
-            items = (uint64_t)(t & 0x0f) * 2;
-            container = true;
-        } else if (t <= 0x9f) {
-            items = t & 0x0f;
-            container = true;
-        } else if (t <= 0xbf) {
-            skip = t & 0x1f;
-        } else {
-            uint64_t n;
-            switch (t) {
-            case 0xc0: case 0xc2: case 0xc3:
-                break;
-            case 0xc4: case 0xd9:
-                if (!scan_len(p, len, &off, 1, &n)) return false;
-                skip = n;
-                break;
-            case 0xc5: case 0xda:
-                if (!scan_len(p, len, &off, 2, &n)) return false;
-                skip = n;
-                break;
-            case 0xc6: case 0xdb:
-                if (!scan_len(p, len, &off, 4, &n)) return false;
-                skip = n;
-                break;
-            case 0xc7:
-                if (!scan_len(p, len, &off, 1, &n)) return false;
-                skip = n + 1;
-                break;
-            case 0xc8:
-                if (!scan_len(p, len, &off, 2, &n)) return false;
-                skip = n + 1;
-                break;
-            case 0xc9:
-                if (!scan_len(p, len, &off, 4, &n)) return false;
-                skip = n + 1;
-                break;
-            case 0xca: skip = 4; break;
-            case 0xcb: skip = 8; break;
-            case 0xcc: case 0xd0: skip = 1; break;
-            case 0xcd: case 0xd1: skip = 2; break;
-            case 0xce: case 0xd2: skip = 4; break;
-            case 0xcf: case 0xd3: skip = 8; break;
-            case 0xd4: skip = 2; break;
-            case 0xd5: skip = 3; break;
-            case 0xd6: skip = 5; break;
-            case 0xd7: skip = 9; break;
-            case 0xd8: skip = 17; break;
-            case 0xdc:
-                if (!scan_len(p, len, &off, 2, &items)) return false;
-                container = true;
-                break;
-            case 0xdd:
-                if (!scan_len(p, len, &off, 4, &items)) return false;
-                container = true;
-                break;
-            case 0xde:
-                if (!scan_len(p, len, &off, 2, &items)) return false;
-                items *= 2;
-                container = true;
-                break;
-            case 0xdf:
-                if (!scan_len(p, len, &off, 4, &items)) return false;
-                items *= 2;
-                container = true;
-                break;
-            default: /* 0xc1, never used */
-                return false;
-            }
-        }
-        if (skip > len - off)
-            return false;
-        off += (size_t)skip;
-        if (container && items > 0) {
-            if (items > len - off || depth == SCAN_DEPTH)
-                return false;
-            pending[++depth] = items;
-        }
-    }
-    *used = off;
-    return true;
-}
 
 /* ------------------------------------------------------------------ */
 /* Field access                                                        */
@@ -763,7 +639,7 @@ wf_codec_decode(const void *buf, size_t len, wf_cmd_t *cmd, char *msg, size_t ms
     memset(cmd, 0, sizeof *cmd);
     if (msglen > 0)
         msg[0] = '\0';
-    if (len == 0 || !scan_one(buf, len, &used))
+    if (len == 0 || !wf_msgpack_scan(buf, len, SCAN_DEPTH, &used))
         return fail(&d, WF_E_PARSE, "the request is not a msgpack object");
     if (used != len)
         return fail(&d, WF_E_PARSE, "the request has %zu trailing bytes after its map", len - used);
