@@ -244,7 +244,7 @@ open_env(wf_store_t *s, const char *dir, size_t map_size, bool no_sync, char *er
     rc = mdb_env_open(s->env, dir, MDB_NOTLS | (no_sync ? MDB_NOSYNC : 0), 0600);
     if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
         snprintf(err, errlen, "%s is not a wufei database (data.mdb is not an LMDB file "
-                 "of this version)", dir);
+                 "of this version, or its header is damaged: restore it from a backup)", dir);
         return WF_E_FIELD;
     }
     if (rc != 0) {

@@ -190,6 +190,8 @@ dmn_try_start(dmn_t *d, int *status)
         const msgpack_object *reply;
         wfc_begin(c, "ping", 0);
         up = wfc_call(c, &reply) == 0 && wfc_get_bool(reply, "ok", false);
+        if (!up && !d->insecure)
+            wfc_destroy(&c); /* the key files may have been read before the daemon replaced them */
     }
     wfc_destroy(&c);
     return up;
