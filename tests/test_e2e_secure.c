@@ -106,8 +106,11 @@ Test(secure, an_unknown_key_gets_no_service)
     wfc_begin(c, "ping", 0);
     const msgpack_object *reply;
     cr_assert_neq(wfc_call(c, &reply), 0, "an unregistered key got a reply");
-    cr_assert(strstr(wfc_error(c), "no reply"), "%s", wfc_error(c));
+    /* the handshake fails: the request waits in the client's queue, or
+     * the refused connection leaves nowhere to send it */
+    bool unserved = strstr(wfc_error(c), "no reply") || strstr(wfc_error(c), "cannot send");
     wfc_destroy(&c);
+    cr_assert(unserved, "the client failed otherwise");
     char line[128];
     snprintf(line, sizeof line, "unknown key %s", pub);
     cr_assert(dmn_log_has(&D, line, 5000), "the daemon did not log the refusal of %s", pub);
