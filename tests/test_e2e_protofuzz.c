@@ -171,11 +171,13 @@ static void random_value(msgpack_packer *pk, int depth)
 }
 
 static const char *const all_ops[] = {"ping", "hello", "offer.post", "demand.post", "order.cancel", "order.get",
-                                      "orders.mine", "firm.put", "firm.get", "config.get", "config.set"};
+                                      "orders.mine", "firm.put", "firm.get", "config.get", "config.set",
+                                      "licence.put", "lane.put", "lane.del"};
 static const char *const all_fields[] = {"code", "codes", "qty", "price", "lat", "lon", "max_km", "min_credit",
                                          "min_fill", "expires", "target", "id", "live_only", "after_seq",
                                          "firm", "name", "roles", "county", "key", "base_credit", "w_credit",
-                                         "tier_a", "eco_fee", "rate_per_s", "county_rule"};
+                                         "tier_a", "eco_fee", "rate_per_s", "county_rule", "capacity",
+                                         "valid_until", "producer", "consumer"};
 
 /* A well-formed request from the ghost with fields of random types. */
 static void ghost_request(msgpack_packer *pk, uint64_t rid)

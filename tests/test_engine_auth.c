@@ -102,6 +102,25 @@ static const row_t table[] = {
     {"config.set", CARRIER, NA, WF_E_AUTH},
     {"config.set", OPERATOR, NA, WF_OK},
     {"config.set", NONE, NA, WF_E_AUTH},
+
+    {"licence.put", PRODUCER, OTHER, WF_E_AUTH},
+    {"licence.put", CONSUMER, OWN, WF_E_AUTH}, /* a firm cannot license itself */
+    {"licence.put", CONSUMER, OTHER, WF_E_AUTH},
+    {"licence.put", CARRIER, OTHER, WF_E_AUTH},
+    {"licence.put", OPERATOR, OTHER, WF_OK},
+    {"licence.put", NONE, OTHER, WF_E_AUTH},
+
+    {"lane.put", PRODUCER, OWN, WF_E_AUTH}, /* not even a lane of its own */
+    {"lane.put", CONSUMER, OWN, WF_E_AUTH},
+    {"lane.put", CARRIER, OTHER, WF_E_AUTH},
+    {"lane.put", OPERATOR, OTHER, WF_OK},
+    {"lane.put", NONE, OTHER, WF_E_AUTH},
+
+    {"lane.del", PRODUCER, OWN, WF_E_AUTH},
+    {"lane.del", CONSUMER, OWN, WF_E_AUTH},
+    {"lane.del", CARRIER, OTHER, WF_E_AUTH},
+    {"lane.del", OPERATOR, OTHER, WF_OK},
+    {"lane.del", NONE, OTHER, WF_E_AUTH},
 };
 #define NROWS (sizeof table / sizeof table[0])
 
@@ -159,6 +178,27 @@ build(const row_t *row)
         c.u.config.values.eco_fee = 0;
         break;
     case WF_OP_ORDERS_MINE: c.u.mine.live_only = true; break;
+    case WF_OP_LICENCE_PUT:
+        snprintf(c.u.licence.firm, sizeof c.u.licence.firm, "%s", row->own == OWN ? as : CO2);
+        c.u.licence.ncodes = 1;
+        snprintf(c.u.licence.codes[0], sizeof c.u.licence.codes[0], "HW08");
+        c.u.licence.capacity = 100000;
+        c.u.licence.valid_until = now + 365LL * 86400 * 1000;
+        break;
+    case WF_OP_LANE_PUT:
+    case WF_OP_LANE_DEL:
+        /* the actor's own lane where it has one side of it */
+        snprintf(c.u.lane.producer, sizeof c.u.lane.producer, "%s", row->who == PRODUCER && row->own == OWN ? as : PR2);
+        snprintf(c.u.lane.consumer, sizeof c.u.lane.consumer, "%s", row->who == CONSUMER && row->own == OWN ? as : CO2);
+        snprintf(c.u.lane.code, sizeof c.u.lane.code, "HW08");
+        if (op == WF_OP_LANE_DEL) {
+            /* the lane exists, so that only authorization can refuse */
+            wf_cmd_t put = c;
+            put.op = WF_OP_LANE_PUT;
+            snprintf(put.as, sizeof put.as, "%s", OP);
+            ok(put);
+        }
+        break;
     default: break;
     }
     return c;
