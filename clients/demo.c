@@ -1138,7 +1138,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < nsubs; i++) {
         const subscription_t *sb = &subs[i];
         const firm_t *f = &firms[sb->firm];
-        wfc_set_as(wc, f->id);
+        use_firm(f->id);
         char codes[128];
         snprintf(codes, sizeof codes, "%s", sb->codes);
         size_t nc = 1;
@@ -1168,10 +1168,7 @@ int main(int argc, char **argv)
                sb->codes, sb->radius_km, sid, f->credit, tier_of(f->credit));
         if (sub_watch[sb->firm] || sb->firm == watched)
             continue; /* one hello per firm: the stream follows the latest */
-        wfc_opts_t so = {.endpoint = cmd_ep, .as = f->id, .timeout_ms = 10000};
-        sub_watch[sb->firm] = wfc_new(&so);
-        if (!sub_watch[sb->firm])
-            die("cannot create a watching client");
+        sub_watch[sb->firm] = connect_as(f->id, 10000);
         wfc_begin(sub_watch[sb->firm], "hello", 0);
         if (wfc_call(sub_watch[sb->firm], &reply) != 0 || !wfc_get_bool(reply, "ok", false))
             die("hello for %s failed", f->alias);

@@ -172,7 +172,9 @@ static void random_value(msgpack_packer *pk, int depth)
 
 static const char *const all_ops[] = {"ping", "hello", "offer.post", "demand.post", "order.cancel", "order.get",
                                       "orders.mine", "firm.put", "firm.get", "config.get", "config.set",
-                                      "licence.put", "lane.put", "lane.del"};
+                                      "licence.put", "lane.put", "lane.del", "optimize", "auction.set",
+                                      "auction.del", "sub.put", "sub.del", "credit.event", "firm.block",
+                                      "firm.unblock"};
 static const char *const all_fields[] = {"code", "codes", "qty", "price", "lat", "lon", "max_km", "min_credit",
                                          "min_fill", "expires", "target", "id", "live_only", "after_seq",
                                          "firm", "name", "roles", "county", "key", "base_credit", "w_credit",

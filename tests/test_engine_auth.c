@@ -14,6 +14,7 @@
 #define CO2 "C00000000000000012"
 #define CA "K00000000000000011" /* carrier */
 #define NOBODY "N00000000000000099" /* registered nowhere */
+#define TGT "T00000000000000011" /* the firm credit events and blocks are about */
 
 enum who { PRODUCER, CONSUMER, CARRIER, OPERATOR, NONE, WHO_N };
 enum own { NA, OWN, OTHER };
@@ -121,6 +122,58 @@ static const row_t table[] = {
     {"lane.del", CARRIER, OTHER, WF_E_AUTH},
     {"lane.del", OPERATOR, OTHER, WF_OK},
     {"lane.del", NONE, OTHER, WF_E_AUTH},
+
+    {"optimize", PRODUCER, NA, WF_E_AUTH},
+    {"optimize", CONSUMER, NA, WF_E_AUTH},
+    {"optimize", CARRIER, NA, WF_E_AUTH},
+    {"optimize", OPERATOR, NA, WF_OK},
+    {"optimize", NONE, NA, WF_E_AUTH},
+
+    {"auction.set", PRODUCER, NA, WF_E_AUTH},
+    {"auction.set", CONSUMER, NA, WF_E_AUTH},
+    {"auction.set", CARRIER, NA, WF_E_AUTH},
+    {"auction.set", OPERATOR, NA, WF_OK},
+    {"auction.set", NONE, NA, WF_E_AUTH},
+
+    {"auction.del", PRODUCER, NA, WF_E_AUTH},
+    {"auction.del", CONSUMER, NA, WF_E_AUTH},
+    {"auction.del", CARRIER, NA, WF_E_AUTH},
+    {"auction.del", OPERATOR, NA, WF_OK},
+    {"auction.del", NONE, NA, WF_E_AUTH},
+
+    {"sub.put", PRODUCER, NA, WF_OK},  /* to demands */
+    {"sub.put", CONSUMER, NA, WF_OK},  /* to offers */
+    {"sub.put", CARRIER, NA, WF_E_AUTH},
+    {"sub.put", OPERATOR, NA, WF_E_AUTH}, /* the operator role trades nothing */
+    {"sub.put", NONE, NA, WF_E_AUTH},
+
+    {"sub.del", PRODUCER, OWN, WF_OK},
+    {"sub.del", PRODUCER, OTHER, WF_E_AUTH},
+    {"sub.del", CONSUMER, OWN, WF_OK},
+    {"sub.del", CONSUMER, OTHER, WF_E_AUTH},
+    {"sub.del", CARRIER, OTHER, WF_E_AUTH},
+    {"sub.del", OPERATOR, OTHER, WF_E_AUTH}, /* a subscription is its owner's alone */
+    {"sub.del", NONE, OTHER, WF_E_AUTH},
+
+    {"credit.event", PRODUCER, OWN, WF_E_AUTH},
+    {"credit.event", PRODUCER, OTHER, WF_E_AUTH},
+    {"credit.event", CONSUMER, OTHER, WF_E_AUTH},
+    {"credit.event", CARRIER, OTHER, WF_E_AUTH},
+    {"credit.event", OPERATOR, OTHER, WF_OK},
+    {"credit.event", NONE, OTHER, WF_E_AUTH},
+
+    /* last: they block TGT */
+    {"firm.block", PRODUCER, OTHER, WF_E_AUTH},
+    {"firm.block", CONSUMER, OTHER, WF_E_AUTH},
+    {"firm.block", CARRIER, OTHER, WF_E_AUTH},
+    {"firm.block", OPERATOR, OTHER, WF_OK},
+    {"firm.block", NONE, OTHER, WF_E_AUTH},
+
+    {"firm.unblock", PRODUCER, OTHER, WF_E_AUTH},
+    {"firm.unblock", CONSUMER, OTHER, WF_E_AUTH},
+    {"firm.unblock", CARRIER, OWN, WF_E_AUTH},
+    {"firm.unblock", OPERATOR, OTHER, WF_OK},
+    {"firm.unblock", NONE, OTHER, WF_E_AUTH},
 };
 #define NROWS (sizeof table / sizeof table[0])
 
@@ -132,6 +185,18 @@ auth_market(void)
     ok(firm(CO, WF_ROLE_CONSUMER, 30.01, 120.59, 330602));
     ok(firm(CO2, WF_ROLE_CONSUMER, 30.03, 120.61, 330603));
     ok(firm(CA, WF_ROLE_CARRIER, 30.04, 120.62, 330603));
+    ok(firm(TGT, WF_ROLE_CONSUMER, 30.05, 120.63, 330603));
+}
+
+/* A subscription of firm id (to demands for a producer, offers otherwise). */
+static wf_cmd_t
+sub_cmd(const char *id, bool producer)
+{
+    wf_cmd_t c = mk(WF_OP_SUB_PUT, id);
+    c.u.sub.side = producer ? WF_DEMAND : WF_OFFER;
+    c.u.sub.ncodes = 1;
+    snprintf(c.u.sub.codes[0], sizeof c.u.sub.codes[0], "SW07");
+    return c;
 }
 
 /* An order of firm id (an offer for a producer, a demand for a consumer),
@@ -198,6 +263,34 @@ build(const row_t *row)
             snprintf(put.as, sizeof put.as, "%s", OP);
             ok(put);
         }
+        break;
+    case WF_OP_OPTIMIZE: c.u.optimize.goal = WF_GOAL_SCORE; break;
+    case WF_OP_AUCTION_SET:
+    case WF_OP_AUCTION_DEL:
+        snprintf(c.u.auction.code, sizeof c.u.auction.code, "SW15");
+        c.u.auction.period_ms = 3600000;
+        if (op == WF_OP_AUCTION_DEL) {
+            wf_cmd_t put = c;
+            put.op = WF_OP_AUCTION_SET;
+            snprintf(put.as, sizeof put.as, "%s", OP);
+            ok(put); /* the auction exists, so that only authorization can refuse */
+        }
+        break;
+    case WF_OP_SUB_PUT: c = sub_cmd(as, row->who == PRODUCER); break;
+    case WF_OP_SUB_DEL: {
+        wf_reply_t *r = ok(row->own == OWN ? sub_cmd(as, row->who == PRODUCER) : sub_cmd(CO2, false));
+        snprintf(c.u.ref.id, sizeof c.u.ref.id, "%s", r->id);
+        break;
+    }
+    case WF_OP_CREDIT_EVENT:
+        snprintf(c.u.credit.firm, sizeof c.u.credit.firm, "%s", row->own == OWN ? as : TGT);
+        snprintf(c.u.credit.kind, sizeof c.u.credit.kind, "penalty");
+        c.u.credit.points = -5;
+        break;
+    case WF_OP_FIRM_BLOCK:
+    case WF_OP_FIRM_UNBLOCK:
+        snprintf(c.u.block.firm, sizeof c.u.block.firm, "%s", row->own == OWN ? as : TGT);
+        snprintf(c.u.block.note, sizeof c.u.block.note, "auth table");
         break;
     default: break;
     }
