@@ -316,6 +316,28 @@ merge_config(wf_exec_t *x, uint32_t set, const wf_config_t *v, wf_config_t *c)
             return wf_exec__fail(x, WF_E_FIELD, "rate_burst must be 1 to 10000000 requests");
         c->rate_burst = v->rate_burst;
     }
+    if (set & WF_CFG_MANIFEST_AGE) {
+        if (v->manifest_age < 0 || v->manifest_age > 10LL * 366 * 86400 * 1000)
+            return wf_exec__fail(x, WF_E_FIELD, "manifest_age must be 0 (never) to 10 years in ms");
+        c->manifest_age = v->manifest_age;
+    }
+    static const struct {
+        uint32_t bit;
+        const char *name;
+        size_t off;
+    } points[] = {{WF_CFG_DISCREPANCY_POINTS, "discrepancy_points",
+                   offsetof(wf_config_t, discrepancy_points)},
+                  {WF_CFG_CANCEL_POINTS, "cancel_points", offsetof(wf_config_t, cancel_points)},
+                  {WF_CFG_EXPIRY_POINTS, "expiry_points", offsetof(wf_config_t, expiry_points)}};
+    for (size_t i = 0; i < 3; i++) {
+        if (!(set & points[i].bit))
+            continue;
+        int32_t p;
+        memcpy(&p, (const char *)v + points[i].off, sizeof p);
+        if (p < -100 || p > 100)
+            return wf_exec__fail(x, WF_E_FIELD, "%s must be -100..100", points[i].name);
+        memcpy((char *)c + points[i].off, &p, sizeof p);
+    }
     return WF_OK;
 }
 
@@ -327,7 +349,8 @@ wf_op__config_set(wf_exec_t *x)
     uint32_t set = x->cmd->u.config.set;
     if (set & ~((WF_CFG__LAST << 1) - 1))
         return wf_exec__fail(x, WF_E_FIELD, "config.set names an unknown setting (bits 0x%x)", set);
-    wf_config_t c = x->e->config;
+    wf_config_t c;
+    memcpy(&c, &x->e->config, sizeof c); /* padding too: configs are stored byte for byte */
     int rc = merge_config(x, set, &x->cmd->u.config.values, &c);
     if (rc != WF_OK)
         return rc;
@@ -346,6 +369,7 @@ wf_op__config_set(wf_exec_t *x)
         wf_vec__free(&msgs);
         return rc;
     }
+    bool retime = c.manifest_age != x->e->config.manifest_age;
     bool keep_changed = c.stream_keep_days != x->e->config.stream_keep_days;
     x->e->config = c;
     x->e->rules = wf_config__rules(&c);
@@ -353,6 +377,8 @@ wf_op__config_set(wf_exec_t *x)
     for (size_t i = 0; i < msgs.n; i++)
         wf_stream__publish(x->e, (const wf_stream_msg_t *)msgs.items + i);
     wf_vec__free(&msgs);
+    if (retime && wf_manifest__timers(x->e, x->txn) != WF_OK)
+        fprintf(stderr, "wufei: cannot re-time manifest ages; they apply from the next start\n");
     if (keep_changed)
         wf_trim__rearm(x->e, x->now);
     reply_config(x);

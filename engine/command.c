@@ -31,6 +31,14 @@ static const char *const op_names[WF_OP__COUNT] = {
     [WF_OP_CREDIT_EVENT] = "credit.event",
     [WF_OP_FIRM_BLOCK] = "firm.block",
     [WF_OP_FIRM_UNBLOCK] = "firm.unblock",
+    [WF_OP_MANIFEST_DISPATCH] = "manifest.dispatch",
+    [WF_OP_MANIFEST_LOAD] = "manifest.load",
+    [WF_OP_MANIFEST_UNLOAD] = "manifest.unload",
+    [WF_OP_MANIFEST_CLOSE] = "manifest.close",
+    [WF_OP_MANIFEST_CANCEL] = "manifest.cancel",
+    [WF_OP_MANIFEST_GET] = "manifest.get",
+    [WF_OP_ENGINE_KEY] = "engine.key",
+    [WF_OP_JOURNAL_HEAD] = "journal.head",
 };
 
 static const char *const goal_names[] = {[WF_GOAL_SCORE] = "score", [WF_GOAL_TONNE_KM] = "tonne_km"};
@@ -120,6 +128,10 @@ wf_config_default(void)
     c.stream_keep_days = 30;
     c.rate_per_s = 200;
     c.rate_burst = 400;
+    c.manifest_age = 7LL * 24 * 3600 * 1000;
+    c.discrepancy_points = -5;
+    c.cancel_points = -2;
+    c.expiry_points = -3;
     return c;
 }
 

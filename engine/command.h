@@ -101,8 +101,12 @@ enum {
     WF_CFG_STREAM_KEEP_DAYS = 1u << 13,
     WF_CFG_RATE_PER_S = 1u << 14,
     WF_CFG_RATE_BURST = 1u << 15,
+    WF_CFG_MANIFEST_AGE = 1u << 16,
+    WF_CFG_DISCREPANCY_POINTS = 1u << 17,
+    WF_CFG_CANCEL_POINTS = 1u << 18,
+    WF_CFG_EXPIRY_POINTS = 1u << 19,
 };
-#define WF_CFG__LAST WF_CFG_RATE_BURST
+#define WF_CFG__LAST WF_CFG_EXPIRY_POINTS
 
 /* Operator settings (config.get / config.set). */
 typedef struct wf_config {
@@ -116,6 +120,10 @@ typedef struct wf_config {
     int32_t stream_keep_days;             /* 30: stream messages kept this long; 0 = forever */
     int32_t rate_per_s, rate_burst;       /* requests per firm: 200/s, bursts of 400; 0/s = no limit
                                            * (the net layer's token buckets read these) */
+    int32_t discrepancy_points;           /* credit points of a quantity discrepancy: -5 */
+    int32_t cancel_points;                /* trade-conduct points of a manifest cancel: -2 */
+    int32_t expiry_points;                /* trade-conduct points of an expired manifest: -3 */
+    int64_t manifest_age;                 /* ms an OPEN manifest may wait: 7 days; 0 = forever */
 } wf_config_t;
 
 typedef struct wf_cmd_post {
@@ -156,7 +164,7 @@ typedef struct wf_cmd_sub {
 typedef struct wf_cmd_manifest {
     char id[WF_OID_LEN];
     char carrier[WF_FIRM_LEN];                 /* dispatch */
-    char vehicle[32];                          /* dispatch: plate number */
+    char vehicle[32];                          /* dispatch: plate number (WF_VEHICLE_LEN) */
     int64_t qty;                               /* load, unload */
     char reason[WF_NOTE_LEN];                  /* cancel */
 } wf_cmd_manifest_t;

@@ -16,6 +16,7 @@
  * and retention.c (stream trimming). */
 #include "engine_int.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -278,6 +279,8 @@ load_state(wf_engine_t *e, char *err, size_t errlen)
         rc = load_book(e, txn, err, errlen);
     if (rc == WF_OK && (rc = wf_auction__load(e, txn)) != WF_OK)
         snprintf(err, errlen, "cannot load the call auctions (was the catalogue changed?)");
+    if (rc == WF_OK && (rc = wf_manifest__timers(e, txn)) != WF_OK)
+        snprintf(err, errlen, "corrupt manifest records");
     if (rc == WF_OK)
         rc = wf_credit__load(e, txn, err, errlen);
     if (rc == WF_OK)
@@ -319,9 +322,20 @@ wf_engine_new(const wf_engine_opts_t *opts, char *err, size_t errlen)
         wf_engine_destroy(&e);
         return NULL;
     }
+    if (sodium_init() < 0) {
+        snprintf(err, errlen, "libsodium failed to initialise");
+        wf_engine_destroy(&e);
+        return NULL;
+    }
     bool fresh = false;
     if (wf_store__open(&e->store, opts->dir, opts->map_size, opts->no_sync, &fresh, err,
                        errlen) != WF_OK) {
+        wf_engine_destroy(&e);
+        return NULL;
+    }
+    char kerr[512];
+    if (wf_signkey__load(opts->dir, e->sign_pk, e->sign_sk, kerr, sizeof kerr) != WF_OK) {
+        snprintf(err, errlen, "%s", kerr);
         wf_engine_destroy(&e);
         return NULL;
     }
@@ -354,6 +368,7 @@ wf_engine_destroy(wf_engine_t **self_p)
     wf_subs__fini(e);
     wf_push__fini(e);
     wf_timers__fini(&e->timers);
+    sodium_memzero(e->sign_sk, sizeof e->sign_sk);
     wf_free(e);
     *self_p = NULL;
 }
@@ -391,6 +406,14 @@ static int (*const handlers[WF_OP__COUNT])(wf_exec_t *) = {
     [WF_OP_FIRM_UNBLOCK] = wf_op__firm_block,
     [WF_OP_SUB_PUT] = wf_op__sub_put,
     [WF_OP_SUB_DEL] = wf_op__sub_del,
+    [WF_OP_MANIFEST_DISPATCH] = wf_op__manifest,
+    [WF_OP_MANIFEST_LOAD] = wf_op__manifest,
+    [WF_OP_MANIFEST_UNLOAD] = wf_op__manifest,
+    [WF_OP_MANIFEST_CLOSE] = wf_op__manifest,
+    [WF_OP_MANIFEST_CANCEL] = wf_op__manifest,
+    [WF_OP_MANIFEST_GET] = wf_op__manifest_get,
+    [WF_OP_ENGINE_KEY] = wf_op__engine_key,
+    [WF_OP_JOURNAL_HEAD] = wf_op__journal_head,
 };
 
 static void
@@ -488,6 +511,7 @@ wf_engine_apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t n, int64_t now,
     if (n == 0)
         return WF_OK;
     MDB_txn *txn;
+    uint64_t seq0 = self->journal_seq;
     int rc = run_batch(self, cmds, n, now, replies, false, &txn);
     if (rc == WF_OK && self->redo) {
         /* A command failed halfway through its writes on the fast path:
@@ -502,6 +526,14 @@ wf_engine_apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t n, int64_t now,
     }
     if (rc != WF_OK)
         return fail_all(cmds, n, replies, out, rc, "store: cannot begin a transaction");
+    rc = self->journal_seq == seq0 ? WF_OK
+                                   : wf_journal__sign_head(txn, &self->store, self->journal_seq,
+                                                           self->sign_sk);
+    if (rc != WF_OK) {
+        mdb_txn_abort(txn);
+        recover(self);
+        return fail_all(cmds, n, replies, out, rc, "cannot sign the journal head; nothing was changed");
+    }
     rc = mdb_txn_commit(txn);
     if (rc != 0) {
         int err = wf_store__err(rc);
@@ -549,6 +581,46 @@ const wf_config_t *
 wf_engine_config(const wf_engine_t *self)
 {
     return &self->config;
+}
+
+/* journal.head (operator): the chain's head as this batch sees it, signed. */
+int
+wf_op__journal_head(wf_exec_t *x)
+{
+    if (!(x->as->roles & WF_ROLE_OPERATOR))
+        return wf_exec__fail(x, WF_E_AUTH, "journal.head is for operators only");
+    uint8_t *hash = wf_arena__alloc(&x->e->arena, 32), *sig = wf_arena__alloc(&x->e->arena, 64);
+    int rc = wf_journal__hash(x->txn, &x->e->store, x->e->journal_seq, hash);
+    if (rc != WF_OK)
+        return wf_exec__fail(x, WF_E_INTERNAL, "cannot read the journal head");
+    uint8_t msg[40];
+    wf_journal__head_msg(x->e->journal_seq, hash, msg);
+    crypto_sign_detached(sig, NULL, msg, sizeof msg, x->e->sign_sk);
+    x->reply->seq = x->e->journal_seq;
+    x->reply->hash = hash;
+    x->reply->sig = sig;
+    return WF_OK;
+}
+
+int
+wf_engine_journal_head(wf_engine_t *self, uint64_t *seq, uint8_t hash[32], uint8_t sig[64])
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(self->store.env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return wf_store__err(rc);
+    uint64_t last = 0;
+    rc = wf_journal__last(txn, &self->store, &last);
+    if (rc == WF_OK)
+        rc = wf_journal__hash(txn, &self->store, last, hash);
+    mdb_txn_abort(txn);
+    if (rc != WF_OK)
+        return rc;
+    uint8_t msg[40];
+    wf_journal__head_msg(last, hash, msg);
+    crypto_sign_detached(sig, NULL, msg, sizeof msg, self->sign_sk);
+    *seq = last;
+    return WF_OK;
 }
 
 uint64_t

@@ -16,6 +16,7 @@
 
 #include "command.h"
 #include "../credit/score.h"
+#include "token.h"
 
 #define WF_MSG_LEN 200       /* error message for a person */
 #define WF_REPLAY_MAX 10000  /* stream messages one hello replays; hello again for more */
@@ -96,6 +97,37 @@ typedef struct wf_lane_rec {
     char code[WF_CODE_LEN];                    /* a code or a category */
     int64_t created;
 } wf_lane_rec_t;
+typedef enum wf_manifest_state {
+    WF_MANIFEST_OPEN = 0,
+    WF_MANIFEST_DISPATCHED = 1,
+    WF_MANIFEST_LOADED = 2,
+    WF_MANIFEST_UNLOADED = 3,
+    WF_MANIFEST_CLOSED = 4,
+    WF_MANIFEST_CANCELLED = 5,
+} wf_manifest_state_t;
+
+#define WF_VEHICLE_LEN 32 /* plate number + NUL */
+
+/* A transfer manifest (转移联单) as stored (LMDB "manifests", key = id
+ * number, big-endian); every match opens one in state OPEN. A step's time
+ * is 0 until the step happens. */
+typedef struct wf_manifest_rec {
+    uint64_t id;       /* "F<id>"; the same number as its match */
+    uint64_t match;
+    uint8_t state;     /* wf_manifest_state_t */
+    uint8_t discrepancy;                 /* weighed differs from shipped beyond the tolerance */
+    uint8_t reserved[6];
+    char code[WF_CODE_LEN];
+    int64_t qty;       /* planned */
+    int64_t shipped, weighed;            /* load, unload */
+    char producer[WF_FIRM_LEN], consumer[WF_FIRM_LEN];
+    char carrier[WF_FIRM_LEN];           /* dispatch */
+    char vehicle[WF_VEHICLE_LEN];        /* dispatch */
+    char cancelled_by[WF_FIRM_LEN];      /* "" when the engine cancelled it (expiry) */
+    char cancel_reason[WF_NOTE_LEN];
+    int64_t created, updated;            /* updated: the latest state change */
+    int64_t dispatched, loaded, unloaded, closed, cancelled;
+} wf_manifest_rec_t;
 
 typedef enum wf_msg_type {
     WF_MSG_MATCH = 1,
@@ -126,6 +158,10 @@ typedef struct wf_stream_msg {
             double km;                       /* from the subscription's point */
             uint64_t sub;                    /* "S<sub>" */
         } notify;
+            uint64_t id;                     /* manifest number */
+            uint8_t state;                   /* wf_manifest_state_t */
+            char token[WF_TOKEN_MAX];        /* the token of that state */
+        } manifest;
     } u;
 } wf_stream_msg_t;
 
@@ -214,6 +250,12 @@ typedef struct wf_reply {
     const wf_optimize_result_t *optimize; /* optimize */
     size_t nauctions;              /* auction.set, auction.del: every auction after it */
     const wf_auction_rec_t *auctions;
+    const char *token;             /* manifest.dispatch/load/unload/close: the new state's token */
+    bool discrepancy;              /* manifest.unload */
+    const wf_manifest_rec_t *manifest; /* manifest.get (its token in token) */
+    const uint8_t *key;            /* engine.key: 32 bytes */
+    const uint8_t *hash;           /* journal.head: 32 bytes (seq in seq) */
+    const uint8_t *sig;            /* journal.head: 64 bytes */
 } wf_reply_t;
 
 /* What a batch asks the net layer to send after its replies, in order.
@@ -255,6 +297,22 @@ int wf_engine_apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t n, int64_t n
  * batch with one WF_OP_TICK command (no identity needed): it fires every
  * due timer, and its stream messages come out in the outbox. */
 int64_t wf_engine_next_timer(const wf_engine_t *self);
+
+/* The engine's Ed25519 public key (32 bytes), kept beside the database as
+ * sign.pub; the secret half is sign.key (mode 0600). Valid while self lives. */
+const uint8_t *wf_engine_public_key(const wf_engine_t *self);
+
+/* The name of a manifest state ("OPEN", ...), or "UNKNOWN". */
+const char *wf_manifest_state_name(unsigned state);
+
+/* The state hash: BLAKE2b-256 over the canonical content of the firms,
+ * orders, matches, manifests and config (statehash.c). Two databases with
+ * the same history have the same hash. Returns WF_OK or an error. */
+int wf_engine_state_hash(wf_engine_t *self, uint8_t out[32]);
+
+/* The head of the journal's hash chain: seq (0 when empty), hash (32
+ * bytes) and the engine's Ed25519 signature over BE64(seq) || hash. */
+int wf_engine_journal_head(wf_engine_t *self, uint64_t *seq, uint8_t hash[32], uint8_t sig[64]);
 
 /* The firm record for id, or NULL; valid until the next apply or tick. */
 const wf_firm_rec_t *wf_engine_firm(wf_engine_t *self, const char *id);

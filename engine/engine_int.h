@@ -153,6 +153,8 @@ struct wf_engine {
     uint32_t trim_next_firm, trim_next_visited;
     int64_t trim_next_first;
     int64_t trim_next_due;      /* INT64_MAX: no further pass */
+    uint8_t sign_pk[32];  /* Ed25519: manifest tokens and the journal head */
+    uint8_t sign_sk[64];
 };
 
 /* One firm's active credit events (credit.c). */
@@ -241,7 +243,8 @@ int wf_match__write(wf_exec_t *x, MDB_txn *t, const wf_match_rec_t *m);
  * about it; firm and seq are left for the caller (or wf_stream__put). */
 void wf_match__msg(wf_stream_msg_t *s, const wf_match_rec_t *m, uint8_t side,
                    const wf_firm_rec_t *counterparty);
-/* Queues m's public feed message (after the commit). */
+/* Queues m's public feed message and starts the age timer of the
+ * manifest m opened (after the commit). */
 void wf_match__feed(wf_engine_t *e, const wf_match_rec_t *m);
 /* Takes qty off the live order id in t; *y is its record afterwards.
  * WF_E_INTERNAL (reply failed) when the store disagrees. */
@@ -421,6 +424,29 @@ int wf_op__credit_event(wf_exec_t *x);
 int wf_op__firm_block(wf_exec_t *x);
 int wf_op__sub_put(wf_exec_t *x);
 int wf_op__sub_del(wf_exec_t *x);
+int wf_op__manifest(wf_exec_t *x);      /* dispatch, load, unload, close, cancel */
+int wf_op__manifest_get(wf_exec_t *x);
+int wf_op__engine_key(wf_exec_t *x);
+int wf_op__journal_head(wf_exec_t *x);
+
+/* Loads sign.key/sign.pub from dir, making them on first start; refuses a
+ * sign.key that others may read (signkey.c). */
+int wf_signkey__load(const char *dir, uint8_t pk[32], uint8_t sk[64], char *err, size_t errlen);
+
+/* The signed token of m's current state (manifest.c). */
+void wf_manifest__token(const wf_engine_t *e, const wf_manifest_rec_t *m, char out[WF_TOKEN_MAX]);
+/* True when weighed differs from shipped by more than pct percent of shipped. */
+bool wf_manifest__discrepancy(int64_t shipped, int64_t weighed, double pct);
+/* The manifest-age timer of manifest id has come due: cancels it with
+ * reason "expired" when it is still OPEN and old enough, in t; its stream
+ * messages are pushed to msgs (*nmsg of them) for publishing after commit. */
+int wf_manifest__expire(wf_exec_t *x, MDB_txn *t, uint64_t id, wf_vec_t *msgs, size_t *nmsg,
+                        bool *acted);
+/* Starts the age timer of the manifest match m opened (after the commit). */
+void wf_manifest__opened(wf_engine_t *e, const wf_match_rec_t *m);
+/* Adds an age timer for every OPEN manifest (at start, and when the
+ * operator changes manifest_age). O(manifests). */
+int wf_manifest__timers(wf_engine_t *e, MDB_txn *txn);
 
 /* The matcher rules of a config. */
 wf_rules_t wf_config__rules(const wf_config_t *c);

@@ -3,12 +3,70 @@
  * written in the same transaction as the command's effects, so the journal
  * and the state it produced can never disagree, and replaying it from an
  * empty database reproduces every match. Read-only and failed commands are
- * not journaled. */
+ * not journaled.
+ *
+ * The entries form a hash chain (BLAKE2b-256, store_int.h), and every batch
+ * that journals rewrites the signed head in meta "head" in the same
+ * transaction, so an offline audit (audit.c) can tell which entry was
+ * changed and whether the head is the engine's. */
 #include "store_int.h"
 
+#include <sodium.h>
 #include <string.h>
 
 #include "wf_error.h"
+
+void
+wf_journal__chain(const uint8_t prev[32], uint64_t seq, const wf_journal_rec_t *rec,
+                  uint8_t out[32])
+{
+    crypto_generichash_state st;
+    uint8_t be[8];
+    wf_store__be64(be, seq);
+    crypto_generichash_init(&st, NULL, 0, 32);
+    crypto_generichash_update(&st, prev, 32);
+    crypto_generichash_update(&st, be, sizeof be);
+    crypto_generichash_update(&st, (const uint8_t *)rec, WF_JOURNAL_HASHED);
+    crypto_generichash_final(&st, out, 32);
+}
+
+int
+wf_journal__hash(MDB_txn *txn, const wf_store_t *s, uint64_t seq, uint8_t out[32])
+{
+    memset(out, 0, 32);
+    if (seq == 0)
+        return WF_OK;
+    uint8_t key[8];
+    wf_store__be64(key, seq);
+    MDB_val k = {sizeof key, key}, v;
+    int rc = mdb_get(txn, s->journal, &k, &v);
+    if (rc != 0 || v.mv_size != sizeof(wf_journal_rec_t))
+        return rc == MDB_NOTFOUND ? WF_E_NOTFOUND : WF_E_INTERNAL;
+    memcpy(out, (const uint8_t *)v.mv_data + offsetof(wf_journal_rec_t, hash), 32);
+    return WF_OK;
+}
+
+void
+wf_journal__head_msg(uint64_t seq, const uint8_t hash[32], uint8_t out[40])
+{
+    wf_store__be64(out, seq);
+    memcpy(out + 8, hash, 32);
+}
+
+int
+wf_journal__sign_head(MDB_txn *txn, const wf_store_t *s, uint64_t seq, const uint8_t sk[64])
+{
+    wf_journal_head_t h;
+    memset(&h, 0, sizeof h);
+    h.seq = seq;
+    int rc = wf_journal__hash(txn, s, seq, h.hash);
+    if (rc != WF_OK)
+        return rc;
+    uint8_t msg[40];
+    wf_journal__head_msg(seq, h.hash, msg);
+    crypto_sign_detached(h.sig, NULL, msg, sizeof msg, sk);
+    return wf_store__put(txn, s->meta, "head", 4, &h, sizeof h);
+}
 
 int
 wf_journal__append(MDB_txn *txn, const wf_store_t *s, uint64_t seq, int64_t now,
@@ -18,7 +76,12 @@ wf_journal__append(MDB_txn *txn, const wf_store_t *s, uint64_t seq, int64_t now,
     memset(&rec, 0, sizeof rec);
     rec.format = WF_JOURNAL_FORMAT;
     rec.now = now;
-    rec.cmd = *cmd;
+    memcpy(&rec.cmd, cmd, sizeof rec.cmd); /* padding too: it is hashed */
+    uint8_t prev[32];
+    int rc = wf_journal__hash(txn, s, seq - 1, prev);
+    if (rc != WF_OK)
+        return rc == WF_E_NOTFOUND ? WF_E_INTERNAL : rc;
+    wf_journal__chain(prev, seq, &rec, rec.hash);
     uint8_t key[8];
     wf_store__be64(key, seq);
     MDB_val k = {sizeof key, key}, v = {sizeof rec, &rec};

@@ -462,6 +462,7 @@ wf_match__feed(wf_engine_t *e, const wf_match_rec_t *m)
     f->from_county = m->producer_county;
     f->to_county = m->consumer_county;
     f->ts = m->ts;
+    wf_manifest__opened(e, m);
 }
 
 /* The child has committed: bring memory up to date and fill the reply. */

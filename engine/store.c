@@ -293,6 +293,51 @@ wf_store__open(wf_store_t *s, const char *dir, size_t map_size, bool no_sync, bo
     return rc;
 }
 
+int
+wf_store__open_readonly(wf_store_t *s, const char *dir, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    struct stat st;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/data.mdb", dir ? dir : "");
+    if (!dir || !*dir || stat(path, &st) != 0) {
+        snprintf(err, errlen, "%s holds no database (no data.mdb)", dir ? dir : "(none)");
+        return WF_E_NOTFOUND;
+    }
+    int rc = mdb_env_create(&s->env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(s->env, 16);
+    if (rc == 0)
+        rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_RDONLY, 0600);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot open database in %s read-only: %s", dir, mdb_strerror(rc));
+        wf_store__close(s);
+        return WF_E_INTERNAL;
+    }
+    MDB_txn *txn;
+    rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: cannot begin a read transaction: %s", dir, mdb_strerror(rc));
+        wf_store__close(s);
+        return WF_E_INTERNAL;
+    }
+    bool fresh = false;
+    rc = check_schema(s, txn, dir, &fresh, err, errlen);
+    if (rc == WF_OK && fresh) {
+        snprintf(err, errlen, "%s is an empty database", dir);
+        rc = WF_E_NOTFOUND;
+    }
+    /* named databases opened in a read transaction stay usable after it
+     * commits (a read-only commit only releases the snapshot) */
+    if (rc == WF_OK)
+        rc = wf_store__err(mdb_txn_commit(txn));
+    else
+        mdb_txn_abort(txn);
+    if (rc != WF_OK)
+        wf_store__close(s);
+    return rc;
+}
+
 void
 wf_store__close(wf_store_t *s)
 {

@@ -11,7 +11,8 @@
  * Databases (keys; BE64 = 8-byte big-endian unsigned, so keys sort by
  * number):
  *   meta         "schema" -> wf_store_layout_t; "next_order", "next_match",
- *                "next_firm" -> uint64_t (next number to mint)
+ *                "next_firm" -> uint64_t (next number to mint); "head" ->
+ *                wf_journal_head_t (the signed head of the journal chain)
  *   firms        18-char firm id -> wf_firm_rec_t
  *   firm_keys    40-char z85 key -> 18-char firm id
  *   orders       BE64 order id -> wf_order_rec_t
@@ -40,38 +41,24 @@
 
 #include "engine.h"
 
-#define WF_SCHEMA_VERSION 5u /* 2: licences and lanes; 3: config co2_per_tkm, auctions;
+#define WF_SCHEMA_VERSION 6u /* 2: licences and lanes; 3: config co2_per_tkm, auctions;
                                  4: credit events, subscriptions, pushes, stream_keep_days;
-                                 5: rate_per_s, rate_burst in the config */
-#define WF_JOURNAL_FORMAT 1u
+                                 5: rate_per_s, rate_burst in the config;
+                                 6: manifests with steps, stream manifest payload, chained
+                                 journal */
+#define WF_JOURNAL_FORMAT 2u /* 2: every entry carries its chain hash */
 #define WF_FIRM_ID_LEN 18 /* bytes of a firm id in keys (no NUL) */
 
-typedef enum wf_manifest_state {
-    WF_MANIFEST_OPEN = 0,
-    WF_MANIFEST_DISPATCHED = 1,
-    WF_MANIFEST_LOADED = 2,
-    WF_MANIFEST_UNLOADED = 3,
-    WF_MANIFEST_CLOSED = 4,
-    WF_MANIFEST_CANCELLED = 5,
-} wf_manifest_state_t;
-
-/* A transfer manifest as stored; every match opens one in state OPEN. */
-typedef struct wf_manifest_rec {
-    uint64_t id;       /* "F<id>"; the same number as its match */
-    uint64_t match;
-    uint8_t state;     /* wf_manifest_state_t */
-    char code[WF_CODE_LEN];
-    int64_t qty;       /* planned; shipped and weighed come later */
-    char producer[WF_FIRM_LEN], consumer[WF_FIRM_LEN];
-    int64_t created, updated;
-} wf_manifest_rec_t;
-
-/* One journal entry: an accepted state-changing command and its batch time. */
+/* One journal entry: an accepted state-changing command and its batch time,
+ * chained: hash = BLAKE2b-256(previous entry's hash || BE64(seq) || the
+ * entry's bytes before the hash field), the previous hash of entry 1 being
+ * 32 zero bytes. Changing any byte of an entry breaks its own hash. */
 typedef struct wf_journal_rec {
     uint32_t format;   /* WF_JOURNAL_FORMAT */
     uint32_t reserved;
     int64_t now;
     wf_cmd_t cmd;
+    uint8_t hash[32];
 } wf_journal_rec_t;
 
 /* A credit event as stored. Expired events stay on disk (history) with
@@ -114,6 +101,16 @@ typedef struct wf_push_entry {
     double km;
 } wf_push_entry_t;
 
+#define WF_JOURNAL_HASHED offsetof(wf_journal_rec_t, hash)
+
+/* The signed head kept in meta "head", rewritten by every batch that
+ * journals: the engine's signature over BE64(seq) || hash. */
+typedef struct wf_journal_head {
+    uint64_t seq;
+    uint8_t hash[32];
+    uint8_t sig[64];
+} wf_journal_head_t;
+
 /* What "schema" holds: the version and the record sizes of this build. */
 typedef struct wf_store_layout {
     uint32_t version;
@@ -127,6 +124,14 @@ typedef struct wf_store {
     MDB_dbi meta, firms, firm_keys, orders, firm_orders, matches, manifests, stream, config,
         journal, licences, lanes, auctions, credit, subs, pushes;
 } wf_store_t;
+
+/* Opens an existing database read-only (the daemon may be running: LMDB
+ * readers do not block its writer) and checks its schema. For audit and
+ * replay checks. */
+int wf_store__open_readonly(wf_store_t *s, const char *dir, char *err, size_t errlen);
+
+/* The state hash (see wf_engine_state_hash) of the store as txn sees it. */
+int wf_store__state_hash(MDB_txn *txn, const wf_store_t *s, uint8_t out[32]);
 
 /* Opens or creates the environment in dir (created when missing) and its
  * databases, writing the schema record on first start. Sets *fresh when
@@ -156,9 +161,20 @@ uint64_t wf_store__from_be64(const uint8_t in[8]);
 int wf_store__meta_get(MDB_txn *txn, const wf_store_t *s, const char *name, uint64_t *out);
 int wf_store__meta_put(MDB_txn *txn, const wf_store_t *s, const char *name, uint64_t v);
 
-/* Appends the journal entry seq (the last seq + 1) for cmd at now. */
+/* Appends the journal entry seq (the last seq + 1) for cmd at now,
+ * chained to entry seq - 1 as read in txn. */
 int wf_journal__append(MDB_txn *txn, const wf_store_t *s, uint64_t seq, int64_t now,
                        const wf_cmd_t *cmd);
+/* The chain hash of entry seq: stored hash of the entry before, seq, and
+ * the entry's hashed bytes. */
+void wf_journal__chain(const uint8_t prev[32], uint64_t seq, const wf_journal_rec_t *rec,
+                       uint8_t out[32]);
+/* The stored hash of entry seq (32 zero bytes for seq 0). */
+int wf_journal__hash(MDB_txn *txn, const wf_store_t *s, uint64_t seq, uint8_t out[32]);
+/* Writes the signed head for entry seq into meta "head". */
+int wf_journal__sign_head(MDB_txn *txn, const wf_store_t *s, uint64_t seq, const uint8_t sk[64]);
+/* The signed bytes of a head: BE64(seq) || hash. */
+void wf_journal__head_msg(uint64_t seq, const uint8_t hash[32], uint8_t out[40]);
 /* The last journal seq, 0 when empty. */
 int wf_journal__last(MDB_txn *txn, const wf_store_t *s, uint64_t *seq);
 /* Reads entry seq into out. Returns WF_OK, WF_E_NOTFOUND or WF_E_INTERNAL. */

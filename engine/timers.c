@@ -218,6 +218,20 @@ auction_apply(wf_exec_t *x, const fire_t *f)
     wf_auction__fired(x, &f->t, f->data);
 }
 
+/* Manifest age: an OPEN manifest older than manifest_age is cancelled
+ * with reason "expired" (manifest.c); nothing in memory changes. */
+static int
+expire_manifest_write(wf_exec_t *x, MDB_txn *t, tick_t *k, fire_t *f)
+{
+    return wf_manifest__expire(x, t, f->t.ref, &k->msgs, &f->nmsg, &f->acted);
+}
+
+static void
+expire_manifest_apply(wf_exec_t *x, const fire_t *f)
+{
+    (void)x, (void)f;
+}
+
 static const struct {
     int (*write)(wf_exec_t *x, MDB_txn *t, wf_tick_t *k, wf_fire_t *f);
     void (*apply)(wf_exec_t *x, const wf_fire_t *f);
@@ -227,6 +241,7 @@ static const struct {
     [WF_TIMER_PUSH] = {wf_push__fire_write, wf_push__fire_apply},
     [WF_TIMER_CREDIT] = {wf_credit__expire_write, wf_credit__expire_apply},
     [WF_TIMER_STREAM_TRIM] = {wf_trim__write, wf_trim__apply},
+    [WF_TIMER_MANIFEST_AGE] = {expire_manifest_write, expire_manifest_apply},
 };
 
 int
