@@ -426,6 +426,24 @@ dec_config_set(dec_t *d, wf_cmd_t *cmd)
         if (has)
             *set |= ints[i].bit;
     }
+    if ((rc = get_int(d, "manifest_age", false, INT64_MIN, INT64_MAX, &c->manifest_age, &has)))
+        return rc;
+    if (has)
+        *set |= WF_CFG_MANIFEST_AGE;
+    static const struct { const char *name; uint32_t bit; size_t off; } points[] = {
+        {"discrepancy_points", WF_CFG_DISCREPANCY_POINTS, offsetof(wf_config_t, discrepancy_points)},
+        {"cancel_points", WF_CFG_CANCEL_POINTS, offsetof(wf_config_t, cancel_points)},
+        {"expiry_points", WF_CFG_EXPIRY_POINTS, offsetof(wf_config_t, expiry_points)},
+    };
+    for (size_t i = 0; i < sizeof points / sizeof points[0]; i++) {
+        if ((rc = get_int(d, points[i].name, false, INT32_MIN, INT32_MAX, &v, &has)))
+            return rc;
+        if (has) {
+            int32_t p32 = (int32_t)v;
+            memcpy((char *)c + points[i].off, &p32, sizeof p32);
+            *set |= points[i].bit;
+        }
+    }
     if ((rc = get_bool(d, "county_rule", false, &c->county_rule, &has)))
         return rc;
     if (has)
@@ -563,6 +581,28 @@ dec_credit(dec_t *d, wf_cmd_t *cmd)
 }
 
 static int
+dec_manifest(dec_t *d, wf_cmd_t *cmd)
+{
+    wf_cmd_manifest_t *m = &cmd->u.manifest;
+    int rc = get_str(d, "id", true, 1, WF_OID_LEN - 1, m->id, NULL);
+    if (rc)
+        return rc;
+    switch (cmd->op) {
+    case WF_OP_MANIFEST_DISPATCH:
+        if ((rc = get_firm(d, "carrier", true, m->carrier, NULL)))
+            return rc;
+        return get_str(d, "vehicle", true, 1, sizeof m->vehicle - 1, m->vehicle, NULL);
+    case WF_OP_MANIFEST_LOAD:
+    case WF_OP_MANIFEST_UNLOAD:
+        return get_int(d, "qty", true, INT64_MIN, INT64_MAX, &m->qty, NULL);
+    case WF_OP_MANIFEST_CANCEL:
+        return get_str(d, "reason", true, 1, sizeof m->reason - 1, m->reason, NULL);
+    default:
+        return WF_OK;
+    }
+}
+
+static int
 dec_op(dec_t *d, wf_cmd_t *cmd)
 {
     bool has;
@@ -571,7 +611,16 @@ dec_op(dec_t *d, wf_cmd_t *cmd)
     switch (cmd->op) {
     case WF_OP_PING:
     case WF_OP_CONFIG_GET:
+    case WF_OP_ENGINE_KEY:
+    case WF_OP_JOURNAL_HEAD:
         return WF_OK;
+    case WF_OP_MANIFEST_DISPATCH:
+    case WF_OP_MANIFEST_LOAD:
+    case WF_OP_MANIFEST_UNLOAD:
+    case WF_OP_MANIFEST_CLOSE:
+    case WF_OP_MANIFEST_CANCEL:
+    case WF_OP_MANIFEST_GET:
+        return dec_manifest(d, cmd);
     case WF_OP_HELLO:
         cmd->u.hello.after_seq = 0;
         if ((rc = get_uint(d, "after_seq", false, UINT64_MAX, &cmd->u.hello.after_seq, &has)))
@@ -715,6 +764,13 @@ pk_id(msgpack_packer *pk, char prefix, uint64_t n)
     char id[WF_OID_LEN];
     wf_id_format(id, prefix, n);
     pk_str(pk, id);
+}
+
+/* A stored token, cut at its buffer's end should it lack a NUL. */
+static const char *
+token_text(const char *t)
+{
+    return memchr(t, 0, WF_TOKEN_MAX) ? t : "";
 }
 
 static void
@@ -982,7 +1038,7 @@ pk_firm(msgpack_packer *pk, const wf_reply_t *r, const wf_config_t *cfg)
 static void
 pk_config(msgpack_packer *pk, const wf_config_t *c)
 {
-    msgpack_pack_map(pk, 16);
+    msgpack_pack_map(pk, 20);
     pk_str(pk, "w_credit");
     msgpack_pack_double(pk, c->w_credit);
     pk_str(pk, "w_distance");
@@ -1015,6 +1071,90 @@ pk_config(msgpack_packer *pk, const wf_config_t *c)
     msgpack_pack_int32(pk, c->rate_per_s);
     pk_str(pk, "rate_burst");
     msgpack_pack_int32(pk, c->rate_burst);
+    pk_str(pk, "manifest_age");
+    msgpack_pack_int64(pk, c->manifest_age);
+    pk_str(pk, "discrepancy_points");
+    msgpack_pack_int32(pk, c->discrepancy_points);
+    pk_str(pk, "cancel_points");
+    msgpack_pack_int32(pk, c->cancel_points);
+    pk_str(pk, "expiry_points");
+    msgpack_pack_int32(pk, c->expiry_points);
+}
+
+static void
+pk_bin(msgpack_packer *pk, const uint8_t *b, size_t n)
+{
+    msgpack_pack_bin(pk, n);
+    msgpack_pack_bin_body(pk, b, n);
+}
+
+/* A string field, nil when empty. */
+static void
+pk_opt_str(msgpack_packer *pk, const char *key, const char *val)
+{
+    pk_str(pk, key);
+    if (val[0])
+        pk_str(pk, val);
+    else
+        msgpack_pack_nil(pk);
+}
+
+/* A time field, nil while the step has not happened. */
+static void
+pk_opt_time(msgpack_packer *pk, const char *key, int64_t t)
+{
+    pk_str(pk, key);
+    if (t)
+        msgpack_pack_int64(pk, t);
+    else
+        msgpack_pack_nil(pk);
+}
+
+#define MANIFEST_FIELDS 22
+
+static void
+pk_manifest(msgpack_packer *pk, const wf_manifest_rec_t *m, const char *token)
+{
+    msgpack_pack_map(pk, MANIFEST_FIELDS);
+    pk_str(pk, "id");
+    pk_id(pk, 'F', m->id);
+    pk_str(pk, "match");
+    pk_id(pk, 'M', m->match);
+    pk_str(pk, "state");
+    pk_str(pk, wf_manifest_state_name(m->state));
+    pk_str(pk, "code");
+    pk_str(pk, m->code);
+    pk_str(pk, "qty");
+    msgpack_pack_int64(pk, m->qty);
+    pk_str(pk, "shipped");
+    if (m->loaded)
+        msgpack_pack_int64(pk, m->shipped);
+    else
+        msgpack_pack_nil(pk);
+    pk_str(pk, "weighed");
+    if (m->unloaded)
+        msgpack_pack_int64(pk, m->weighed);
+    else
+        msgpack_pack_nil(pk);
+    pk_str(pk, "producer");
+    pk_str(pk, m->producer);
+    pk_str(pk, "consumer");
+    pk_str(pk, m->consumer);
+    pk_opt_str(pk, "carrier", m->carrier);
+    pk_opt_str(pk, "vehicle", m->vehicle);
+    pk_opt_time(pk, "created", m->created);
+    pk_opt_time(pk, "dispatched", m->dispatched);
+    pk_opt_time(pk, "loaded", m->loaded);
+    pk_opt_time(pk, "unloaded", m->unloaded);
+    pk_opt_time(pk, "closed", m->closed);
+    pk_opt_time(pk, "cancelled", m->cancelled);
+    pk_str(pk, "updated");
+    msgpack_pack_int64(pk, m->updated);
+    pk_str(pk, "discrepancy");
+    pk_bool(pk, m->discrepancy != 0);
+    pk_opt_str(pk, "cancelled_by", m->state == WF_MANIFEST_CANCELLED ? m->cancelled_by : "");
+    pk_opt_str(pk, "cancel_reason", m->cancel_reason);
+    pk_opt_str(pk, "token", token ? token : "");
 }
 
 static void
@@ -1180,6 +1320,24 @@ wf_codec_reply(msgpack_sbuffer *sb, const wf_reply_t *r, const wf_catalogue_t *c
     case WF_OP_CREDIT_EVENT:
         extra = r->has_credit ? 2 : 0;
         break;
+    case WF_OP_MANIFEST_DISPATCH:
+    case WF_OP_MANIFEST_LOAD:
+    case WF_OP_MANIFEST_CLOSE:
+    case WF_OP_MANIFEST_CANCEL:
+        extra = r->token ? 1 : 0;
+        break;
+    case WF_OP_MANIFEST_UNLOAD:
+        extra = r->token ? 2 : 0;
+        break;
+    case WF_OP_MANIFEST_GET:
+        extra = r->manifest ? 1 : 0;
+        break;
+    case WF_OP_ENGINE_KEY:
+        extra = r->key ? 1 : 0;
+        break;
+    case WF_OP_JOURNAL_HEAD:
+        extra = r->hash && r->sig ? 3 : 0;
+        break;
     default:
         break;
     }
@@ -1266,6 +1424,33 @@ wf_codec_reply(msgpack_sbuffer *sb, const wf_reply_t *r, const wf_catalogue_t *c
         pk_str(&pk, "auctions");
         pk_auctions(&pk, r->auctions, r->nauctions);
         break;
+    case WF_OP_MANIFEST_UNLOAD:
+        pk_str(&pk, "discrepancy");
+        pk_bool(&pk, r->discrepancy);
+        /* fall through */
+    case WF_OP_MANIFEST_DISPATCH:
+    case WF_OP_MANIFEST_LOAD:
+    case WF_OP_MANIFEST_CLOSE:
+    case WF_OP_MANIFEST_CANCEL:
+        pk_str(&pk, "token");
+        pk_str(&pk, r->token);
+        break;
+    case WF_OP_MANIFEST_GET:
+        pk_str(&pk, "manifest");
+        pk_manifest(&pk, r->manifest, r->token);
+        break;
+    case WF_OP_ENGINE_KEY:
+        pk_str(&pk, "key");
+        pk_bin(&pk, r->key, 32);
+        break;
+    case WF_OP_JOURNAL_HEAD:
+        pk_str(&pk, "seq");
+        msgpack_pack_uint64(&pk, r->seq);
+        pk_str(&pk, "hash");
+        pk_bin(&pk, r->hash, 32);
+        pk_str(&pk, "sig");
+        pk_bin(&pk, r->sig, 64);
+        break;
     default:
         break;
     }
@@ -1289,6 +1474,7 @@ wf_codec_stream(msgpack_sbuffer *sb, const wf_stream_msg_t *m)
         msgpack_pack_map(&pk, 3 + 2);
         break;
     case WF_MSG_NOTIFY:
+    case WF_MSG_MANIFEST:
         msgpack_pack_map(&pk, 3 + 3);
         break;
     default:
@@ -1331,6 +1517,14 @@ wf_codec_stream(msgpack_sbuffer *sb, const wf_stream_msg_t *m)
         pk_str(&pk, tier);
         break;
     }
+    case WF_MSG_MANIFEST:
+        pk_str(&pk, "id");
+        pk_id(&pk, 'F', m->u.manifest.id);
+        pk_str(&pk, "state");
+        pk_str(&pk, wf_manifest_state_name(m->u.manifest.state));
+        pk_str(&pk, "token");
+        pk_str(&pk, token_text(m->u.manifest.token));
+        break;
     default:
         break;
     }

@@ -889,6 +889,14 @@ log_reply(wf_server_t *s, const req_t *r, const wf_cmd_t *c, const wf_reply_t *r
     case WF_OP_AUCTION_DEL:
         event(s, "call auction for %s deleted by %s", c->u.auction.code, c->as);
         break;
+    case WF_OP_MANIFEST_DISPATCH:
+    case WF_OP_MANIFEST_LOAD:
+    case WF_OP_MANIFEST_UNLOAD:
+    case WF_OP_MANIFEST_CLOSE:
+    case WF_OP_MANIFEST_CANCEL:
+        event(s, "manifest %s: %s by %s%s", c->u.manifest.id, wf_op_name(c->op), c->as,
+              rep->discrepancy ? " (quantity discrepancy)" : "");
+        break;
     default:
         break;
     }
