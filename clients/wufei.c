@@ -1,8 +1,12 @@
 /* wufei: the command-line client of the wufei exchange. Each run sends
  * one request to wufeid's command socket (or, for `watch`, says hello and
  * prints the firm's private stream until interrupted) and prints the reply
- * for a person, or as JSON with --json. It speaks only the wire protocol,
- * through the client library in wfclient.h. See docs/cli.md. */
+ * for a person, or as JSON with --json. Online commands speak only the
+ * wire protocol, through the client library in wfclient.h. The offline
+ * commands (verify, qr, audit, replay-check) need no daemon: they check a
+ * manifest token with the engine's public key, draw it as a QR code, or
+ * read a database directory read-only through the engine's audit code.
+ * See docs/cli.md. */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -14,6 +18,12 @@
 
 #include <zmq.h>
 
+#include <sodium.h>
+
+#include "audit.h"
+#include "qr.h"
+#include "token.h"
+#include "wf_error.h"
 #include "wfclient.h"
 
 #ifndef WUFEI_VERSION
@@ -42,7 +52,7 @@ static opt_t opts[] = {
     {"apply", false, NULL},
     {"radius-km", true, NULL},  {"min-qty", true, NULL},
     {"keys", true, NULL},       {"db", true, NULL},         {"key-file", true, NULL},
-    {"out", true, NULL},
+    {"out", true, NULL},        {"png", true, NULL},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 
@@ -101,9 +111,26 @@ static const char usage_text[] =
     "  auction set CODE PERIOD_MS [--goal score|tonne_km]          (operator)\n"
     "  auction del CODE                                            (operator)\n"
     "  keygen [--out PREFIX]     a CURVE key pair (PREFIX.key mode 0600, PREFIX.pub)\n"
+    "  dispatch MANIFEST CARRIER VEHICLE   (producer, or a carrier naming itself)\n"
+    "  load MANIFEST QTY                   (producer: shipped quantity)\n"
+    "  unload MANIFEST QTY                 (consumer: weighed quantity)\n"
+    "  close MANIFEST                      (consumer)\n"
+    "  cancel-manifest MANIFEST REASON...  (either party, before loading)\n"
+    "  manifest MANIFEST\n"
+    "  key                                 the engine's Ed25519 public key\n"
+    "  journal-head                        (operator) the signed head of the journal\n"
+    "\n"
+    "offline (no daemon needed):\n"
+    "  verify TOKEN [--key KEY | --db DIR]  check a manifest token and print it\n"
+    "        (KEY: 64 hex digits or base64; DIR: its sign.pub; neither: ask the daemon)\n"
+    "  qr TOKEN [--png FILE]                draw the token as a QR code\n"
+    "  audit --db DIR                       re-walk the journal's hash chain, check its signed head\n"
+    "  replay-check --db DIR                replay the journal into a scratch database and\n"
+    "                                       compare state hashes\n"
     "\n"
     "QTY in kg (or L), PRICE in fen per tonne (negative offer price: the producer pays).\n"
-    "Exit status: 0 ok, 1 error reply, 2 transport failure, 64 usage error.\n";
+    "Exit status: 0 ok, 1 error reply (or a token, journal or replay that does not\n"
+    "check out), 2 transport failure, 64 usage error.\n";
 
 static int usage(const char *fmt, ...)
 {
@@ -1285,6 +1312,321 @@ static int resolve_keys(wfc_opts_t *o, char server[41], char secret[41])
     return 0;
 }
 
+/* ---- manifests ---- */
+
+static void print_token_line(const msgpack_object *reply)
+{
+    char tok[WF_TOKEN_MAX] = "";
+    if (wfc_get_str(reply, "token", tok, sizeof tok))
+        printf("token: %s\n", tok);
+}
+
+static int manifest_step(const char *cmd, int argc, char **argv)
+{
+    req_t r = {0};
+    const char *op;
+    int64_t q = 0;
+    char reason[512] = "";
+    if (strcmp(cmd, "dispatch") == 0) {
+        if (argc != 3)
+            return usage("usage: dispatch MANIFEST CARRIER VEHICLE");
+        op = "manifest.dispatch";
+    } else if (strcmp(cmd, "load") == 0 || strcmp(cmd, "unload") == 0) {
+        if (argc != 2)
+            return usage("usage: %s MANIFEST QTY", cmd);
+        if (!parse_i64(argv[1], &q))
+            return usage("QTY must be an integer (kg): %s", argv[1]);
+        op = cmd[0] == 'l' ? "manifest.load" : "manifest.unload";
+    } else if (strcmp(cmd, "close") == 0) {
+        if (argc != 1)
+            return usage("usage: close MANIFEST");
+        op = "manifest.close";
+    } else {
+        if (argc < 2)
+            return usage("usage: cancel-manifest MANIFEST REASON...");
+        for (int i = 1; i < argc; i++)
+            snprintf(reason + strlen(reason), sizeof reason - strlen(reason), "%s%s", i > 1 ? " " : "",
+                     argv[i]);
+        op = "manifest.cancel";
+    }
+    if (!only_opts(cmd, " "))
+        return EXIT_USAGE;
+    add_str(&r, "id", argv[0]);
+    if (strcmp(op, "manifest.dispatch") == 0) {
+        add_str(&r, "carrier", argv[1]);
+        add_str(&r, "vehicle", argv[2]);
+    } else if (strcmp(op, "manifest.load") == 0 || strcmp(op, "manifest.unload") == 0) {
+        add_int(&r, "qty", q);
+    } else if (strcmp(op, "manifest.cancel") == 0) {
+        add_str(&r, "reason", reason);
+    }
+    const msgpack_object *reply = call(op, &r);
+    if (!reply_ok(reply))
+        return EXIT_REPLY;
+    if (!json_out) {
+        static const char *const states[][2] = {{"manifest.dispatch", "DISPATCHED"},
+            {"manifest.load", "LOADED"}, {"manifest.unload", "UNLOADED"},
+            {"manifest.close", "CLOSED"}, {"manifest.cancel", "CANCELLED"}};
+        for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
+            if (strcmp(states[i][0], op) == 0)
+                printf("%s %s\n", argv[0], states[i][1]);
+        if (strcmp(op, "manifest.unload") == 0)
+            printf("discrepancy: %s\n", wfc_get_bool(reply, "discrepancy", false) ? "yes" : "no");
+        print_token_line(reply);
+    }
+    return 0;
+}
+
+static int cmd_manifest(int argc, char **argv)
+{
+    if (argc != 1)
+        return usage("usage: manifest MANIFEST");
+    if (!only_opts("manifest", " "))
+        return EXIT_USAGE;
+    req_t r = {0};
+    add_str(&r, "id", argv[0]);
+    const msgpack_object *reply = call("manifest.get", &r);
+    if (!reply_ok(reply))
+        return EXIT_REPLY;
+    if (!json_out) {
+        const msgpack_object *m = wfc_get(reply, "manifest");
+        print_fields(m ? m : reply, "");
+    }
+    return 0;
+}
+
+static void print_hex(const char *label, const msgpack_object *bin)
+{
+    printf("%s", label);
+    if (bin && bin->type == MSGPACK_OBJECT_BIN)
+        for (uint32_t i = 0; i < bin->via.bin.size; i++)
+            printf("%02x", (unsigned char)bin->via.bin.ptr[i]);
+    else
+        fputs("-", stdout);
+    fputc('\n', stdout);
+}
+
+/* Asks the daemon for engine.key into pk; false (after a message) when it
+ * cannot be had. */
+static bool fetch_key(uint8_t pk[32])
+{
+    const msgpack_object *reply = call("engine.key", NULL);
+    if (!reply_ok(reply))
+        return false;
+    const msgpack_object *k = wfc_get(reply, "key");
+    if (!k || k->type != MSGPACK_OBJECT_BIN || k->via.bin.size != 32) {
+        fputs("wufei: engine.key: the reply has no 32-byte key\n", stderr);
+        return false;
+    }
+    memcpy(pk, k->via.bin.ptr, 32);
+    return true;
+}
+
+static int cmd_key(int argc, char **argv)
+{
+    if (argc != 0 || !only_opts("key", " "))
+        return usage(argc ? "key takes no arguments" : NULL);
+    uint8_t pk[32];
+    if (!fetch_key(pk))
+        return EXIT_REPLY;
+    if (!json_out) {
+        char hex[65], b64[64];
+        sodium_bin2hex(hex, sizeof hex, pk, 32);
+        sodium_bin2base64(b64, sizeof b64, pk, 32, sodium_base64_VARIANT_ORIGINAL);
+        printf("hex:    %s\nbase64: %s\n", hex, b64);
+    }
+    return 0;
+}
+
+static int cmd_journal_head(int argc, char **argv)
+{
+    if (argc != 0 || !only_opts("journal-head", " "))
+        return usage(argc ? "journal-head takes no arguments" : NULL);
+    const msgpack_object *reply = call("journal.head", NULL);
+    if (!reply_ok(reply))
+        return EXIT_REPLY;
+    if (!json_out) {
+        printf("seq:  %lld\n", (long long)wfc_get_int(reply, "seq", 0));
+        print_hex("hash: ", wfc_get(reply, "hash"));
+        print_hex("sig:  ", wfc_get(reply, "sig"));
+    }
+    return 0;
+}
+
+/* ---- offline commands ---- */
+
+/* A 32-byte key from 64 hex digits or base64 (standard or URL-safe,
+ * padded or not). */
+static bool parse_key(const char *s, uint8_t pk[32])
+{
+    size_t n = strlen(s), bin = 0;
+    if (n == 64)
+        return sodium_hex2bin(pk, 32, s, n, NULL, &bin, NULL) == 0 && bin == 32;
+    static const int variants[] = {sodium_base64_VARIANT_ORIGINAL, sodium_base64_VARIANT_ORIGINAL_NO_PADDING,
+                                   sodium_base64_VARIANT_URLSAFE, sodium_base64_VARIANT_URLSAFE_NO_PADDING};
+    for (size_t i = 0; i < 4; i++)
+        if (sodium_base642bin(pk, 32, s, n, NULL, &bin, NULL, variants[i]) == 0 && bin == 32)
+            return true;
+    return false;
+}
+
+static bool read_pub(const char *dir, uint8_t pk[32])
+{
+    char path[4200], buf[128] = "";
+    snprintf(path, sizeof path, "%s/sign.pub", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "wufei: cannot read %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    if (!fgets(buf, sizeof buf, f))
+        buf[0] = '\0';
+    fclose(f);
+    buf[strcspn(buf, "\r\n")] = '\0';
+    if (!parse_key(buf, pk)) {
+        fprintf(stderr, "wufei: %s holds no Ed25519 public key\n", path);
+        return false;
+    }
+    return true;
+}
+
+static void print_time(int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    char buf[64] = "?";
+    if (gmtime_r(&t, &tm))
+        strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    printf("%s.%03lldZ (%lld)", buf, (long long)(ms % 1000), (long long)ms);
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+    if (argc != 1)
+        return usage("usage: verify TOKEN [--key KEY | --db DIR]");
+    if (!only_opts("verify", " key db "))
+        return EXIT_USAGE;
+    if (opt("key") && opt("db"))
+        return usage("verify takes --key or --db, not both");
+    uint8_t pk[32];
+    if (opt("key")) {
+        if (!parse_key(opt("key"), pk))
+            return usage("--key needs 64 hex digits or the base64 of 32 bytes");
+    } else if (opt("db")) {
+        if (!read_pub(opt("db"), pk))
+            return EXIT_REPLY;
+    } else if (!client || !fetch_key(pk)) {
+        return EXIT_REPLY;
+    }
+    wf_token_t t;
+    int rc = wf_token_check(pk, argv[0], &t);
+    if (rc != 0) {
+        fprintf(stderr, "wufei: INVALID token: %s\n",
+                rc == WF_E_AUTH ? "the signature does not verify with this key (altered, or another engine's)"
+                         : "malformed (not WF1.<payload>.<signature> with a manifest payload)");
+        if (!json_out)
+            puts("INVALID");
+        return EXIT_REPLY;
+    }
+    if (json_out) {
+        printf("{\"valid\":true,\"m\":\"%s\",\"s\":\"%s\",\"q\":%lld,\"c\":\"%s\",\"p\":\"%s\",\"r\":\"%s\",\"t\":%lld}\n",
+               t.m, t.s, (long long)t.q, t.c, t.p, t.r, (long long)t.t);
+        return 0;
+    }
+    char hex[65];
+    sodium_bin2hex(hex, sizeof hex, pk, 32);
+    printf("VALID: signed by engine key %s\n", hex);
+    printf("manifest  %s\nstate     %s\nqty       %lld\ncode      %s\nproducer  %s\nreceiver  %s\ntime      ",
+           t.m, t.s, (long long)t.q, t.c, t.p, t.r);
+    print_time(t.t);
+    fputc('\n', stdout);
+    return 0;
+}
+
+static int cmd_qr(int argc, char **argv)
+{
+    if (argc != 1)
+        return usage("usage: qr TOKEN [--png FILE]");
+    if (!only_opts("qr", " png "))
+        return EXIT_USAGE;
+    char err[256];
+    if (opt("png")) {
+        if (!*opt("png"))
+            return usage("--png needs a file name");
+        if (wf_qr_png(opt("png"), argv[0], 8, err, sizeof err) != 0) {
+            fprintf(stderr, "wufei: %s\n", err);
+            return EXIT_REPLY;
+        }
+        printf("wrote %s\n", opt("png"));
+        return 0;
+    }
+    if (wf_qr_print(stdout, argv[0], err, sizeof err) != 0) {
+        fprintf(stderr, "wufei: %s\n", err);
+        return EXIT_REPLY;
+    }
+    return 0;
+}
+
+static int cmd_audit(int argc, char **argv)
+{
+    if (argc != 0 || !opt("db"))
+        return usage("usage: audit --db DIR");
+    if (!only_opts("audit", " db "))
+        return EXIT_USAGE;
+    wf_audit_report_t rep;
+    char err[512];
+    if (wf_journal_audit(opt("db"), &rep, err, sizeof err) != 0) {
+        fprintf(stderr, "wufei: audit: %s\n", err);
+        return EXIT_REPLY;
+    }
+    char hex[65];
+    sodium_bin2hex(hex, sizeof hex, rep.head_hash, 32);
+    printf("journal: %llu entries, last seq %llu\n", (unsigned long long)rep.entries,
+           (unsigned long long)rep.last_seq);
+    if (rep.nbad)
+        printf("chain: BROKEN at entry %llu (%llu entries do not hold)\n", (unsigned long long)rep.first_bad,
+               (unsigned long long)rep.nbad);
+    else
+        printf("chain: intact\n");
+    if (rep.head_present)
+        printf("signed head: seq %llu hash %s, signature %s, %s\n", (unsigned long long)rep.head_seq, hex,
+               rep.head_sig_ok ? "valid (sign.pub)" : "INVALID", rep.head_matches ? "matches the chain"
+                                                                                : "DOES NOT match the chain");
+    else
+        printf("signed head: none\n");
+    if (!rep.ok) {
+        printf("AUDIT FAILED: %s\n", rep.problem);
+        return EXIT_REPLY;
+    }
+    puts("audit ok");
+    return 0;
+}
+
+static int cmd_replay_check(int argc, char **argv)
+{
+    if (argc != 0 || !opt("db"))
+        return usage("usage: replay-check --db DIR");
+    if (!only_opts("replay-check", " db "))
+        return EXIT_USAGE;
+    wf_replay_report_t rep;
+    char err[512];
+    if (wf_engine_replay(opt("db"), NULL, NULL, &rep, err, sizeof err) != 0) {
+        fprintf(stderr, "wufei: replay-check: %s\n", err);
+        return EXIT_REPLY;
+    }
+    char a[65], b[65];
+    sodium_bin2hex(a, sizeof a, rep.live, 32);
+    sodium_bin2hex(b, sizeof b, rep.replayed, 32);
+    printf("replayed %llu journal entries in %.3f s\nlive state     %s\nreplayed state %s\n",
+           (unsigned long long)rep.entries, rep.seconds, a, b);
+    if (!rep.equal) {
+        printf("REPLAY DIFFERS: %s\n", rep.problem);
+        return EXIT_REPLY;
+    }
+    puts("replay ok: the journal reproduces the live state");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     char *pos[64];
@@ -1356,6 +1698,19 @@ int main(int argc, char **argv)
     const char *cmd = pos[0];
     if (strcmp(cmd, "keygen") == 0)
         return cmd_keygen(npos - 1, pos + 1);
+    if (sodium_init() < 0) {
+        fputs("wufei: libsodium failed to initialise\n", stderr);
+        return EXIT_TRANSPORT;
+    }
+    /* offline commands: no connection, no keys (verify asks the daemon only for a key) */
+    if (strcmp(cmd, "qr") == 0)
+        return cmd_qr(npos - 1, pos + 1);
+    if (strcmp(cmd, "audit") == 0)
+        return cmd_audit(npos - 1, pos + 1);
+    if (strcmp(cmd, "replay-check") == 0)
+        return cmd_replay_check(npos - 1, pos + 1);
+    if (strcmp(cmd, "verify") == 0 && (opt("key") || opt("db")))
+        return cmd_verify(npos - 1, pos + 1);
     char server_key[41], secret_key[41];
     int krc = resolve_keys(&o, server_key, secret_key);
     if (krc != 0)
@@ -1363,7 +1718,9 @@ int main(int argc, char **argv)
 
     static const char *const known[] = {"ping", "offer", "demand", "take", "cancel", "orders",
                                         "order", "watch", "firm", "config", "licence", "lane",
-                                        "optimize", "auction", "sub", "credit", "block", "unblock"};
+                                        "optimize", "auction", "sub", "credit", "block", "unblock",
+                                        "dispatch", "load", "unload", "close", "cancel-manifest",
+                                        "manifest", "key", "journal-head", "verify"};
     bool ok = false;
     for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
         ok |= strcmp(cmd, known[k]) == 0;
@@ -1407,8 +1764,18 @@ int main(int argc, char **argv)
         rc = cmd_credit(sub_argc, sub_argv);
     else if (strcmp(cmd, "block") == 0 || strcmp(cmd, "unblock") == 0)
         rc = cmd_block(cmd, sub_argc, sub_argv);
-    else
+    else if (strcmp(cmd, "config") == 0)
         rc = cmd_config(sub_argc, sub_argv);
+    else if (strcmp(cmd, "manifest") == 0)
+        rc = cmd_manifest(sub_argc, sub_argv);
+    else if (strcmp(cmd, "key") == 0)
+        rc = cmd_key(sub_argc, sub_argv);
+    else if (strcmp(cmd, "journal-head") == 0)
+        rc = cmd_journal_head(sub_argc, sub_argv);
+    else if (strcmp(cmd, "verify") == 0)
+        rc = cmd_verify(sub_argc, sub_argv);
+    else
+        rc = manifest_step(cmd, sub_argc, sub_argv);
     fflush(stdout);
     wfc_destroy(&client);
     memset(secret_key, 0, sizeof secret_key);

@@ -1,0 +1,240 @@
+/* The journal's hash chain and its offline checks: the audit passes on an
+ * untouched history, pinpoints the entry whose byte was changed (the test
+ * rewrites one record through LMDB directly), and notices a chain rewritten
+ * consistently after the engine signed its head; the replay check rebuilds
+ * a scripted session (orders expiring by tick, manifests in every state,
+ * a manifest expiring by age, config changes) from the journal alone and
+ * gets the live state hash, and notices a state changed behind the
+ * journal's back. */
+#include <sodium.h>
+
+#include "engine_fixture.h"
+#include "engine/audit.h"
+
+TestSuite(journal, .init = setup, .fini = teardown);
+
+#define K1 "K00000000000000001"
+
+static wf_cmd_t
+mf(wf_op_t op, const char *as, uint64_t id)
+{
+    wf_cmd_t c = mk(op, as);
+    wf_id_format(c.u.manifest.id, 'F', id);
+    return c;
+}
+
+static void
+tick(int64_t at)
+{
+    wf_cmd_t c;
+    memset(&c, 0, sizeof c);
+    c.op = WF_OP_TICK;
+    cr_assert_eq(wf_engine_apply(E, &c, 1, at, R, &OUT), WF_OK);
+    cr_assert_eq(R[0].err, WF_OK, "tick: %s", R[0].msg);
+}
+
+static uint64_t
+matched(int64_t q)
+{
+    ok(demand(C1, "SW07", q, 2000));
+    wf_reply_t *r = ok(offer(P1, "SW07", q, 1000));
+    cr_assert_eq(r->nmatches, 1);
+    return r->matches[0].manifest;
+}
+
+/* A day with everything the journal must reproduce. */
+static void
+session(void)
+{
+    market();
+    ok(firm(K1, WF_ROLE_CARRIER, 30.0, 120.5, 330602));
+    wf_cmd_t cfg = mk(WF_OP_CONFIG_SET, OP);
+    cfg.u.config.set = WF_CFG_MANIFEST_AGE | WF_CFG_W_DISTANCE;
+    cfg.u.config.values.manifest_age = 3600000;
+    cfg.u.config.values.w_distance = 0.7;
+    ok(cfg);
+    uint64_t ids[6];
+    for (int i = 0; i < 6; i++) {
+        now += 1000;
+        ids[i] = matched(1000 * (i + 1));
+    }
+    /* some orders that expire by tick, one that a later demand fills */
+    wf_cmd_t o = offer(P2, "SW07", 4000, 900);
+    o.u.post.expires = now + 5000;
+    o.has |= WF_HAS_EXPIRES;
+    ok(o);
+    wf_cmd_t d = demand(C2, "SW07", 2500, 100);
+    d.u.post.expires = now + 7000;
+    d.has |= WF_HAS_EXPIRES;
+    ok(d);
+    tick(now + 5000);
+    tick(now + 7000);
+    now += 8000;
+    /* manifests in every state */
+    for (int i = 0; i < 5; i++) {
+        wf_cmd_t c = mf(WF_OP_MANIFEST_DISPATCH, i % 2 ? K1 : P1, ids[i]);
+        snprintf(c.u.manifest.carrier, sizeof c.u.manifest.carrier, "%s", i % 2 ? K1 : P1);
+        snprintf(c.u.manifest.vehicle, sizeof c.u.manifest.vehicle, "浙D%05d", i);
+        ok(c);
+    }
+    for (int i = 0; i < 4; i++) {
+        wf_cmd_t c = mf(WF_OP_MANIFEST_LOAD, P1, ids[i]);
+        c.u.manifest.qty = 1000 * (i + 1);
+        ok(c);
+    }
+    for (int i = 0; i < 3; i++) {
+        wf_cmd_t c = mf(WF_OP_MANIFEST_UNLOAD, C1, ids[i]);
+        c.u.manifest.qty = 1000 * (i + 1) - (i == 1 ? 300 : 0); /* one discrepancy */
+        ok(c);
+    }
+    for (int i = 0; i < 2; i++)
+        ok(mf(WF_OP_MANIFEST_CLOSE, C1, ids[i]));
+    wf_cmd_t c = mf(WF_OP_MANIFEST_CANCEL, C1, ids[4]);
+    snprintf(c.u.manifest.reason, sizeof c.u.manifest.reason, "truck broke down");
+    ok(c);
+    /* ids[5] stays OPEN until its age cancels it */
+    tick(now + 3600000);
+    cr_assert_eq(OUT.nstream, 2, "the open manifest expired");
+    now += 3600001;
+    wf_reply_t *r = ok(demand(C2, "SW07", 900, 10)); /* rests: nothing at that price */
+    cr_assert_eq(r->nmatches, 0);
+    char rid[WF_OID_LEN];
+    snprintf(rid, sizeof rid, "%s", r->id);
+    ok(ref(WF_OP_ORDER_CANCEL, C2, rid));
+    matched(500); /* a manifest still OPEN at the end */
+}
+
+static void
+audit_ok(const char *d)
+{
+    wf_audit_report_t rep;
+    char err[512] = "";
+    cr_assert_eq(wf_journal_audit(d, &rep, err, sizeof err), WF_OK, "%s", err);
+    cr_assert(rep.ok, "audit: %s", rep.problem);
+    cr_assert_eq(rep.nbad, 0);
+    cr_assert(rep.head_present && rep.head_sig_ok && rep.head_matches);
+    cr_assert_eq(rep.head_seq, rep.last_seq);
+}
+
+/* Rewrites journal entry seq through LMDB directly: flips one byte at off
+ * within the record, and (rechain) recomputes every later hash as a forger
+ * without the signing key would. */
+static void
+tamper(uint64_t seq, size_t off, bool rechain)
+{
+    wf_store_t s;
+    bool fresh;
+    char err[256];
+    cr_assert_eq(wf_store__open(&s, dir, 0, false, &fresh, err, sizeof err), WF_OK, "%s", err);
+    MDB_txn *txn;
+    cr_assert_eq(mdb_txn_begin(s.env, NULL, 0, &txn), 0);
+    uint64_t last;
+    cr_assert_eq(wf_journal__last(txn, &s, &last), WF_OK);
+    wf_journal_rec_t *rec = malloc(sizeof *rec);
+    uint8_t prev[32];
+    cr_assert_eq(wf_journal__hash(txn, &s, seq - 1, prev), WF_OK);
+    for (uint64_t q = seq; q <= (rechain ? last : seq); q++) {
+        cr_assert_eq(wf_journal__get(txn, &s, q, rec), WF_OK);
+        if (q == seq)
+            ((uint8_t *)rec)[off] ^= 0x20;
+        if (rechain)
+            wf_journal__chain(prev, q, rec, rec->hash);
+        memcpy(prev, rec->hash, 32);
+        uint8_t key[8];
+        wf_store__be64(key, q);
+        cr_assert_eq(wf_store__put(txn, s.journal, key, 8, rec, sizeof *rec), WF_OK);
+    }
+    free(rec);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    wf_store__close(&s);
+}
+
+Test(journal, the_audit_passes_and_pinpoints_a_changed_byte)
+{
+    session();
+    uint64_t last = wf_engine_journal_seq(E);
+    cr_assert_gt(last, 30);
+    wf_engine_destroy(&E); /* one LMDB environment per process at a time */
+    audit_ok(dir);
+
+    /* one byte of entry 12's command (its quantity or id, whatever lies there) */
+    tamper(12, offsetof(wf_journal_rec_t, cmd) + offsetof(wf_cmd_t, u) + 3, false);
+    wf_audit_report_t rep;
+    char err[512] = "";
+    cr_assert_eq(wf_journal_audit(dir, &rep, err, sizeof err), WF_OK, "%s", err);
+    cr_assert_not(rep.ok);
+    cr_assert_eq(rep.first_bad, 12, "first bad %llu", (unsigned long long)rep.first_bad);
+    cr_assert_eq(rep.nbad, 1, "only the changed entry breaks");
+    cr_assert_not_null(strstr(rep.problem, "entry 12 "), "%s", rep.problem);
+    cr_assert(rep.head_sig_ok && rep.head_matches, "the head itself is untouched");
+
+    /* its time field, in the last entry */
+    tamper(12, offsetof(wf_journal_rec_t, cmd) + offsetof(wf_cmd_t, u) + 3, false); /* undo */
+    audit_ok(dir);
+    tamper(last, offsetof(wf_journal_rec_t, now), false);
+    cr_assert_eq(wf_journal_audit(dir, &rep, err, sizeof err), WF_OK);
+    cr_assert_eq(rep.first_bad, last);
+    tamper(last, offsetof(wf_journal_rec_t, now), false);
+    audit_ok(dir);
+}
+
+Test(journal, a_consistently_rewritten_chain_no_longer_ends_in_the_signed_head)
+{
+    session();
+    wf_engine_destroy(&E);
+    tamper(7, offsetof(wf_journal_rec_t, now) + 1, true);
+    wf_audit_report_t rep;
+    char err[512] = "";
+    cr_assert_eq(wf_journal_audit(dir, &rep, err, sizeof err), WF_OK, "%s", err);
+    cr_assert_eq(rep.nbad, 0, "every hash was recomputed");
+    cr_assert(rep.head_sig_ok);
+    cr_assert_not(rep.head_matches);
+    cr_assert_not(rep.ok);
+    cr_assert_not_null(strstr(rep.problem, "rewritten"), "%s", rep.problem);
+
+    /* a head signed by another key is not the engine's */
+    char path[300];
+    snprintf(path, sizeof path, "%s/sign.pub", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "%064d\n", 0);
+    fclose(f);
+    cr_assert_eq(wf_journal_audit(dir, &rep, err, sizeof err), WF_OK);
+    cr_assert_not(rep.head_sig_ok);
+    cr_assert_not(rep.ok);
+}
+
+Test(journal, replay_reproduces_the_state_hash)
+{
+    session();
+    uint8_t live[32];
+    cr_assert_eq(wf_engine_state_hash(E, live), WF_OK);
+    uint64_t last = wf_engine_journal_seq(E);
+    wf_engine_destroy(&E);
+    wf_replay_report_t rep;
+    char err[512] = "";
+    cr_assert_eq(wf_engine_replay(dir, WUFEI_CATALOGUE, NULL, &rep, err, sizeof err), WF_OK, "%s", err);
+    cr_assert(rep.equal, "replay: %s", rep.problem);
+    cr_assert_eq(rep.entries, last);
+    cr_assert_eq(memcmp(rep.live, live, 32), 0, "the offline hash is the engine's");
+    cr_assert_eq(memcmp(rep.replayed, live, 32), 0);
+    cr_assert_eq(memcmp(rep.live_head, rep.replayed_head, 32), 0, "the same chain");
+
+    /* a state changed behind the journal's back: the hashes differ */
+    wf_store_t st;
+    bool fresh;
+    cr_assert_eq(wf_store__open(&st, dir, 0, false, &fresh, err, sizeof err), WF_OK);
+    MDB_txn *txn;
+    cr_assert_eq(mdb_txn_begin(st.env, NULL, 0, &txn), 0);
+    wf_manifest_rec_t m;
+    uint8_t key[8];
+    wf_store__be64(key, 1);
+    cr_assert_eq(wf_store__get(txn, st.manifests, key, 8, &m, sizeof m), WF_OK);
+    m.weighed += 1;
+    cr_assert_eq(wf_store__put(txn, st.manifests, key, 8, &m, sizeof m), WF_OK);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    wf_store__close(&st);
+    cr_assert_eq(wf_engine_replay(dir, WUFEI_CATALOGUE, NULL, &rep, err, sizeof err), WF_OK, "%s", err);
+    cr_assert_not(rep.equal);
+    cr_assert_neq(memcmp(rep.live, rep.replayed, 32), 0);
+    E = open_at(dir, 0);
+}
