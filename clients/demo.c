@@ -4,11 +4,16 @@
  * library, and prints what happens the way a platform operator would
  * follow it: who was matched with whom, what, how far, at what price.
  * One extra connection says hello for a watched firm and shows that its
- * private stream receives its matches. The script format is documented at
- * the top of demo/shaoxing.day. Talks to the daemon only over the wire
- * protocol, over CURVE: the operator with the operator.key wufeid made in
- * the database directory, each firm with a key pair of its own made here
- * and registered with firm.put `key` (see "connections" below). */
+ * private stream receives its matches. In the evening it takes the day's
+ * transfer manifests through their steps as the script's `manifests` plan
+ * says (dispatch, load, weigh-in, close; a cancel; one left open; one
+ * weighed short), prints every signed token it gets and verifies each
+ * offline with the engine's public key (engine/token.h). The script format
+ * is documented at the top of demo/shaoxing.day. Talks to the daemon only
+ * over the wire protocol, over CURVE: the operator with the operator.key
+ * wufeid made in the database directory, each firm with a key pair of its
+ * own made here and registered with firm.put `key` (see "connections"
+ * below). */
 #define _GNU_SOURCE /* nftw */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "token.h"
 #include "wfclient.h"
 
 #define OPERATOR "000000000000000000"
@@ -101,12 +107,27 @@ typedef struct order {
 static order_t orders[MAX_ORDERS];
 static int norders;
 
+/* ---- manifests the day opened, and the evening's plan for them ---- */
+
+typedef struct manifest {
+    char id[32], code[64];
+    int producer, consumer; /* firm indexes, -1 when unknown */
+    long long qty;
+    char state[16];
+} manifest_t;
+
+static manifest_t manifests[MAX_ORDERS];
+static int nmanifests;
+static int carrier = -1;        /* the firm that dispatches, from `manifests CARRIER PLAN` */
+static char manifest_plan[512]; /* comma-separated: what happens to each manifest in turn */
+
 /* ---- the day's figures ---- */
 
 static struct {
     int matches, cross_district, hazardous_matches;
     double tonnes, tonne_km, hazardous_tonnes;
     int cancels, expected_errors, unexpected_errors, stream_msgs, posts, pushes;
+    int tokens, tokens_verified, manifest_msgs;
 } day;
 
 static const char *script_path;
@@ -322,6 +343,11 @@ static void load_script(const char *path)
                     die("%s:%d: bad option %s (radius_km=K)", path, lineno, tok[4]);
             }
             nsubs++;
+        } else if (strcmp(tok[0], "manifests") == 0) {
+            if (n != 3 || (carrier = firm_by_alias(tok[1])) < 0)
+                die("%s:%d: usage: manifests CARRIER PLAN (a firm declared above, then "
+                    "closed,short,cancelled,open,dispatched,loaded,unloaded,...)", path, lineno);
+            copy(manifest_plan, sizeof manifest_plan, tok[2], lineno, "plan");
         } else if (strcmp(tok[0], "watch") == 0) {
             if (n != 2 || (watched = firm_by_alias(tok[1])) < 0)
                 die("%s:%d: usage: watch ALIAS (a firm declared above)", path, lineno);
@@ -522,8 +548,18 @@ static void show_match(const msgpack_object *m, int poster, bool poster_offers)
         printf(", eco fee %s CNY/t", fb);
     }
     char mf[32];
-    if (wfc_get_str(m, "manifest", mf, sizeof mf))
+    if (wfc_get_str(m, "manifest", mf, sizeof mf)) {
         printf(", manifest %s", mf);
+        if (nmanifests < MAX_ORDERS) {
+            manifest_t *x = &manifests[nmanifests++];
+            snprintf(x->id, sizeof x->id, "%s", mf);
+            snprintf(x->code, sizeof x->code, "%s", code);
+            x->producer = poster_offers ? poster : other;
+            x->consumer = poster_offers ? other : poster;
+            x->qty = qty;
+            snprintf(x->state, sizeof x->state, "OPEN");
+        }
+    }
     putchar('\n');
     day.matches++;
     day.tonnes += qty / 1000.0;
@@ -686,7 +722,12 @@ static void drain_watch(int expect)
             printf("%s   stream → %s: #%lld match %s, %s of %s with %s\n", I, firms[watched].name, seq, id, t,
                    code, cpn);
         } else {
-            printf("%s   stream → %s: #%lld %s %s\n", I, firms[watched].name, seq, type, id);
+            char state[16] = "";
+            wfc_get_str(m, "state", state, sizeof state);
+            printf("%s   stream → %s: #%lld %s %s%s%s\n", I, firms[watched].name, seq, type, id,
+                   state[0] ? " " : "", state);
+            if (strcmp(type, "manifest") == 0)
+                day.manifest_msgs++;
         }
     }
 }
@@ -984,6 +1025,190 @@ static void register_firms(void)
                firms[i].name, firms[i].credit, firms[i].roles);
 }
 
+/* ---- the evening: transfer manifests ---- */
+
+static uint8_t engine_key[32];
+static bool have_key;
+
+/* Prints a token and verifies it offline with the engine's key. */
+static void show_token(const char *tok, const char *want_state, const char *want_id)
+{
+    day.tokens++;
+    printf("%s   token %s\n", I, tok);
+    wf_token_t t;
+    int rc = have_key ? wf_token_check(engine_key, tok, &t) : -1;
+    if (rc == 0 && strcmp(t.s, want_state) == 0 && strcmp(t.m, want_id) == 0) {
+        day.tokens_verified++;
+        printf("%s   ✓ verified offline with the engine key: %s %s, %lld kg of %s, %s → %s\n", I, t.m, t.s,
+               (long long)t.q, t.c, t.p, t.r);
+    } else {
+        printf("%s   ✗ TOKEN DOES NOT VERIFY\n", I);
+        fprintf(stderr, "wufei-demo: token of %s (%s) does not verify\n", want_id, want_state);
+        day.unexpected_errors++;
+    }
+}
+
+/* One manifest step as firm f; fields are packed by the caller after
+ * wfc_begin. Returns the reply when ok, NULL (after reporting) when not. */
+static const msgpack_object *step_reply(const char *what, const char *id)
+{
+    const msgpack_object *reply = call_or_die();
+    if (wfc_get_bool(reply, "ok", false))
+        return reply;
+    char err[32] = "?", msg[512] = "";
+    wfc_get_str(reply, "err", err, sizeof err);
+    wfc_get_str(reply, "msg", msg, sizeof msg);
+    printf("%s ERROR %s %s: %s %s\n", I, what, id, err, msg);
+    fprintf(stderr, "wufei-demo: %s %s: %s: %s\n", what, id, err, msg);
+    day.unexpected_errors++;
+    return NULL;
+}
+
+static bool step(manifest_t *m, const char *state, int actor, const char *op, const char *k2,
+                 const char *sval, long long ival, const char *k3, const char *sval3)
+{
+    use_firm(firms[actor].id);
+    msgpack_packer *pk = wfc_begin(wc, op, 1 + (k2 != NULL) + (k3 != NULL));
+    wfc_pack_str(pk, "id");
+    wfc_pack_str(pk, m->id);
+    if (k2) {
+        wfc_pack_str(pk, k2);
+        if (sval)
+            wfc_pack_str(pk, sval);
+        else
+            msgpack_pack_int64(pk, ival);
+    }
+    if (k3) {
+        wfc_pack_str(pk, k3);
+        wfc_pack_str(pk, sval3);
+    }
+    const msgpack_object *reply = step_reply(op, m->id);
+    if (!reply)
+        return false;
+    char t[32], tok[WF_TOKEN_MAX] = "";
+    snprintf(m->state, sizeof m->state, "%s", state);
+    if (strcmp(state, "DISPATCHED") == 0)
+        printf("%s %s DISPATCHED: %s carries it, vehicle %s\n", I, m->id, firms[actor].name, sval3);
+    else if (strcmp(state, "LOADED") == 0)
+        tonnes(t, sizeof t, ival), printf("%s %s LOADED by %s: %s shipped\n", I, m->id, firms[actor].name, t);
+    else if (strcmp(state, "UNLOADED") == 0) {
+        tonnes(t, sizeof t, ival);
+        bool d = wfc_get_bool(reply, "discrepancy", false);
+        printf("%s %s UNLOADED at %s: %s weighed%s\n", I, m->id, firms[actor].name, t,
+               d ? " — QUANTITY DISCREPANCY beyond the tolerance" : ", within the tolerance");
+    } else if (strcmp(state, "CLOSED") == 0)
+        printf("%s %s CLOSED by %s\n", I, m->id, firms[actor].name);
+    else
+        printf("%s %s CANCELLED by %s: %s\n", I, m->id, firms[actor].name, sval);
+    if (wfc_get_str(reply, "token", tok, sizeof tok))
+        show_token(tok, state, m->id);
+    return true;
+}
+
+/* Takes manifest m as far as `goal` says. */
+static void play_manifest(manifest_t *m, const char *goal)
+{
+    static int plate;
+    char vehicle[32];
+    snprintf(vehicle, sizeof vehicle, "浙D·%05d", 10001 + plate++);
+    char t[32];
+    tonnes(t, sizeof t, m->qty);
+    printf("  %s  %s %s %s: %s → %s\n", m->id, t, m->code, code_name(m->code), firms[m->producer].name,
+           firms[m->consumer].name);
+    if (strcmp(goal, "open") == 0) {
+        printf("%s %s left OPEN: nobody has dispatched it yet\n", I, m->id);
+        return;
+    }
+    if (strcmp(goal, "cancelled") == 0) {
+        step(m, "CANCELLED", m->consumer, "manifest.cancel", "reason", "receiving yard full, rebooked", 0, NULL,
+             NULL);
+        return;
+    }
+    if (!step(m, "DISPATCHED", carrier, "manifest.dispatch", "carrier", firms[carrier].id, 0, "vehicle", vehicle) ||
+        strcmp(goal, "dispatched") == 0)
+        return;
+    if (!step(m, "LOADED", m->producer, "manifest.load", "qty", NULL, m->qty, NULL, NULL) ||
+        strcmp(goal, "loaded") == 0)
+        return;
+    long long weighed = strcmp(goal, "short") == 0 ? m->qty * 92 / 100 : m->qty;
+    if (!step(m, "UNLOADED", m->consumer, "manifest.unload", "qty", NULL, weighed, NULL, NULL) ||
+        strcmp(goal, "unloaded") == 0)
+        return;
+    step(m, "CLOSED", m->consumer, "manifest.close", NULL, NULL, 0, NULL, NULL);
+}
+
+static void evening(void)
+{
+    if (!manifest_plan[0] || carrier < 0 || nmanifests == 0)
+        return;
+    printf("\n== evening: transfer manifests (转移联单), one waybill, four states ==\n");
+    use_firm(OPERATOR);
+    wfc_begin(wc, "engine.key", 0);
+    const msgpack_object *reply = call_or_die();
+    const msgpack_object *k = wfc_get(reply, "key");
+    if (wfc_get_bool(reply, "ok", false) && k && k->type == MSGPACK_OBJECT_BIN && k->via.bin.size == 32) {
+        memcpy(engine_key, k->via.bin.ptr, 32);
+        have_key = true;
+        printf("engine key (engine.key, also sign.pub beside the database): ");
+        for (int i = 0; i < 32; i++)
+            printf("%02x", engine_key[i]);
+        putchar('\n');
+    } else {
+        fprintf(stderr, "wufei-demo: engine.key failed\n");
+        day.unexpected_errors++;
+    }
+    char plan[512];
+    snprintf(plan, sizeof plan, "%s", manifest_plan);
+    int i = 0;
+    char *save = NULL;
+    for (char *g = strtok_r(plan, ",", &save); g && i < nmanifests; g = strtok_r(NULL, ",", &save), i++) {
+        manifest_t *m = &manifests[i];
+        if (m->producer < 0 || m->consumer < 0)
+            continue;
+        play_manifest(m, g);
+        drain_watch(0);
+    }
+    /* the rest stay open */
+    /* a token altered by one character no longer verifies */
+    for (int j = 0; j < nmanifests && have_key; j++) {
+        if (strcmp(manifests[j].state, "CLOSED") != 0)
+            continue;
+        use_firm(OPERATOR);
+        msgpack_packer *pk = wfc_begin(wc, "manifest.get", 1);
+        wfc_pack_str(pk, "id");
+        wfc_pack_str(pk, manifests[j].id);
+        const msgpack_object *r = step_reply("manifest.get", manifests[j].id);
+        const msgpack_object *mm = r ? wfc_get(r, "manifest") : NULL;
+        char tok[WF_TOKEN_MAX];
+        if (!mm || !wfc_get_str(mm, "token", tok, sizeof tok))
+            break;
+        wf_token_t t;
+        size_t pos = strlen(tok) / 3; /* inside the payload */
+        tok[pos] = tok[pos] == 'A' ? 'B' : 'A';
+        bool refused = wf_token_check(engine_key, tok, &t) != 0;
+        printf("tamper check: %s's latest token (manifest.get) with one character changed %s\n", manifests[j].id,
+               refused ? "fails verification, as it must" : "STILL VERIFIES");
+        if (!refused)
+            day.unexpected_errors++;
+        break;
+    }
+}
+
+static void manifest_summary(void)
+{
+    if (!nmanifests)
+        return;
+    static const char *const states[] = {"OPEN", "DISPATCHED", "LOADED", "UNLOADED", "CLOSED", "CANCELLED"};
+    printf("manifests: %d —", nmanifests);
+    for (size_t s = 0; s < 6; s++) {
+        int n = 0;
+        for (int i = 0; i < nmanifests; i++)
+            n += strcmp(manifests[i].state, states[s]) == 0;
+        printf(" %s %d%s", states[s], n, s < 5 ? "," : "");
+    }
+    printf("; %d tokens, %d verified offline\n", day.tokens, day.tokens_verified);
+}
+
 static void summary(void)
 {
     printf("\n== end of day ==\n");
@@ -1004,6 +1229,7 @@ static void summary(void)
     tonnes(t, sizeof t, kg);
     printf("left resting: %d orders, %s; cancelled %d; refused as expected %d\n", resting, t, day.cancels,
            day.expected_errors);
+    manifest_summary();
     if (watch)
         printf("private stream of %s: %d messages\n", firms[watched].name, day.stream_msgs);
     if (nsubs)
@@ -1185,6 +1411,8 @@ int main(int argc, char **argv)
         if (pace_ms > 0)
             usleep((useconds_t)pace_ms * 1000);
     }
+    if (!got_signal)
+        evening();
     summary();
     for (int f = 0; f < nfirms; f++)
         wfc_destroy(&sub_watch[f]);
