@@ -1054,7 +1054,8 @@ Test(encode, firm_and_config)
     wf_codec_reply(&sb, &r, NULL);
     o = unpack(&sb);
     const msgpack_object *c = get(o, "config");
-    cr_assert_eq(c->via.map.size, 16, "the 12 settings of the contract, co2_per_tkm, stream_keep_days, rate_per_s and rate_burst");
+    cr_assert_eq(c->via.map.size, 20, "the 12 settings of the contract, co2_per_tkm, "
+                 "stream_keep_days, rate_per_s, rate_burst and the four manifest settings");
     cr_assert_eq(get_f(c, "w_credit"), 0.4);
     cr_assert_eq(get_f(c, "w_distance"), 0.4);
     cr_assert_eq(get_f(c, "w_price"), 0.2);

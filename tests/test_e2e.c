@@ -892,4 +892,20 @@ Test(demo, shaoxing_day_plays_cleanly, .timeout = 120)
     cr_assert(sum && sscanf(sum, "matches %d", &matches) == 1 && matches >= 20, "most offers find a match");
     cr_assert(strstr(out, "stream → "), "the watched firm's stream receives its matches");
     cr_assert(!strstr(out, "UNEXPECTED"), "no unexpected error");
+    static const char *const states[] = {"OPEN", "DISPATCHED", "LOADED", "UNLOADED", "CLOSED", "CANCELLED"};
+    const char *ms = strstr(out, "manifests: ");
+    cr_assert_not_null(ms, "the summary counts manifests");
+    for (size_t i = 0; i < 6; i++) {
+        char want[32];
+        snprintf(want, sizeof want, " %s ", states[i]);
+        const char *at = strstr(ms, want);
+        int count = 0;
+        cr_assert(at && sscanf(at + strlen(want), "%d", &count) == 1 && count >= 1,
+                  "the day ends with a manifest %s", states[i]);
+    }
+    cr_assert(strstr(out, "QUANTITY DISCREPANCY"), "one load is weighed short");
+    int tokens = 0, verified = 0;
+    cr_assert(sscanf(strstr(ms, ";"), "; %d tokens, %d verified", &tokens, &verified) == 2);
+    cr_assert(tokens > 10 && verified == tokens, "every token verifies (%d of %d)", verified, tokens);
+    cr_assert(strstr(out, "fails verification, as it must"), "an altered token fails");
 }
