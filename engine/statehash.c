@@ -97,6 +97,10 @@ wf_store__state_hash(MDB_txn *txn, const wf_store_t *s, uint8_t out[32])
     if (rc == WF_OK)
         rc = hash_db(&st, txn, s->manifests, "manifests");
     if (rc == WF_OK)
+        rc = hash_db(&st, txn, s->licences, "licences");
+    if (rc == WF_OK)
+        rc = hash_db(&st, txn, s->lanes, "lanes");
+    if (rc == WF_OK)
         rc = hash_config(&st, txn, s);
     crypto_generichash_final(&st, out, 32);
     return rc;

@@ -101,6 +101,20 @@ session(void)
     char rid[WF_OID_LEN];
     snprintf(rid, sizeof rid, "%s", r->id);
     ok(ref(WF_OP_ORDER_CANCEL, C2, rid));
+    wf_cmd_t lic = mk(WF_OP_LICENCE_PUT, OP);
+    snprintf(lic.u.licence.firm, sizeof lic.u.licence.firm, "%s", C2);
+    lic.u.licence.ncodes = 1;
+    snprintf(lic.u.licence.codes[0], sizeof lic.u.licence.codes[0], "HW08");
+    lic.u.licence.capacity = 100000;
+    lic.u.licence.valid_until = T0 + 365LL * 86400000;
+    ok(lic);
+    wf_cmd_t lane = mk(WF_OP_LANE_PUT, OP);
+    snprintf(lane.u.lane.producer, sizeof lane.u.lane.producer, "%s", P1);
+    snprintf(lane.u.lane.consumer, sizeof lane.u.lane.consumer, "%s", C1);
+    snprintf(lane.u.lane.code, sizeof lane.u.lane.code, "HW08");
+    ok(lane);
+    ok(demand(C2, "HW08", 3000, 500));
+    ok(offer(P2, "900-249-08", 2000, 100)); /* licensed: matches, uses capacity */
     matched(500); /* a manifest still OPEN at the end */
 }
 
