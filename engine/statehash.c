@@ -1,8 +1,8 @@
 /* The state hash: one BLAKE2b-256 digest of everything the journal
  * determines, so that a database rebuilt by replaying the journal can be
- * compared with the live one (replay.c) in one comparison. It covers the
- * firms, orders, matches, manifests and the config, in key order, each
- * record as stored. Records are written from zeroed structs, so their bytes
+ * compared with the live one (audit.c) in one comparison. It covers the
+ * firms, orders, matches, manifests, licences, lanes, call auctions and
+ * the config, in key order, each record as stored. Records are written from zeroed structs, so their bytes
  * (padding included) are a function of the history; the config, whose
  * struct has padding that a struct copy need not preserve, is hashed field
  * by field. The stream, the journal itself and the signed head are left
@@ -100,6 +100,8 @@ wf_store__state_hash(MDB_txn *txn, const wf_store_t *s, uint8_t out[32])
         rc = hash_db(&st, txn, s->licences, "licences");
     if (rc == WF_OK)
         rc = hash_db(&st, txn, s->lanes, "lanes");
+    if (rc == WF_OK)
+        rc = hash_db(&st, txn, s->auctions, "auctions");
     if (rc == WF_OK)
         rc = hash_config(&st, txn, s);
     crypto_generichash_final(&st, out, 32);
