@@ -1490,7 +1490,7 @@ static bool read_pub(const char *dir, uint8_t pk[32])
     return true;
 }
 
-static void print_time(int64_t ms)
+static void print_instant(int64_t ms)
 {
     time_t t = (time_t)(ms / 1000);
     struct tm tm;
@@ -1538,7 +1538,7 @@ static int cmd_verify(int argc, char **argv)
     printf("VALID: signed by engine key %s\n", hex);
     printf("manifest  %s\nstate     %s\nqty       %lld\ncode      %s\nproducer  %s\nreceiver  %s\ntime      ",
            t.m, t.s, (long long)t.q, t.c, t.p, t.r);
-    print_time(t.t);
+    print_instant(t.t);
     fputc('\n', stdout);
     return 0;
 }

@@ -158,6 +158,7 @@ typedef struct wf_stream_msg {
             double km;                       /* from the subscription's point */
             uint64_t sub;                    /* "S<sub>" */
         } notify;
+        struct {
             uint64_t id;                     /* manifest number */
             uint8_t state;                   /* wf_manifest_state_t */
             char token[WF_TOKEN_MAX];        /* the token of that state */
