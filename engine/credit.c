@@ -388,3 +388,76 @@ wf_credit__expire_apply(wf_exec_t *x, const wf_fire_t *f)
 {
     list_remove(x->e, (uint32_t)f->t.aux, f->t.ref);
 }
+
+/* ---- credit events the engine raises itself (manifest.c) ---- */
+
+int
+wf_credit__raise(wf_exec_t *x, MDB_txn *t, const char *firm, int kind, int32_t points,
+                 const char *note, wf_stream_msg_t *msg, bool *made)
+{
+    wf_engine_t *e = x->e;
+    *made = false;
+    if (points == 0)
+        return WF_OK; /* the operator set these points to 0: no event */
+    if (points < -POINTS_MAX)
+        points = -POINTS_MAX;
+    if (points > POINTS_MAX)
+        points = POINTS_MAX;
+    const wf_firm_rec_t *f = wf_firmtab__find(&e->firms, firm);
+    if (!f)
+        return WF_E_INTERNAL;
+    wf_vec_t *raised = &e->credit_raised;
+    raised->size = sizeof(wf_credit_rec_t);
+    int64_t pending = 0; /* what this transaction already raised against the firm */
+    for (size_t i = 0; i < raised->n; i++) {
+        const wf_credit_rec_t *r = (const wf_credit_rec_t *)raised->items + i;
+        if (strcmp(r->firm, f->id) == 0)
+            pending += r->ev.points;
+    }
+    wf_credit_rec_t rec;
+    memset(&rec, 0, sizeof rec);
+    rec.id = e->next_credit + raised->n;
+    memcpy(rec.firm, f->id, sizeof rec.firm);
+    rec.ev.recorded = x->now;
+    rec.ev.expires = x->now + WF_CREDIT_VALIDITY_MS;
+    rec.ev.points = points;
+    rec.ev.kind = (uint8_t)kind;
+    snprintf(rec.ev.note, sizeof rec.ev.note, "%s", note);
+    int64_t before = (int64_t)f->base_credit + e->firms.points[f->number] + pending;
+    int32_t old_score = wf_credit_clamp(before), score = wf_credit_clamp(before + points);
+    uint8_t key[WF_FIRM_ID_LEN + 8];
+    memcpy(key, rec.firm, WF_FIRM_ID_LEN);
+    wf_store__be64(key + WF_FIRM_ID_LEN, rec.id);
+    int rc = wf_store__put(t, e->store.credit, key, sizeof key, &rec, sizeof rec);
+    if (rc == WF_OK)
+        rc = wf_store__meta_put(t, &e->store, "next_credit", rec.id + 1);
+    if (rc == WF_OK)
+        rc = wf_credit__note(x, t, rec.firm, old_score, wf_credit__tier(e, old_score), score,
+                             wf_credit__tier(e, score), msg, made);
+    if (rc == WF_OK)
+        *(wf_credit_rec_t *)wf_vec__push(raised) = rec;
+    return rc;
+}
+
+void
+wf_credit__raised_apply(wf_engine_t *e)
+{
+    for (size_t i = 0; i < e->credit_raised.n; i++) {
+        const wf_credit_rec_t *r = (const wf_credit_rec_t *)e->credit_raised.items + i;
+        const wf_firm_rec_t *f = wf_firmtab__find(&e->firms, r->firm);
+        if (!f)
+            continue;
+        list_add(e, f->number, r);
+        wf_timers__add(&e->timers, &(wf_timer_t){.due = r->ev.expires, .kind = WF_TIMER_CREDIT,
+                                                 .ref = r->id, .aux = f->number});
+        e->next_credit++;
+    }
+    e->credit_raised.n = 0;
+}
+
+void
+wf_credit__raised_drop(wf_engine_t *e, size_t keep)
+{
+    if (e->credit_raised.n > keep)
+        e->credit_raised.n = keep;
+}

@@ -365,6 +365,7 @@ wf_engine_destroy(wf_engine_t **self_p)
     wf_post__free(e);
     wf_auction__free(e);
     wf_credit__fini(e);
+    wf_vec__free(&e->credit_raised);
     wf_subs__fini(e);
     wf_push__fini(e);
     wf_timers__fini(&e->timers);
@@ -469,6 +470,7 @@ recover(wf_engine_t *e)
     char err[256];
     wf_arena__reset(&e->arena);
     e->stream.n = e->feed.n = 0;
+    wf_credit__raised_drop(e, 0);
     if (load_state(e, err, sizeof err) != WF_OK) {
         fprintf(stderr, "wufei: cannot rebuild state after a failed commit: %s\n", err);
         e->broken = true;

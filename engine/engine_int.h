@@ -139,6 +139,8 @@ struct wf_engine {
     uint64_t next_auction;
     /* credit.c: each firm's active credit events, by firm number */
     struct wf_credit_list *credit;
+    wf_vec_t credit_raised; /* wf_credit_rec_t the engine raised in this transaction,
+                             * applied to memory after the commit (wf_credit__raise) */
     uint32_t credit_cap;
     uint64_t next_credit;
     /* subs.c and push.c: the subscription index and the push scratch */
@@ -351,6 +353,18 @@ int wf_credit__retier(wf_exec_t *x, MDB_txn *t, const wf_config_t *old, const wf
                       wf_vec_t *msgs);
 /* Sets the reply's score and tier (and for firm.get its active events). */
 void wf_credit__reply(wf_exec_t *x, const wf_firm_rec_t *f, bool with_events);
+/* A credit event the engine raises itself (manifest.c: a quantity
+ * discrepancy, a manifest cancel, an expired manifest) against firm, of
+ * kind with points (0: none), written in t: the record, meta "next_credit"
+ * and, when score or tier change, a `credit` message in *msg (*made). Its
+ * number and the score before it count what this transaction already
+ * raised, so several chain correctly. Memory follows after the commit with
+ * wf_credit__raised_apply(); a failed write takes back its own with
+ * wf_credit__raised_drop(e, the count before it). */
+int wf_credit__raise(wf_exec_t *x, MDB_txn *t, const char *firm, int kind, int32_t points,
+                     const char *note, wf_stream_msg_t *msg, bool *made);
+void wf_credit__raised_apply(wf_engine_t *e);
+void wf_credit__raised_drop(wf_engine_t *e, size_t keep);
 
 /* ---- subscriptions and push (subs.c, push.c) ---- */
 

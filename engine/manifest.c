@@ -8,6 +8,11 @@
  * OPEN manifest older than manifest_age is cancelled by the engine with
  * reason "expired" (a WF_TIMER_MANIFEST_AGE timer, timers.c).
  *
+ * A quantity discrepancy, a cancel by a party and an expiry each record a
+ * credit event (credit.c) with the operator-set points: discrepancy
+ * against the producer, the others of kind conduct against the canceller
+ * or the producer whose dispatch was due.
+ *
  * Only the parties act, each on its own step (E_AUTH otherwise), and an
  * operator may act for either; a step out of order is E_STATE. Each state
  * change is journaled, signed as a token (token.h) and sent to both
@@ -54,20 +59,6 @@ wf_manifest__token(const wf_engine_t *e, const wf_manifest_rec_t *m, char out[WF
     t.t = m->updated;
     if (wf_token_make(e->sign_sk, &t, out) != WF_OK)
         out[0] = '\0'; /* cannot happen: every field is bounded well below the limit */
-}
-
-/* HOOK(credit.event): a manifest event that costs a firm credit points.
- * The engine keeps no credit events yet (credit.event is another change in
- * flight); when it does, this records an event of `kind` (credit/score.h)
- * with `points` against `firm` in t, and the callers below already pass
- * the right kind and the operator-set points (discrepancy_points,
- * cancel_points, expiry_points). Until then the manifest records the fact
- * (discrepancy flag, cancelled_by, cancel_reason) and nothing is scored. */
-static int
-credit_hook(wf_exec_t *x, MDB_txn *t, const char *firm, int kind, int32_t points, const char *note)
-{
-    (void)x, (void)t, (void)firm, (void)kind, (void)points, (void)note;
-    return WF_OK;
 }
 
 static bool
@@ -284,23 +275,32 @@ step(wf_exec_t *x, wf_manifest_rec_t *m)
     }
 }
 
-/* The credit consequences of a step, inside t. */
+/* The credit consequences of a step, inside t: a quantity discrepancy
+ * costs the producer discrepancy_points (kind discrepancy); a cancel costs
+ * the canceller cancel_points (kind conduct) unless an operator cancelled.
+ * A `credit` message, when the score or tier moves, goes to msgs[*n]. */
 static int
-step_credit(wf_exec_t *x, MDB_txn *t, const wf_manifest_rec_t *m)
+step_credit(wf_exec_t *x, MDB_txn *t, const wf_manifest_rec_t *m, wf_stream_msg_t *msgs,
+            size_t *n)
 {
     const wf_config_t *cfg = &x->e->config;
     char note[WF_NOTE_LEN];
+    bool made = false;
+    int rc = WF_OK;
     if (x->cmd->op == WF_OP_MANIFEST_UNLOAD && m->discrepancy) {
         snprintf(note, sizeof note, "F%llu: weighed %lld of %lld shipped",
                  (unsigned long long)m->id, (long long)m->weighed, (long long)m->shipped);
-        return credit_hook(x, t, m->producer, WF_CREDIT_DISCREPANCY, cfg->discrepancy_points, note);
-    }
-    if (x->cmd->op == WF_OP_MANIFEST_CANCEL && !is_operator(x->as)) {
+        rc = wf_credit__raise(x, t, m->producer, WF_CREDIT_DISCREPANCY, cfg->discrepancy_points,
+                              note, &msgs[*n], &made);
+    } else if (x->cmd->op == WF_OP_MANIFEST_CANCEL && !is_operator(x->as)) {
         snprintf(note, sizeof note, "F%llu cancelled: %.100s", (unsigned long long)m->id,
                  m->cancel_reason);
-        return credit_hook(x, t, x->as->id, WF_CREDIT_CONDUCT, cfg->cancel_points, note);
+        rc = wf_credit__raise(x, t, x->as->id, WF_CREDIT_CONDUCT, cfg->cancel_points, note,
+                              &msgs[*n], &made);
     }
-    return WF_OK;
+    if (made)
+        (*n)++;
+    return rc;
 }
 
 int
@@ -319,8 +319,8 @@ wf_op__manifest(wf_exec_t *x)
     if (rc != WF_OK)
         return rc;
     step(x, &m);
-    wf_stream_msg_t *msgs = wf_arena__alloc(&x->e->arena, 3 * sizeof *msgs);
-    size_t nmsgs = 0;
+    wf_stream_msg_t *msgs = wf_arena__alloc(&x->e->arena, 4 * sizeof *msgs);
+    size_t nmsgs = 0, nparties = 0, raised = x->e->credit_raised.n;
     MDB_txn *child;
     rc = wf_exec__begin(x, &child);
     if (rc != WF_OK)
@@ -329,18 +329,22 @@ wf_op__manifest(wf_exec_t *x)
     wf_store__be64(key, m.id);
     rc = wf_store__put(child, x->e->store.manifests, key, 8, &m, sizeof m);
     if (rc == WF_OK)
-        rc = tell_parties(x, child, &m, msgs, &nmsgs);
+        rc = tell_parties(x, child, &m, msgs, &nparties);
+    nmsgs = nparties;
     if (rc == WF_OK)
-        rc = step_credit(x, child, &m);
+        rc = step_credit(x, child, &m, msgs, &nmsgs);
     if (rc == WF_OK)
         rc = wf_exec__journal(x, child);
     rc = wf_exec__end(x, child, rc);
-    if (rc != WF_OK)
+    if (rc != WF_OK) {
+        wf_credit__raised_drop(x->e, raised);
         return rc;
+    }
     x->e->journal_seq++;
+    wf_credit__raised_apply(x->e);
     for (size_t i = 0; i < nmsgs; i++)
         wf_stream__publish(x->e, &msgs[i]);
-    if (nmsgs) {
+    if (nparties) {
         x->reply->token = msgs[0].u.manifest.token;
     } else {
         char *tok = wf_arena__alloc(&x->e->arena, WF_TOKEN_MAX);
@@ -394,15 +398,19 @@ wf_manifest__expire(wf_exec_t *x, MDB_txn *t, uint64_t id, wf_vec_t *msgs, size_
     m.cancelled_by[0] = '\0';
     snprintf(m.cancel_reason, sizeof m.cancel_reason, "expired");
     rc = wf_store__put(t, x->e->store.manifests, key, 8, &m, sizeof m);
-    wf_stream_msg_t tmp[3];
+    wf_stream_msg_t tmp[4];
     size_t n = 0;
     if (rc == WF_OK)
         rc = tell_parties(x, t, &m, tmp, &n);
     if (rc == WF_OK) {
         /* the step that was due is the dispatch: the producer's */
         char note[WF_NOTE_LEN];
+        bool made = false;
         snprintf(note, sizeof note, "F%llu expired undispatched", (unsigned long long)m.id);
-        rc = credit_hook(x, t, m.producer, WF_CREDIT_CONDUCT, x->e->config.expiry_points, note);
+        rc = wf_credit__raise(x, t, m.producer, WF_CREDIT_CONDUCT, x->e->config.expiry_points,
+                              note, &tmp[n], &made);
+        if (made)
+            n++;
     }
     if (rc != WF_OK)
         return rc;

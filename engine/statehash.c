@@ -1,8 +1,8 @@
 /* The state hash: one BLAKE2b-256 digest of everything the journal
  * determines, so that a database rebuilt by replaying the journal can be
  * compared with the live one (audit.c) in one comparison. It covers the
- * firms, orders, matches, manifests, licences, lanes, call auctions and
- * the config, in key order, each record as stored. Records are written from zeroed structs, so their bytes
+ * firms, orders, matches, manifests, licences, lanes, call auctions,
+ * credit events, subscriptions, pending pushes and the config, in key order, each record as stored. Records are written from zeroed structs, so their bytes
  * (padding included) are a function of the history; the config, whose
  * struct has padding that a struct copy need not preserve, is hashed field
  * by field. The stream, the journal itself and the signed head are left
@@ -76,6 +76,7 @@ hash_config(crypto_generichash_state *st, MDB_txn *txn, const wf_store_t *s)
     put_u64(st, (uint64_t)c.eco_fee);
     put_double(st, c.discrepancy_pct);
     put_double(st, c.co2_per_tkm);
+    put_u64(st, (uint64_t)(int64_t)c.stream_keep_days);
     put_u64(st, (uint64_t)c.manifest_age);
     put_u64(st, (uint64_t)(int64_t)c.discrepancy_points);
     put_u64(st, (uint64_t)(int64_t)c.cancel_points);
@@ -102,6 +103,12 @@ wf_store__state_hash(MDB_txn *txn, const wf_store_t *s, uint8_t out[32])
         rc = hash_db(&st, txn, s->lanes, "lanes");
     if (rc == WF_OK)
         rc = hash_db(&st, txn, s->auctions, "auctions");
+    if (rc == WF_OK)
+        rc = hash_db(&st, txn, s->credit, "credit");
+    if (rc == WF_OK)
+        rc = hash_db(&st, txn, s->subs, "subs");
+    if (rc == WF_OK)
+        rc = hash_db(&st, txn, s->pushes, "pushes");
     if (rc == WF_OK)
         rc = hash_config(&st, txn, s);
     crypto_generichash_final(&st, out, 32);

@@ -229,7 +229,8 @@ expire_manifest_write(wf_exec_t *x, MDB_txn *t, tick_t *k, fire_t *f)
 static void
 expire_manifest_apply(wf_exec_t *x, const fire_t *f)
 {
-    (void)x, (void)f;
+    (void)f;
+    wf_credit__raised_apply(x->e); /* the first fire applies the tick's */
 }
 
 static const struct {
@@ -275,6 +276,7 @@ wf_op__tick(wf_exec_t *x)
     if (child)
         rc = wf_exec__end(x, child, rc);
     if (rc != WF_OK) {
+        wf_credit__raised_drop(e, 0);
         for (size_t i = 0; i < k->n; i++) /* they fire again on the next tick */
             wf_timers__add(&e->timers, &k->fires[i].t);
         wf_licence__plan_clear(e);

@@ -94,7 +94,7 @@ session(void)
     ok(c);
     /* ids[5] stays OPEN until its age cancels it */
     tick(now + 3600000);
-    cr_assert_eq(OUT.nstream, 2, "the open manifest expired");
+    cr_assert_eq(OUT.nstream, 3, "the open manifest expired (and the producer lost credit)");
     now += 3600001;
     wf_reply_t *r = ok(demand(C2, "SW07", 900, 10)); /* rests: nothing at that price */
     cr_assert_eq(r->nmatches, 0);

@@ -186,7 +186,9 @@ Test(manifest, steps_out_of_order_are_refused_and_change_nothing)
     wf_token_t t;
     cr_assert_eq(wf_token_check(wf_engine_public_key(E), r->token, &t), WF_OK);
     cr_assert_str_eq(t.s, "CANCELLED");
-    cr_assert_eq(OUT.nstream, 3);
+    cr_assert_eq(OUT.nstream, 4, "producer, consumer, carrier, and the canceller's new score");
+    cr_assert_eq(OUT.stream[3].type, WF_MSG_CREDIT);
+    cr_assert_str_eq(OUT.stream[3].firm, C1);
     const wf_manifest_rec_t *m = get(P1, id2);
     cr_assert_eq(m->state, WF_MANIFEST_CANCELLED);
     cr_assert_str_eq(m->cancelled_by, C1);
@@ -330,9 +332,11 @@ Test(manifest, an_open_manifest_expires_at_its_age)
     cr_assert_eq(wf_engine_journal_seq(E), seq);
     tick(T0 + 60000);
     cr_assert_eq(wf_engine_journal_seq(E), seq + 1, "the tick that expired it is journaled");
-    cr_assert_eq(OUT.nstream, 2, "both parties are told");
+    cr_assert_eq(OUT.nstream, 3, "both parties are told, and the producer of its new score");
     cr_assert_str_eq(OUT.stream[0].firm, P1);
     cr_assert_str_eq(OUT.stream[1].firm, C1);
+    cr_assert_eq(OUT.stream[2].type, WF_MSG_CREDIT);
+    cr_assert_str_eq(OUT.stream[2].firm, P1);
     cr_assert_eq(OUT.stream[0].type, WF_MSG_MANIFEST);
     cr_assert_eq(OUT.stream[0].u.manifest.state, WF_MANIFEST_CANCELLED);
     wf_token_t t;
@@ -353,7 +357,7 @@ Test(manifest, an_open_manifest_expires_at_its_age)
     E = open_at(dir, 0);
     cr_assert_eq(wf_engine_next_timer(E), T0 + 90000);
     tick(T0 + 90000);
-    cr_assert_eq(OUT.nstream, 2);
+    cr_assert_eq(OUT.nstream, 3, "both parties and the producer's new score");
     cr_assert_eq(get(C1, late_id)->state, WF_MANIFEST_CANCELLED);
 
     /* raising the age defers expiry; age 0 turns it off */
@@ -453,4 +457,99 @@ Test(manifest, the_journal_head_is_signed)
     cr_assert_eq(seq, 4);
     cr_assert_eq(memcmp(hash, R[0].hash, 32), 0);
     cr_assert_eq(run(mk(WF_OP_JOURNAL_HEAD, P1))->err, WF_E_AUTH);
+}
+
+static wf_reply_t *
+firm_get(const char *id)
+{
+    wf_cmd_t c = mk(WF_OP_FIRM_GET, OP);
+    snprintf(c.u.firm_get.firm, sizeof c.u.firm_get.firm, "%s", id);
+    return ok(c);
+}
+
+/* The firm's active events of kind, and their points. */
+static int
+events_of(const char *id, int kind, int32_t *points)
+{
+    wf_reply_t *r = firm_get(id);
+    int n = 0;
+    *points = 0;
+    for (size_t i = 0; i < r->nevents; i++)
+        if (r->events[i].kind == kind) {
+            n++;
+            *points += r->events[i].points;
+        }
+    return n;
+}
+
+static bool
+has_credit_msg(const char *firm, int32_t score)
+{
+    for (size_t i = 0; i < OUT.nstream; i++)
+        if (OUT.stream[i].type == WF_MSG_CREDIT && strcmp(OUT.stream[i].firm, firm) == 0)
+            return OUT.stream[i].u.credit.score == score;
+    return false;
+}
+
+Test(manifest, discrepancy_cancel_and_expiry_record_credit_events)
+{
+    market_with_carriers();
+    int32_t p1 = firm_get(P1)->score, c1 = firm_get(C1)->score, pts;
+    /* a discrepancy: the producer loses discrepancy_points (default -5) */
+    char w[WF_OID_LEN];
+    match(20000, w);
+    ok(dispatch(P1, w, K1));
+    ok(qty(WF_OP_MANIFEST_LOAD, P1, w, 10000));
+    cr_assert(ok(qty(WF_OP_MANIFEST_UNLOAD, C1, w, 9000))->discrepancy);
+    cr_assert(has_credit_msg(P1, p1 - 5), "the producer is told its new score");
+    cr_assert_eq(events_of(P1, WF_CREDIT_DISCREPANCY, &pts), 1);
+    cr_assert_eq(pts, -5);
+    cr_assert_eq(firm_get(P1)->score, p1 - 5);
+    cr_assert_not(weigh(10000, 10000));
+    cr_assert_eq(events_of(P1, WF_CREDIT_DISCREPANCY, &pts), 1, "no discrepancy, no event");
+    /* a cancel by the consumer: -2 trade conduct against it */
+    char id[WF_OID_LEN];
+    match(1000, id);
+    ok(cancel(C1, id, "yard full"));
+    cr_assert_eq(events_of(C1, WF_CREDIT_CONDUCT, &pts), 1);
+    cr_assert_eq(pts, -2);
+    cr_assert_eq(firm_get(C1)->score, c1 - 2);
+    /* an operator's cancel costs nobody anything */
+    match(1000, id);
+    ok(cancel(OP, id, "operator"));
+    cr_assert_eq(events_of(C1, WF_CREDIT_CONDUCT, &pts), 1);
+    cr_assert_eq(events_of(P1, WF_CREDIT_CONDUCT, &pts), 0);
+    /* an expiry: -3 trade conduct against the producer, whose dispatch was due;
+     * two in one tick chain their scores */
+    wf_cmd_t c = mk(WF_OP_CONFIG_SET, OP);
+    c.u.config.set = WF_CFG_MANIFEST_AGE | WF_CFG_EXPIRY_POINTS;
+    c.u.config.values.manifest_age = 1000;
+    c.u.config.values.expiry_points = -4;
+    ok(c);
+    int32_t before = firm_get(P1)->score;
+    char a[WF_OID_LEN], b[WF_OID_LEN];
+    match(1000, a);
+    match(1000, b);
+    tick(now + 1000);
+    cr_assert_eq(get(P1, a)->state, WF_MANIFEST_CANCELLED);
+    cr_assert_eq(get(P1, b)->state, WF_MANIFEST_CANCELLED);
+    cr_assert_eq(events_of(P1, WF_CREDIT_CONDUCT, &pts), 2);
+    cr_assert_eq(pts, -8);
+    cr_assert_eq(firm_get(P1)->score, before - 8);
+    /* points 0 turn the events off */
+    c.u.config.set = WF_CFG_CANCEL_POINTS;
+    c.u.config.values.cancel_points = 0;
+    ok(c);
+    c.u.config.set = WF_CFG_MANIFEST_AGE;
+    c.u.config.values.manifest_age = 0;
+    ok(c);
+    match(1000, id);
+    ok(cancel(P1, id, "no points now"));
+    cr_assert_eq(events_of(P1, WF_CREDIT_CONDUCT, &pts), 2);
+    /* the events are stored: a restart keeps the scores */
+    int32_t p1_now = firm_get(P1)->score, c1_now = firm_get(C1)->score;
+    wf_engine_destroy(&E);
+    E = open_at(dir, 0);
+    cr_assert_eq(firm_get(P1)->score, p1_now);
+    cr_assert_eq(firm_get(C1)->score, c1_now);
 }
