@@ -162,6 +162,63 @@ static const row_t table[] = {
     {"credit.event", OPERATOR, OTHER, WF_OK},
     {"credit.event", NONE, OTHER, WF_E_AUTH},
 
+    /* manifests: PR/CO's own (OWN) or PR2/CO2's (OTHER), each in the state its step needs */
+    {"manifest.dispatch", PRODUCER, OWN, WF_OK},
+    {"manifest.dispatch", PRODUCER, OTHER, WF_E_AUTH},
+    {"manifest.dispatch", CONSUMER, OWN, WF_E_AUTH},
+    {"manifest.dispatch", CARRIER, OTHER, WF_OK}, /* a carrier naming itself */
+    {"manifest.dispatch", OPERATOR, OTHER, WF_OK},
+    {"manifest.dispatch", NONE, OTHER, WF_E_AUTH},
+
+    {"manifest.load", PRODUCER, OWN, WF_OK},
+    {"manifest.load", PRODUCER, OTHER, WF_E_AUTH},
+    {"manifest.load", CONSUMER, OWN, WF_E_AUTH},
+    {"manifest.load", CARRIER, OTHER, WF_E_AUTH},
+    {"manifest.load", OPERATOR, OTHER, WF_OK},
+    {"manifest.load", NONE, OTHER, WF_E_AUTH},
+
+    {"manifest.unload", PRODUCER, OWN, WF_E_AUTH},
+    {"manifest.unload", CONSUMER, OWN, WF_OK},
+    {"manifest.unload", CONSUMER, OTHER, WF_E_AUTH},
+    {"manifest.unload", CARRIER, OTHER, WF_E_AUTH},
+    {"manifest.unload", OPERATOR, OTHER, WF_OK},
+    {"manifest.unload", NONE, OTHER, WF_E_AUTH},
+
+    {"manifest.close", PRODUCER, OWN, WF_E_AUTH},
+    {"manifest.close", CONSUMER, OWN, WF_OK},
+    {"manifest.close", CONSUMER, OTHER, WF_E_AUTH},
+    {"manifest.close", CARRIER, OTHER, WF_E_AUTH},
+    {"manifest.close", OPERATOR, OTHER, WF_OK},
+    {"manifest.close", NONE, OTHER, WF_E_AUTH},
+
+    {"manifest.cancel", PRODUCER, OWN, WF_OK},
+    {"manifest.cancel", PRODUCER, OTHER, WF_E_AUTH},
+    {"manifest.cancel", CONSUMER, OWN, WF_OK},
+    {"manifest.cancel", CONSUMER, OTHER, WF_E_AUTH},
+    {"manifest.cancel", CARRIER, OTHER, WF_E_AUTH},
+    {"manifest.cancel", OPERATOR, OTHER, WF_OK},
+    {"manifest.cancel", NONE, OTHER, WF_E_AUTH},
+
+    {"manifest.get", PRODUCER, OWN, WF_OK},
+    {"manifest.get", PRODUCER, OTHER, WF_E_AUTH},
+    {"manifest.get", CONSUMER, OWN, WF_OK},
+    {"manifest.get", CONSUMER, OTHER, WF_E_AUTH},
+    {"manifest.get", CARRIER, OTHER, WF_E_AUTH}, /* until it is named the carrier */
+    {"manifest.get", OPERATOR, OTHER, WF_OK},
+    {"manifest.get", NONE, OTHER, WF_E_AUTH},
+
+    {"engine.key", PRODUCER, NA, WF_OK},
+    {"engine.key", CONSUMER, NA, WF_OK},
+    {"engine.key", CARRIER, NA, WF_OK},
+    {"engine.key", OPERATOR, NA, WF_OK},
+    {"engine.key", NONE, NA, WF_E_AUTH},
+
+    {"journal.head", PRODUCER, NA, WF_E_AUTH},
+    {"journal.head", CONSUMER, NA, WF_E_AUTH},
+    {"journal.head", CARRIER, NA, WF_E_AUTH},
+    {"journal.head", OPERATOR, NA, WF_OK},
+    {"journal.head", NONE, NA, WF_E_AUTH},
+
     /* last: they block TGT */
     {"firm.block", PRODUCER, OTHER, WF_E_AUTH},
     {"firm.block", CONSUMER, OTHER, WF_E_AUTH},
@@ -208,6 +265,32 @@ order_of(const char *id, bool producer, char out[WF_OID_LEN])
     wf_reply_t *r = ok(c);
     cr_assert_eq(r->rest, 100, "the fixture's order should rest");
     snprintf(out, WF_OID_LEN, "%s", r->id);
+}
+
+/* A manifest between producer and consumer, taken (by the operator) to the
+ * state the op's step starts from. */
+static void
+manifest_for(wf_op_t op, const char *producer, const char *consumer, char out[WF_OID_LEN])
+{
+    wf_cmd_t d = demand(consumer, "SW03", 100, 100), o = offer(producer, "SW03", 100, 50);
+    d.u.post.max_km = o.u.post.max_km = 500; /* firm.put above moved CO2 */
+    d.has |= WF_HAS_MAX_KM;
+    o.has |= WF_HAS_MAX_KM;
+    ok(d);
+    wf_reply_t *r = ok(o);
+    cr_assert_eq(r->nmatches, 1, "the fixture's manifest needs a match");
+    wf_id_format(out, 'F', r->matches[0].manifest);
+    static const wf_op_t path[] = {WF_OP_MANIFEST_DISPATCH, WF_OP_MANIFEST_LOAD,
+                                   WF_OP_MANIFEST_UNLOAD, WF_OP_MANIFEST_CLOSE};
+    for (size_t i = 0; i < 4 && path[i] != op && op != WF_OP_MANIFEST_CANCEL &&
+                       op != WF_OP_MANIFEST_GET; i++) {
+        wf_cmd_t c = mk(path[i], OP);
+        snprintf(c.u.manifest.id, sizeof c.u.manifest.id, "%s", out);
+        snprintf(c.u.manifest.carrier, sizeof c.u.manifest.carrier, "%s", CA);
+        snprintf(c.u.manifest.vehicle, sizeof c.u.manifest.vehicle, "浙D00001");
+        c.u.manifest.qty = 100;
+        ok(c);
+    }
 }
 
 /* The command for row: the actor, and the object it acts on. */
@@ -286,6 +369,19 @@ build(const row_t *row)
         snprintf(c.u.credit.firm, sizeof c.u.credit.firm, "%s", row->own == OWN ? as : TGT);
         snprintf(c.u.credit.kind, sizeof c.u.credit.kind, "penalty");
         c.u.credit.points = -5;
+        break;
+    case WF_OP_MANIFEST_DISPATCH:
+    case WF_OP_MANIFEST_LOAD:
+    case WF_OP_MANIFEST_UNLOAD:
+    case WF_OP_MANIFEST_CLOSE:
+    case WF_OP_MANIFEST_CANCEL:
+    case WF_OP_MANIFEST_GET:
+        manifest_for(op, row->own == OWN ? PR : PR2, row->own == OWN ? CO : CO2, oid);
+        snprintf(c.u.manifest.id, sizeof c.u.manifest.id, "%s", oid);
+        snprintf(c.u.manifest.carrier, sizeof c.u.manifest.carrier, "%s", CA);
+        snprintf(c.u.manifest.vehicle, sizeof c.u.manifest.vehicle, "浙D00002");
+        snprintf(c.u.manifest.reason, sizeof c.u.manifest.reason, "auth table");
+        c.u.manifest.qty = 100;
         break;
     case WF_OP_FIRM_BLOCK:
     case WF_OP_FIRM_UNBLOCK:
