@@ -105,13 +105,23 @@ wf_eplan__apply(wf_engine_t *e, const wf_eplan_t *p, int64_t now)
     wf_licence__plan_apply(e, now);
     for (size_t i = 0; i < p->nmatches; i++) {
         const wf_match_rec_t *m = &p->matches[i];
+        /* For the statistics: the two places (posting times are not at
+         * hand here, so these fills count in no time to match). */
+        wf_order_rec_t orec = {.side = WF_OFFER}, drec = {.side = WF_DEMAND};
         wf_order_t *o = wf_book_find(e->book, m->offer);
-        if (o)
+        if (o) {
+            orec.lat = o->lat;
+            orec.lon = o->lon;
             wf_book_fill(e->book, o, m->qty);
+        }
         wf_order_t *d = wf_book_find(e->book, m->demand);
-        if (d)
+        if (d) {
+            drec.lat = d->lat;
+            drec.lon = d->lon;
             wf_book_fill(e->book, d, m->qty);
+        }
         wf_match__feed(e, m);
+        wf_stats__match(e, m, o ? &orec : NULL, d ? &drec : NULL);
         if (m->id >= e->next_match)
             e->next_match = m->id + 1;
     }

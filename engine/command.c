@@ -39,6 +39,7 @@ static const char *const op_names[WF_OP__COUNT] = {
     [WF_OP_MANIFEST_GET] = "manifest.get",
     [WF_OP_ENGINE_KEY] = "engine.key",
     [WF_OP_JOURNAL_HEAD] = "journal.head",
+    [WF_OP_STATS] = "stats",
 };
 
 static const char *const goal_names[] = {[WF_GOAL_SCORE] = "score", [WF_GOAL_TONNE_KM] = "tonne_km"};

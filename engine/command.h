@@ -241,6 +241,7 @@ typedef struct wf_cmd {
         wf_cmd_block_t block;
         wf_cmd_optimize_t optimize;
         wf_cmd_auction_t auction;
+        struct { uint32_t top, days; } stats;      /* stats: defaults 10, 7 */
     } u;
 } wf_cmd_t;
 

@@ -290,6 +290,8 @@ load_state(wf_engine_t *e, char *err, size_t errlen)
     if (rc == WF_OK)
         rc = wf_trim__load(e, txn);
     if (rc == WF_OK)
+        rc = wf_stats__load(e, txn, err, errlen);
+    if (rc == WF_OK)
         rc = wf_store__err(mdb_txn_commit(txn));
     else if (txn)
         mdb_txn_abort(txn);
@@ -368,6 +370,7 @@ wf_engine_destroy(wf_engine_t **self_p)
     wf_vec__free(&e->credit_raised);
     wf_subs__fini(e);
     wf_push__fini(e);
+    wf_stats__free(e);
     wf_timers__fini(&e->timers);
     sodium_memzero(e->sign_sk, sizeof e->sign_sk);
     wf_free(e);
@@ -415,6 +418,7 @@ static int (*const handlers[WF_OP__COUNT])(wf_exec_t *) = {
     [WF_OP_MANIFEST_GET] = wf_op__manifest_get,
     [WF_OP_ENGINE_KEY] = wf_op__engine_key,
     [WF_OP_JOURNAL_HEAD] = wf_op__journal_head,
+    [WF_OP_STATS] = wf_op__stats,
 };
 
 static void

@@ -166,15 +166,89 @@ typedef struct wf_stream_msg {
     } u;
 } wf_stream_msg_t;
 
-/* A public feed message (topic "match.<code>"): anonymised. */
+typedef enum wf_feed_kind {
+    WF_FEED_MATCH = 0,   /* "match.<code>": one fill */
+    WF_FEED_BOOK = 1,    /* "book.<code>": live offer and demand at a code */
+    WF_FEED_DAILY = 2,   /* "daily.<code>": a China Standard Time day's matches at a code */
+} wf_feed_kind_t;
+
+/* A public feed message: anonymised, never a firm id. Which fields are
+ * set depends on kind. */
 typedef struct wf_feed_msg {
     char topic[8 + WF_CODE_LEN];
+    uint8_t kind;                    /* wf_feed_kind_t */
+    char code[WF_CODE_LEN];
+    int64_t qty, price;              /* match; daily: qty is the day's total */
+    double km;                       /* match */
+    uint32_t from_county, to_county; /* match */
+    int64_t ts;
+    int64_t offers, demands;         /* book: live quantity */
+    int64_t offer_orders, demand_orders; /* book: live orders */
+    char day[11];                    /* daily: "YYYY-MM-DD" (CST) */
+    uint64_t count;                  /* daily: matches */
+    int64_t min, median, max;        /* daily: prices (median: the lower middle) */
+    int64_t vwap;                    /* daily: quantity-weighted mean price, rounded */
+} wf_feed_msg_t;
+
+/* Market statistics (the `stats` op, the metrics endpoint and the
+ * dashboard). Quantities are in their codes' units; tonnes are qty / 1000
+ * (a litre of slurry counted as a kilogram); tonne-km sum qty/1000 * km
+ * over matches. */
+#define WF_STATS_TOP_MAX 100   /* codes one stats reply lists */
+#define WF_STATS_DAYS_MAX 32   /* days of match history kept in memory */
+#define WF_STATS_SCAN_MAX 100000 /* manifests one stats call reads, newest first */
+
+typedef struct wf_stats_row {
+    char name[WF_CODE_LEN];    /* class name ("hazardous") or code */
+    int64_t offers, offer_qty, demands, demand_qty; /* live */
+    uint64_t matches;          /* all time */
+    int64_t matched_qty;
+    double tonne_km;
+} wf_stats_row_t;
+
+typedef struct wf_stats_day {
+    char day[11];              /* "YYYY-MM-DD", China Standard Time (UTC+8) */
+    uint64_t matches;
+    int64_t qty;
+    double tonne_km;
+} wf_stats_day_t;
+
+typedef struct wf_stats {
+    int64_t ts;
+    uint64_t journal_seq;
+    wf_stats_row_t total;      /* name "all": the whole book and every match */
+    wf_stats_row_t classes[WF_CLASS__COUNT];
+    size_t ncodes;             /* codes[]: the busiest, by live plus matched quantity */
+    wf_stats_row_t codes[WF_STATS_TOP_MAX];
+    size_t ndays;              /* days[]: today first */
+    wf_stats_day_t days[WF_STATS_DAYS_MAX];
+    double co2_per_tkm;        /* the config's kg CO2e per tonne-km */
+    double co2_kg;             /* total.tonne_km * co2_per_tkm */
+    uint64_t waits;            /* time to match: one per fill, the resting order's wait */
+    int64_t wait_p50_ms, wait_p90_ms, wait_max_ms;
+    bool manifests_scanned;    /* false when the caller did not ask for the scan */
+    uint64_t manifests[6];     /* by wf_manifest_state_t: OPEN .. CANCELLED */
+    uint64_t manifests_seen;
+    bool manifests_truncated;  /* more than WF_STATS_SCAN_MAX: counts cover the newest */
+    uint64_t firms;            /* firms other than operators */
+    uint64_t tiers[4];         /* A, B, C, D under the configured bounds */
+    uint64_t blocked;
+    /* Filled by the net layer, which measures them (zero from the engine). */
+    bool has_latency;
+    uint64_t requests, req_p50_us, req_p90_us, req_p99_us, req_max_us;
+    uint64_t batches, batch_p50_us, batch_p90_us, batch_p99_us, batch_max_us;
+    double batch_size_mean;
+} wf_stats_t;
+
+/* A recent match with the places of its two orders, for the dashboard. */
+typedef struct wf_recent_match {
+    uint64_t id;
+    int64_t ts;
     char code[WF_CODE_LEN];
     int64_t qty, price;
     double km;
-    uint32_t from_county, to_county;
-    int64_t ts;
-} wf_feed_msg_t;
+    double offer_lat, offer_lon, demand_lat, demand_lon;
+} wf_recent_match_t;
 
 /* A call auction (auction.set): offers of the codes under `code` do not
  * match continuously; every period_ms the book for them is cleared with
@@ -257,6 +331,7 @@ typedef struct wf_reply {
     const uint8_t *key;            /* engine.key: 32 bytes */
     const uint8_t *hash;           /* journal.head: 32 bytes (seq in seq) */
     const uint8_t *sig;            /* journal.head: 64 bytes */
+    const wf_stats_t *stats;       /* stats */
 } wf_reply_t;
 
 /* What a batch asks the net layer to send after its replies, in order.
@@ -323,6 +398,31 @@ const wf_firm_rec_t *wf_engine_firm_by_key(wf_engine_t *self, const char *key);
 const wf_catalogue_t *wf_engine_catalogue(const wf_engine_t *self);
 const wf_book_t *wf_engine_book(const wf_engine_t *self);
 const wf_config_t *wf_engine_config(const wf_engine_t *self);
+/* Fills *out with the market statistics at now: the top (1..100) busiest
+ * codes, the last days (1..32) days. scan_manifests adds the manifest
+ * state counts, a read of at most WF_STATS_SCAN_MAX records; everything
+ * else comes from memory. Returns WF_OK or a store error. */
+int wf_engine_stats(wf_engine_t *self, int64_t now, uint32_t top, uint32_t days,
+                    bool scan_manifests, wf_stats_t *out);
+
+/* Copies the newest matches made at or after since (unix ms), newest
+ * first, at most cap of them (the engine keeps the last 512), into out.
+ * Returns how many. */
+size_t wf_engine_recent_matches(const wf_engine_t *self, int64_t since, wf_recent_match_t *out,
+                                size_t cap);
+
+/* Feed messages that fall due with time rather than with a command:
+ * book.<code> for each code whose live book changed since it was last
+ * published, at most once a second per code, and daily.<code> for each
+ * code that traded on a China Standard Time day once that day is over.
+ * The I/O loop calls it every turn. Changes no state (nothing to
+ * journal). Sets *out to engine memory valid until the next call, apply or
+ * tick; returns the number of messages. */
+size_t wf_engine_feed_due(wf_engine_t *self, int64_t now, const wf_feed_msg_t **out);
+
+/* The CST day of t (unix ms) as "YYYY-MM-DD", and its day number. */
+int64_t wf_cst_day(int64_t t, char out[11]);
+
 /* Sequence number of the last journal entry. */
 uint64_t wf_engine_journal_seq(wf_engine_t *self);
 

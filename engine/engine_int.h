@@ -157,6 +157,7 @@ struct wf_engine {
     int64_t trim_next_due;      /* INT64_MAX: no further pass */
     uint8_t sign_pk[32];  /* Ed25519: manifest tokens and the journal head */
     uint8_t sign_sk[64];
+    struct wf_mstats *mstats;  /* stats.c: market statistics */
 };
 
 /* One firm's active credit events (credit.c). */
@@ -301,6 +302,16 @@ int wf_eplan__write(wf_exec_t *x, MDB_txn *t, wf_eplan_t *p, uint64_t *next_matc
  * it for its own). */
 void wf_eplan__apply(wf_engine_t *e, const wf_eplan_t *p, int64_t now);
 void wf_eplan__fini(wf_eplan_t *p);
+
+/* Market statistics (stats.c). __load rebuilds them from the store at
+ * start; __match counts one match after its child has committed (every
+ * path that makes a match calls it, with the two orders' records as they
+ * stand after the fill, either may be NULL). */
+int wf_stats__load(wf_engine_t *e, MDB_txn *txn, char *err, size_t errlen);
+void wf_stats__match(wf_engine_t *e, const wf_match_rec_t *m, const wf_order_rec_t *offer,
+                     const wf_order_rec_t *demand);
+void wf_stats__free(wf_engine_t *e);
+int wf_op__stats(wf_exec_t *x);
 
 /* Frees post.c's scratch. */
 void wf_post__free(wf_engine_t *e);

@@ -454,6 +454,7 @@ void
 wf_match__feed(wf_engine_t *e, const wf_match_rec_t *m)
 {
     wf_feed_msg_t *f = wf_vec__push(&e->feed);
+    f->kind = WF_FEED_MATCH;
     snprintf(f->topic, sizeof f->topic, "match.%s", m->code);
     memcpy(f->code, m->code, sizeof f->code);
     f->qty = m->qty;
@@ -484,9 +485,12 @@ apply_memory(wf_exec_t *x, struct wf_post_plan *pl)
         wf_firm_rec_t *f = wf_firmtab__find(&e->firms, pl->owners[i].id);
         f->stream_seq = pl->owners[i].stream_seq;
     }
+    bool x_offer = pl->rec.side == WF_OFFER;
     for (size_t i = 0; i < pl->nfills; i++) {
         *(wf_stream_msg_t *)wf_vec__push(&e->stream) = pl->msgs[i];
         wf_match__feed(e, &pl->matches[i]);
+        wf_stats__match(e, &pl->matches[i], x_offer ? &pl->rec : &pl->resting[i],
+                        x_offer ? &pl->resting[i] : &pl->rec);
     }
     wf_reply_t *r = x->reply;
     wf_order__id(r->id, &pl->rec);

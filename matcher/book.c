@@ -58,11 +58,39 @@ build_tree(wf_book_t *self)
     wf_free(size);
     wf_free(cursor);
 
+    self->levels = wf_realloc(self->levels, n * sizeof *self->levels);
+    if (n > old)
+        memset(self->levels + old, 0, (n - old) * sizeof *self->levels);
     self->offer_tree = wf_realloc(self->offer_tree, n * sizeof *self->offer_tree);
     self->demand_tree = wf_realloc(self->demand_tree, n * sizeof *self->demand_tree);
     for (size_t id = old; id < n; id++)
         self->offer_tree[id] = self->demand_tree[id] = SP_NONE;
     self->ncodes = n;
+}
+
+/* ---- live totals -------------------------------------------------------- */
+
+static void
+level_move(wf_book_level_t *l, wf_side_t side, int64_t orders, int64_t qty)
+{
+    l->orders[side] += orders;
+    l->qty[side] += qty;
+    l->version++;
+}
+
+/* Adds orders and qty (negative to take away) to every total o counts in. */
+static void
+levels_move(wf_book_t *self, const wf_order_t *o, int64_t orders, int64_t qty)
+{
+    int32_t first = o->side == WF_OFFER ? o->code : o->patterns[0];
+    level_move(&self->classes[wf_catalogue_get(self->cat, first)->cls], o->side, orders, qty);
+    if (o->side == WF_OFFER) {
+        level_move(&self->levels[o->code], WF_OFFER, orders, qty);
+        return;
+    }
+    for (unsigned k = 0; k < o->npatterns; k++)
+        if (o->pos[k] != BOOK_NOPOS)
+            level_move(&self->levels[o->patterns[k]], WF_DEMAND, orders, qty);
 }
 
 /* ---- trees -------------------------------------------------------------- */
@@ -156,6 +184,7 @@ wf_book_destroy(wf_book_t **self_p)
     wf_free(self->pre);
     wf_free(self->pre_at);
     wf_free(self->pre_end);
+    wf_free(self->levels);
     wf_free(self->buckets);
     for (size_t c = 0; c < self->nchunks; c++)
         wf_free(self->chunks[c]);
@@ -219,6 +248,7 @@ wf_book_add(wf_book_t *self, const wf_order_t *in)
     o->hnext = self->buckets[b];
     self->buckets[b] = o;
     self->count++;
+    levels_move(self, o, 1, o->remaining);
     return o;
 }
 
@@ -231,6 +261,7 @@ wf_book_remove(wf_book_t *self, wf_order_t *o)
         pp = &(*pp)->hnext;
     }
     *pp = o->hnext;
+    levels_move(self, o, -1, -o->remaining);
 
     if (o->side == WF_OFFER) {
         spatial__remove(&self->sp, self->offer_tree[o->code], o->code, o);
@@ -251,6 +282,7 @@ bool
 wf_book_fill(wf_book_t *self, wf_order_t *o, int64_t qty)
 {
     assert(qty > 0 && qty <= o->remaining);
+    levels_move(self, o, 0, -qty);
     o->remaining -= qty;
     if (o->remaining > 0)
         return false;
@@ -262,6 +294,20 @@ size_t
 wf_book_count(const wf_book_t *self)
 {
     return self->count;
+}
+
+wf_book_level_t
+wf_book_level(const wf_book_t *self, int32_t code)
+{
+    wf_book_level_t none = {{0, 0}, {0, 0}, 0};
+    return code >= 0 && (size_t)code < self->ncodes ? self->levels[code] : none;
+}
+
+wf_book_level_t
+wf_book_class_level(const wf_book_t *self, wf_class_t cls)
+{
+    wf_book_level_t none = {{0, 0}, {0, 0}, 0};
+    return (int)cls >= 0 && cls < WF_CLASS__COUNT ? self->classes[cls] : none;
 }
 
 static int

@@ -140,6 +140,25 @@ bool wf_book_fill(wf_book_t *self, wf_order_t *o, int64_t qty);
 
 size_t wf_book_count(const wf_book_t *self);
 
+/* Live totals of the book, kept up to date by add, fill and remove (so
+ * they are rebuilt with the book at start): per catalogue id, the offers
+ * at that exact code and the demands that name it as a pattern (a demand
+ * with several patterns counts at each distinct one); per class, every
+ * order once (a demand by the class of its first pattern). version grows
+ * by one at every change of the entry, so a reader can tell whether it
+ * changed since it last looked. */
+typedef struct wf_book_level {
+    int64_t orders[2];   /* by wf_side_t */
+    int64_t qty[2];      /* remaining quantity, in the code's unit */
+    uint64_t version;
+} wf_book_level_t;
+
+/* The level of catalogue id code (all zero for an id the book has not
+ * seen yet); valid until the book changes. */
+wf_book_level_t wf_book_level(const wf_book_t *self, int32_t code);
+/* The level of a class (wf_class_t). */
+wf_book_level_t wf_book_class_level(const wf_book_t *self, wf_class_t cls);
+
 /* Calls fn for each resident order in id order; stops early when fn
  * returns false. */
 void wf_book_each(const wf_book_t *self, bool (*fn)(void *arg, const wf_order_t *o), void *arg);

@@ -57,6 +57,9 @@ struct wf_book {
     wf_order_t *free;       /* free slots, chained through hnext */
 
     book_scratch_t *scratch;
+
+    wf_book_level_t *levels;                /* [ncodes] */
+    wf_book_level_t classes[WF_CLASS__COUNT];
 };
 
 /* The pos[] slot of o that records its place in the tree of catalogue id

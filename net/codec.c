@@ -673,6 +673,15 @@ dec_op(dec_t *d, wf_cmd_t *cmd)
         if ((rc = get_firm(d, "firm", true, cmd->u.block.firm, NULL)))
             return rc;
         return get_str(d, "note", true, 0, WF_NOTE_LEN - 1, cmd->u.block.note, NULL);
+    case WF_OP_STATS: {
+        uint64_t top = 10, days = 7;
+        if ((rc = get_uint(d, "top", false, UINT32_MAX, &top, NULL)) ||
+            (rc = get_uint(d, "days", false, UINT32_MAX, &days, NULL)))
+            return rc;
+        cmd->u.stats.top = (uint32_t)top;
+        cmd->u.stats.days = (uint32_t)days;
+        return WF_OK;
+    }
     default:
         return fail(d, WF_E_INTERNAL, "op %d has no decoder", (int)cmd->op);
     }
@@ -1254,6 +1263,120 @@ pk_auctions(msgpack_packer *pk, const wf_auction_rec_t *a, size_t n)
 }
 
 static void
+pk_kv_i(msgpack_packer *pk, const char *k, int64_t v)
+{
+    pk_str(pk, k);
+    msgpack_pack_int64(pk, v);
+}
+
+static void
+pk_kv_u(msgpack_packer *pk, const char *k, uint64_t v)
+{
+    pk_str(pk, k);
+    msgpack_pack_uint64(pk, v);
+}
+
+static void
+pk_kv_d(msgpack_packer *pk, const char *k, double v)
+{
+    pk_str(pk, k);
+    msgpack_pack_double(pk, v);
+}
+
+/* A stats row: key names the row ("class", "code", "name"). */
+static void
+pk_stats_row(msgpack_packer *pk, const char *key, const wf_stats_row_t *r)
+{
+    msgpack_pack_map(pk, 10);
+    pk_str(pk, key);
+    pk_str(pk, r->name);
+    pk_kv_i(pk, "offers", r->offers);
+    pk_kv_i(pk, "offer_qty", r->offer_qty);
+    pk_kv_i(pk, "demands", r->demands);
+    pk_kv_i(pk, "demand_qty", r->demand_qty);
+    pk_kv_d(pk, "live_tonnes", (double)(r->offer_qty + r->demand_qty) / 1000.0);
+    pk_kv_u(pk, "matches", r->matches);
+    pk_kv_i(pk, "matched_qty", r->matched_qty);
+    pk_kv_d(pk, "tonnes", (double)r->matched_qty / 1000.0);
+    pk_kv_d(pk, "tonne_km", r->tonne_km);
+}
+
+static const char *const manifest_states[6] = {"OPEN", "DISPATCHED", "LOADED", "UNLOADED", "CLOSED",
+                                               "CANCELLED"};
+
+static void
+pk_stats(msgpack_packer *pk, const wf_stats_t *s)
+{
+    msgpack_pack_map(pk, 11 + (s->manifests_scanned ? 1 : 0) + (s->has_latency ? 1 : 0));
+    pk_kv_i(pk, "ts", s->ts);
+    pk_kv_u(pk, "journal_seq", s->journal_seq);
+    pk_str(pk, "total");
+    pk_stats_row(pk, "name", &s->total);
+    pk_str(pk, "classes");
+    msgpack_pack_array(pk, WF_CLASS__COUNT);
+    for (int c = 0; c < WF_CLASS__COUNT; c++)
+        pk_stats_row(pk, "class", &s->classes[c]);
+    pk_str(pk, "codes");
+    size_t nc = s->ncodes <= WF_STATS_TOP_MAX ? s->ncodes : WF_STATS_TOP_MAX;
+    msgpack_pack_array(pk, nc);
+    for (size_t i = 0; i < nc; i++)
+        pk_stats_row(pk, "code", &s->codes[i]);
+    pk_str(pk, "days");
+    size_t nd = s->ndays <= WF_STATS_DAYS_MAX ? s->ndays : WF_STATS_DAYS_MAX;
+    msgpack_pack_array(pk, nd);
+    for (size_t i = 0; i < nd; i++) {
+        const wf_stats_day_t *d = &s->days[i];
+        msgpack_pack_map(pk, 5);
+        pk_str(pk, "day");
+        pk_str(pk, d->day);
+        pk_kv_u(pk, "matches", d->matches);
+        pk_kv_i(pk, "qty", d->qty);
+        pk_kv_d(pk, "tonnes", (double)d->qty / 1000.0);
+        pk_kv_d(pk, "tonne_km", d->tonne_km);
+    }
+    pk_kv_d(pk, "co2_per_tkm", s->co2_per_tkm);
+    pk_kv_d(pk, "co2_kg", s->co2_kg);
+    pk_str(pk, "time_to_match");
+    msgpack_pack_map(pk, 4);
+    pk_kv_u(pk, "count", s->waits);
+    pk_kv_i(pk, "p50_ms", s->wait_p50_ms);
+    pk_kv_i(pk, "p90_ms", s->wait_p90_ms);
+    pk_kv_i(pk, "max_ms", s->wait_max_ms);
+    pk_str(pk, "credit");
+    msgpack_pack_map(pk, 6);
+    pk_kv_u(pk, "firms", s->firms);
+    pk_kv_u(pk, "A", s->tiers[0]);
+    pk_kv_u(pk, "B", s->tiers[1]);
+    pk_kv_u(pk, "C", s->tiers[2]);
+    pk_kv_u(pk, "D", s->tiers[3]);
+    pk_kv_u(pk, "blocked", s->blocked);
+    if (s->manifests_scanned) {
+        pk_str(pk, "manifests");
+        msgpack_pack_map(pk, 8);
+        for (int i = 0; i < 6; i++)
+            pk_kv_u(pk, manifest_states[i], s->manifests[i]);
+        pk_kv_u(pk, "scanned", s->manifests_seen);
+        pk_str(pk, "truncated");
+        pk_bool(pk, s->manifests_truncated);
+    }
+    if (s->has_latency) {
+        pk_str(pk, "latency");
+        msgpack_pack_map(pk, 11);
+        pk_kv_u(pk, "requests", s->requests);
+        pk_kv_u(pk, "p50_us", s->req_p50_us);
+        pk_kv_u(pk, "p90_us", s->req_p90_us);
+        pk_kv_u(pk, "p99_us", s->req_p99_us);
+        pk_kv_u(pk, "max_us", s->req_max_us);
+        pk_kv_u(pk, "batches", s->batches);
+        pk_kv_u(pk, "batch_p50_us", s->batch_p50_us);
+        pk_kv_u(pk, "batch_p90_us", s->batch_p90_us);
+        pk_kv_u(pk, "batch_p99_us", s->batch_p99_us);
+        pk_kv_u(pk, "batch_max_us", s->batch_max_us);
+        pk_kv_d(pk, "batch_size_mean", s->batch_size_mean);
+    }
+}
+
+static void
 pk_error(msgpack_packer *pk, uint64_t rid, int err, const char *msg)
 {
     msgpack_pack_map(pk, 4);
@@ -1295,6 +1418,9 @@ wf_codec_reply(msgpack_sbuffer *sb, const wf_reply_t *r, const wf_catalogue_t *c
     case WF_OP_CONFIG_GET:
     case WF_OP_CONFIG_SET:
         extra = 1;
+        break;
+    case WF_OP_STATS:
+        extra = r->stats ? 1 : 0;
         break;
     case WF_OP_OFFER_POST:
     case WF_OP_DEMAND_POST:
@@ -1451,6 +1577,10 @@ wf_codec_reply(msgpack_sbuffer *sb, const wf_reply_t *r, const wf_catalogue_t *c
         pk_str(&pk, "sig");
         pk_bin(&pk, r->sig, 64);
         break;
+    case WF_OP_STATS:
+        pk_str(&pk, "stats");
+        pk_stats(&pk, r->stats);
+        break;
     default:
         break;
     }
@@ -1537,6 +1667,34 @@ wf_codec_feed(msgpack_sbuffer *sb, const wf_feed_msg_t *m)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    switch (m->kind) {
+    case WF_FEED_BOOK:
+        msgpack_pack_map(&pk, 6);
+        pk_str(&pk, "code");
+        pk_str(&pk, m->code);
+        pk_kv_i(&pk, "offers", m->offers);
+        pk_kv_i(&pk, "demands", m->demands);
+        pk_kv_i(&pk, "offer_orders", m->offer_orders);
+        pk_kv_i(&pk, "demand_orders", m->demand_orders);
+        pk_kv_i(&pk, "ts", m->ts);
+        return;
+    case WF_FEED_DAILY:
+        msgpack_pack_map(&pk, 9);
+        pk_str(&pk, "code");
+        pk_str(&pk, m->code);
+        pk_str(&pk, "day");
+        pk_str(&pk, m->day);
+        pk_kv_u(&pk, "count", m->count);
+        pk_kv_i(&pk, "qty", m->qty);
+        pk_kv_i(&pk, "min", m->min);
+        pk_kv_i(&pk, "median", m->median);
+        pk_kv_i(&pk, "max", m->max);
+        pk_kv_i(&pk, "vwap", m->vwap);
+        pk_kv_i(&pk, "ts", m->ts);
+        return;
+    default:
+        break;
+    }
     msgpack_pack_map(&pk, 7);
     pk_str(&pk, "code");
     pk_str(&pk, m->code);
