@@ -52,7 +52,8 @@ static opt_t opts[] = {
     {"apply", false, NULL},
     {"radius-km", true, NULL},  {"min-qty", true, NULL},
     {"keys", true, NULL},       {"db", true, NULL},         {"key-file", true, NULL},
-    {"out", true, NULL},        {"png", true, NULL},
+    {"out", true, NULL},        {"png", true, NULL},        {"top", true, NULL},
+    {"days", true, NULL},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 
@@ -111,6 +112,7 @@ static const char usage_text[] =
     "  auction set CODE PERIOD_MS [--goal score|tonne_km]          (operator)\n"
     "  auction del CODE                                            (operator)\n"
     "  keygen [--out PREFIX]     a CURVE key pair (PREFIX.key mode 0600, PREFIX.pub)\n"
+    "  stats [--top N] [--days N]   market figures (operator)\n"
     "  dispatch MANIFEST CARRIER VEHICLE   (producer, or a carrier naming itself)\n"
     "  load MANIFEST QTY                   (producer: shipped quantity)\n"
     "  unload MANIFEST QTY                 (consumer: weighed quantity)\n"
@@ -1627,6 +1629,106 @@ static int cmd_replay_check(int argc, char **argv)
     return 0;
 }
 
+static void print_row(const msgpack_object *r, const char *key)
+{
+    char name[64] = "?";
+    wfc_get_str(r, key, name, sizeof name);
+    printf("  %-14s %6lld %12.3f %6lld %12.3f %8lld %12.3f %12.1f\n", name,
+           (long long)wfc_get_int(r, "offers", 0), (double)wfc_get_int(r, "offer_qty", 0) / 1000.0,
+           (long long)wfc_get_int(r, "demands", 0), (double)wfc_get_int(r, "demand_qty", 0) / 1000.0,
+           (long long)wfc_get_int(r, "matches", 0), wfc_get_double(r, "tonnes", 0),
+           wfc_get_double(r, "tonne_km", 0));
+}
+
+static void print_rows(const msgpack_object *list, const char *key)
+{
+    printf("  %-14s %6s %12s %6s %12s %8s %12s %12s\n", key, "offers", "offer t", "dmnds", "demand t",
+           "matches", "matched t", "tonne-km");
+    for (uint32_t i = 0; list && list->type == MSGPACK_OBJECT_ARRAY && i < list->via.array.size; i++)
+        print_row(&list->via.array.ptr[i], key);
+}
+
+static int cmd_stats(int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 0)
+        return usage("stats takes no arguments");
+    if (!only_opts("stats", " top days "))
+        return EXIT_USAGE;
+    req_t r = {0};
+    int64_t v;
+    if (opt("top")) {
+        if (!parse_i64(opt("top"), &v))
+            return usage("--top needs an integer");
+        add_int(&r, "top", v);
+    }
+    if (opt("days")) {
+        if (!parse_i64(opt("days"), &v))
+            return usage("--days needs an integer");
+        add_int(&r, "days", v);
+    }
+    const msgpack_object *reply = call("stats", &r);
+    if (!reply_ok(reply))
+        return EXIT_REPLY;
+    if (json_out)
+        return 0;
+    const msgpack_object *st = wfc_get(reply, "stats");
+    if (!st || st->type != MSGPACK_OBJECT_MAP) {
+        print_fields(reply, "");
+        return 0;
+    }
+    const msgpack_object *tot = wfc_get(st, "total");
+    printf("market at journal seq %lld\n", (long long)wfc_get_int(st, "journal_seq", 0));
+    if (tot) {
+        printf("  live: %lld offers (%.3f t), %lld demands (%.3f t)\n", (long long)wfc_get_int(tot, "offers", 0),
+               (double)wfc_get_int(tot, "offer_qty", 0) / 1000.0, (long long)wfc_get_int(tot, "demands", 0),
+               (double)wfc_get_int(tot, "demand_qty", 0) / 1000.0);
+        printf("  matched: %lld matches, %.3f t, %.1f tonne-km, about %.1f kg CO2e (at %.3g kg/tkm)\n",
+               (long long)wfc_get_int(tot, "matches", 0), wfc_get_double(tot, "tonnes", 0),
+               wfc_get_double(tot, "tonne_km", 0), wfc_get_double(st, "co2_kg", 0),
+               wfc_get_double(st, "co2_per_tkm", 0));
+    }
+    const msgpack_object *tm = wfc_get(st, "time_to_match");
+    if (tm)
+        printf("  time to match: median %.1f s, p90 %.1f s over %lld fills\n",
+               (double)wfc_get_int(tm, "p50_ms", 0) / 1000.0, (double)wfc_get_int(tm, "p90_ms", 0) / 1000.0,
+               (long long)wfc_get_int(tm, "count", 0));
+    printf("by class:\n");
+    print_rows(wfc_get(st, "classes"), "class");
+    printf("busiest codes:\n");
+    print_rows(wfc_get(st, "codes"), "code");
+    const msgpack_object *days = wfc_get(st, "days");
+    printf("matches per day (CST):\n");
+    for (uint32_t i = 0; days && days->type == MSGPACK_OBJECT_ARRAY && i < days->via.array.size; i++) {
+        const msgpack_object *d = &days->via.array.ptr[i];
+        char day[16] = "?";
+        wfc_get_str(d, "day", day, sizeof day);
+        printf("  %s %6lld matches %12.3f t %12.1f tonne-km\n", day, (long long)wfc_get_int(d, "matches", 0),
+               wfc_get_double(d, "tonnes", 0), wfc_get_double(d, "tonne_km", 0));
+    }
+    const msgpack_object *m = wfc_get(st, "manifests");
+    if (m)
+        printf("manifests: OPEN %lld, DISPATCHED %lld, LOADED %lld, UNLOADED %lld, CLOSED %lld, CANCELLED %lld\n",
+               (long long)wfc_get_int(m, "OPEN", 0), (long long)wfc_get_int(m, "DISPATCHED", 0),
+               (long long)wfc_get_int(m, "LOADED", 0), (long long)wfc_get_int(m, "UNLOADED", 0),
+               (long long)wfc_get_int(m, "CLOSED", 0), (long long)wfc_get_int(m, "CANCELLED", 0));
+    const msgpack_object *c = wfc_get(st, "credit");
+    if (c)
+        printf("credit tiers: A %lld, B %lld, C %lld, D %lld (%lld firms, %lld blocked)\n",
+               (long long)wfc_get_int(c, "A", 0), (long long)wfc_get_int(c, "B", 0),
+               (long long)wfc_get_int(c, "C", 0), (long long)wfc_get_int(c, "D", 0),
+               (long long)wfc_get_int(c, "firms", 0), (long long)wfc_get_int(c, "blocked", 0));
+    const msgpack_object *l = wfc_get(st, "latency");
+    if (l)
+        printf("request latency: p50 %lld us, p90 %lld us, p99 %lld us, max %lld us over %lld requests; "
+               "%lld batches, mean size %.1f\n",
+               (long long)wfc_get_int(l, "p50_us", 0), (long long)wfc_get_int(l, "p90_us", 0),
+               (long long)wfc_get_int(l, "p99_us", 0), (long long)wfc_get_int(l, "max_us", 0),
+               (long long)wfc_get_int(l, "requests", 0), (long long)wfc_get_int(l, "batches", 0),
+               wfc_get_double(l, "batch_size_mean", 0));
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     char *pos[64];
@@ -1720,7 +1822,7 @@ int main(int argc, char **argv)
                                         "order", "watch", "firm", "config", "licence", "lane",
                                         "optimize", "auction", "sub", "credit", "block", "unblock",
                                         "dispatch", "load", "unload", "close", "cancel-manifest",
-                                        "manifest", "key", "journal-head", "verify"};
+                                        "manifest", "key", "journal-head", "verify", "stats"};
     bool ok = false;
     for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
         ok |= strcmp(cmd, known[k]) == 0;
@@ -1758,6 +1860,8 @@ int main(int argc, char **argv)
         rc = cmd_optimize(sub_argc, sub_argv);
     else if (strcmp(cmd, "auction") == 0)
         rc = cmd_auction(sub_argc, sub_argv);
+    else if (strcmp(cmd, "stats") == 0)
+        rc = cmd_stats(sub_argc, sub_argv);
     else if (strcmp(cmd, "sub") == 0)
         rc = cmd_sub(sub_argc, sub_argv);
     else if (strcmp(cmd, "credit") == 0)

@@ -19,7 +19,14 @@
  * on the wall clock and is forgotten at restart, so it must stay out of
  * the deterministic, replayable engine. High-water marks bound what one
  * connection can queue either way: RCVHWM requests in, SNDHWM messages
- * out (past that, replies to a peer that never reads are dropped). */
+ * out (past that, replies to a peer that never reads are dropped).
+ *
+ * Every turn also publishes the feed messages that fall due with time
+ * (book.<code>, daily.<code>), and, when the HTTP side door is open,
+ * renders the metrics and dashboard figures for it at most every
+ * SNAPSHOT_MS (the manifest scan at most every SCAN_MS, the dashboard's
+ * map at most every STATE_MS). Each request's time from receipt to reply
+ * and each batch's engine time go into bounded histograms. */
 #include "server.h"
 
 #include <errno.h>
@@ -39,6 +46,8 @@
 #include "../core/wf_clock.h"
 #include "../core/wf_error.h"
 #include "codec.h"
+#include "http.h"
+#include "metrics.h"
 
 #define ENV_MAX 4          /* envelope frames before the body */
 #define ENV_FRAME_MAX 256  /* bytes in one envelope frame (routing ids are <= 255) */
@@ -52,6 +61,9 @@
 #define ZAP_DOMAIN_COMMAND "wufei.command"
 #define ZAP_DOMAIN_FEED "wufei.feed"
 #define ZAP_FRAMES 8
+#define SNAPSHOT_MS 250    /* metrics rendered at most this often */
+#define STATE_MS 1000      /* dashboard JSON at most this often */
+#define SCAN_MS 5000       /* manifest counts refreshed at most this often */
 
 typedef struct envelope {
     uint8_t n;
@@ -65,6 +77,7 @@ typedef struct req {
     int err;               /* WF_OK: went to the engine as cmds[cmd] */
     uint64_t rid;
     size_t cmd;
+    int64_t t0;            /* monotonic ns when it was received */
     char msg[WF_MSG_LEN];
 } req_t;
 
@@ -121,6 +134,15 @@ struct wf_server {
     int64_t limited_log_ms; /* one summary line per second at most, not one per request */
     int64_t timers_after;   /* after a failed tick, wait until then */
     wf_server_stats_t stats;
+
+    wf_net_figures_t fig;
+    wf_stats_t *stats_reply; /* a stats reply with the latency filled in */
+    wf_http_t *http;
+    wf_stats_t *snap;        /* the last snapshot's figures */
+    int64_t snap_at, state_at, scan_at; /* unix ms */
+    uint64_t manifests[6], manifests_seen;
+    bool manifests_truncated, manifests_scanned;
+    msgpack_sbuffer msb, jsb;
 };
 
 /* ------------------------------------------------------------------ */
@@ -488,6 +510,11 @@ wf_server_new(wf_engine_t *engine, const wf_server_opts_t *opts, char *err, size
         snprintf(err, errlen, "batch must be 1 to %d", WF_BATCH_MAX);
         return NULL;
     }
+    const char *http_ep = opts->http ? opts->http : (opts->dashboard ? WF_DEFAULT_HTTP : NULL);
+    if (http_ep && opts->insecure && !wf_http_endpoint_local(http_ep)) {
+        snprintf(err, errlen, "insecure mode serves HTTP only on a loopback address, not %s", http_ep);
+        return NULL;
+    }
 
     wf_server_t *s = wf_calloc(1, sizeof *s);
     s->engine = engine;
@@ -537,6 +564,18 @@ wf_server_new(wf_engine_t *engine, const wf_server_opts_t *opts, char *err, size
         wf_server_destroy(&s);
         return NULL;
     }
+    msgpack_sbuffer_init(&s->msb);
+    msgpack_sbuffer_init(&s->jsb);
+    s->stats_reply = wf_calloc(1, sizeof *s->stats_reply);
+    s->snap = wf_calloc(1, sizeof *s->snap);
+    if (http_ep) {
+        wf_http_opts_t ho = {.endpoint = http_ep, .dashboard = opts->dashboard};
+        s->http = wf_http_new(&ho, err, errlen);
+        if (!s->http) {
+            wf_server_destroy(&s);
+            return NULL;
+        }
+    }
     return s;
 }
 
@@ -546,6 +585,7 @@ wf_server_destroy(wf_server_t **self_p)
     if (!self_p || !*self_p)
         return;
     wf_server_t *s = *self_p;
+    wf_http_destroy(&s->http); /* first: its thread reads nothing of ours, but stop it early */
     if (s->router)
         zmq_close(s->router);
     if (s->pub)
@@ -563,6 +603,10 @@ wf_server_destroy(wf_server_t **self_p)
     wf_free(s->bindings);
     wf_free(s->buckets);
     msgpack_sbuffer_destroy(&s->sb);
+    msgpack_sbuffer_destroy(&s->msb);
+    msgpack_sbuffer_destroy(&s->jsb);
+    wf_free(s->stats_reply);
+    wf_free(s->snap);
     wf_free(s);
     *self_p = NULL;
 }
@@ -577,6 +621,12 @@ const char *
 wf_server_feed_endpoint(const wf_server_t *self)
 {
     return self->feed_ep;
+}
+
+const char *
+wf_server_http_endpoint(const wf_server_t *self)
+{
+    return self->http ? wf_http_endpoint(self->http) : NULL;
 }
 
 const char *
@@ -983,24 +1033,100 @@ send_streams(wf_server_t *s, const wf_outbox_t *out)
                 peer_gone(s, &env);
                 break;
             }
-            if (e)
+            if (e) {
+                s->fig.stream_deferred++;
                 break; /* queue full: the client catches up with hello after_seq */
+            }
+            s->fig.stream_sent++;
             b->last = m->seq;
         }
     }
 }
 
 static void
-send_feed(wf_server_t *s, const wf_outbox_t *out)
+send_feed_msgs(wf_server_t *s, const wf_feed_msg_t *msgs, size_t n)
 {
-    for (size_t i = 0; i < out->nfeed; i++) {
-        const wf_feed_msg_t *f = &out->feed[i];
+    for (size_t i = 0; i < n; i++) {
+        const wf_feed_msg_t *f = &msgs[i];
         msgpack_sbuffer_clear(&s->sb);
         wf_codec_feed(&s->sb, f);
         if (zmq_send(s->pub, f->topic, strlen(f->topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
             continue;
-        zmq_send(s->pub, s->sb.data, s->sb.size, ZMQ_DONTWAIT);
+        if (zmq_send(s->pub, s->sb.data, s->sb.size, ZMQ_DONTWAIT) >= 0 && f->kind < 3)
+            s->fig.feed[f->kind]++;
     }
+}
+
+static void
+send_feed(wf_server_t *s, const wf_outbox_t *out)
+{
+    send_feed_msgs(s, out->feed, out->nfeed);
+}
+
+/* Feed messages that fall due with time: book levels, daily summaries. */
+static void
+send_feed_due(wf_server_t *s, int64_t now)
+{
+    const wf_feed_msg_t *msgs;
+    size_t n = wf_engine_feed_due(s->engine, now, &msgs);
+    send_feed_msgs(s, msgs, n);
+}
+
+/* ------------------------------------------------------------------ */
+/* Snapshots for the HTTP side door                                    */
+
+/* Renders the figures for net/http.c when they are due. Bounded: one
+ * engine stats call (the catalogue and the firm table), a manifest scan
+ * of at most WF_STATS_SCAN_MAX every SCAN_MS, and the dashboard's map of
+ * at most WF_DASH_ORDERS orders every STATE_MS. */
+static void
+publish_snapshot(wf_server_t *s, int64_t now)
+{
+    if (!s->http || now - s->snap_at < SNAPSHOT_MS)
+        return;
+    s->snap_at = now;
+    bool scan = !s->manifests_scanned || now - s->scan_at >= SCAN_MS;
+    wf_stats_t *st = s->snap;
+    if (wf_engine_stats(s->engine, now, 20, 14, scan, st) != WF_OK) {
+        scan = false;
+        st->manifests_scanned = false;
+    }
+    if (scan) {
+        s->scan_at = now;
+        s->manifests_scanned = true;
+        memcpy(s->manifests, st->manifests, sizeof s->manifests);
+        s->manifests_seen = st->manifests_seen;
+        s->manifests_truncated = st->manifests_truncated;
+    } else if (s->manifests_scanned) {
+        st->manifests_scanned = true;
+        memcpy(st->manifests, s->manifests, sizeof st->manifests);
+        st->manifests_seen = s->manifests_seen;
+        st->manifests_truncated = s->manifests_truncated;
+    }
+    uint64_t bound = 0, pending = 0;
+    for (size_t i = 0; i < s->cap; i++) {
+        const binding_t *b = &s->bindings[i];
+        if (!b->firm[0] || !b->bound)
+            continue;
+        bound++;
+        const wf_firm_rec_t *f = wf_engine_firm(s->engine, b->firm);
+        if (f && f->stream_seq > b->last)
+            pending += f->stream_seq - b->last;
+    }
+    s->fig.streams_bound = bound;
+    s->fig.stream_pending = pending;
+    wf_net_figures_fill(&s->fig, st);
+
+    msgpack_sbuffer_clear(&s->msb);
+    wf_metrics_render(&s->msb, st, &s->fig, WUFEI_VERSION);
+    bool state = wf_http_dashboard(s->http) && now - s->state_at >= STATE_MS;
+    if (state) {
+        s->state_at = now;
+        msgpack_sbuffer_clear(&s->jsb);
+        wf_dashboard_render(&s->jsb, s->engine, st, &s->fig, now);
+    }
+    wf_http_publish(s->http, now, s->msb.data ? s->msb.data : "", s->msb.size,
+                    state ? s->jsb.data : NULL, s->jsb.size);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1028,6 +1154,7 @@ drain(wf_server_t *s, size_t *ncmds)
         }
         r->rid = 0;
         r->msg[0] = '\0';
+        r->t0 = wf_mono_ns();
         size_t len = zmq_msg_size(&body);
         if (len > WF_BODY_MAX) {
             r->err = WF_E_LIMIT;
@@ -1111,6 +1238,15 @@ fire_timers(wf_server_t *s, int64_t now)
     send_feed(s, &out);
 }
 
+/* Work that falls due with time rather than with a request. */
+static void
+housekeeping(wf_server_t *s)
+{
+    int64_t now = wf_now_ms();
+    send_feed_due(s, now);
+    publish_snapshot(s, now);
+}
+
 /* The poll wait: timeout_ms, or less when a timer falls due sooner. */
 static int
 poll_wait(wf_server_t *s, int timeout_ms, int64_t now)
@@ -1136,23 +1272,34 @@ wf_server_poll(wf_server_t *s, int timeout_ms)
         {.socket = s->zap, .events = ZMQ_POLLIN},
     };
     int rc = zmq_poll(items, s->zap ? 2 : 1, timeout_ms);
-    if (rc < 0)
-        return errno == EINTR ? 0 : -1;
+    if (rc < 0) {
+        if (errno != EINTR)
+            return -1;
+        housekeeping(s);
+        return 0;
+    }
     if (s->zap && (items[1].revents & ZMQ_POLLIN))
         zap_serve(s);
-    if (rc == 0 || !(items[0].revents & ZMQ_POLLIN))
+    if (rc == 0 || !(items[0].revents & ZMQ_POLLIN)) {
+        housekeeping(s);
         return 0;
+    }
 
     size_t ncmds;
     int n = drain(s, &ncmds);
-    if (n <= 0)
+    if (n <= 0) {
+        housekeeping(s);
         return n;
+    }
 
     wf_outbox_t out = {0};
     if (ncmds > 0) {
         memset(s->replies, 0, ncmds * sizeof *s->replies);
+        int64_t t0 = wf_mono_ns();
         int arc = wf_engine_apply(s->engine, s->cmds, ncmds, wf_now_ms(), s->replies, &out);
         count_batch(&s->stats, ncmds);
+        int64_t t1 = wf_mono_ns();
+        wf_net_figures_batch(&s->fig, t1 > t0 ? (uint64_t)(t1 - t0) / 1000 : 0, ncmds);
         if (arc != WF_OK)
             wf_server_log(s->log, "batch of %zu failed: %s", ncmds, wf_err_name(arc));
     }
@@ -1168,6 +1315,8 @@ wf_server_poll(wf_server_t *s, int timeout_ms)
                       (unsigned long long)r->rid, wf_err_name(r->err), r->msg);
             wf_codec_error(&s->sb, r->rid, r->err, r->msg);
             send_reply(s, &r->env);
+            int64_t t = wf_mono_ns();
+            wf_net_figures_request(&s->fig, t > r->t0 ? (uint64_t)(t - r->t0) / 1000 : 0, false);
             continue;
         }
         const wf_cmd_t *c = &s->cmds[r->cmd];
@@ -1186,9 +1335,16 @@ wf_server_poll(wf_server_t *s, int timeout_ms)
             b->env = r->env;
             b->last = c->u.hello.after_seq;
         }
+        if (rep->err == WF_OK && c->op == WF_OP_STATS && rep->stats) {
+            *s->stats_reply = *rep->stats; /* the loop's own latency figures join the engine's */
+            wf_net_figures_fill(&s->fig, s->stats_reply);
+            rep->stats = s->stats_reply;
+        }
         log_reply(s, r, c, rep);
         wf_codec_reply(&s->sb, rep, wf_engine_catalogue(s->engine));
         send_reply(s, &r->env);
+        int64_t t = wf_mono_ns();
+        wf_net_figures_request(&s->fig, t > r->t0 ? (uint64_t)(t - r->t0) / 1000 : 0, rep->err == WF_OK);
     }
     if (ncmds > 0) {
         send_streams(s, &out);
@@ -1203,6 +1359,7 @@ wf_server_poll(wf_server_t *s, int timeout_ms)
             s->limited_log_ms = t;
         }
     }
+    housekeeping(s);
     return n;
 }
 

@@ -32,6 +32,9 @@ typedef struct wf_server_opts {
     bool quiet;           /* no per-event log lines (start, stop and failures still) */
     FILE *log;            /* NULL = stderr */
     void *zmq_ctx;        /* a ZeroMQ context to share (inproc endpoints); NULL = own */
+    const char *http;     /* metrics (and dashboard) endpoint tcp://HOST:PORT; NULL = none
+                           * (with dashboard: WF_DEFAULT_HTTP). Insecure mode: loopback only */
+    bool dashboard;       /* serve the dashboard (/ and /api/state) beside /metrics */
 } wf_server_opts_t;
 
 typedef struct wf_server wf_server_t;
@@ -81,6 +84,10 @@ void wf_server_stats(const wf_server_t *self, wf_server_stats_t *out);
 /* Writes the stats as one log line: "served R requests in B engine
  * batches (mean M, max X; sizes 1:n 2-3:n ... 128-256:n)". */
 void wf_server_log_stats(const wf_server_t *self);
+
+/* The HTTP endpoint as bound ("tcp://127.0.0.1:41234"), or NULL when
+ * there is none. */
+const char *wf_server_http_endpoint(const wf_server_t *self);
 
 /* Secure mode: the server's CURVE public key (z85); NULL when insecure. */
 const char *wf_server_public_key(const wf_server_t *self);

@@ -18,6 +18,7 @@
 
 #include "../engine/engine.h"
 #include "conf.h"
+#include "http.h"
 #include "server.h"
 
 #ifndef WUFEI_VERSION
@@ -63,6 +64,12 @@ usage(FILE *f)
             "  --catalogue FILE    waste catalogue file (default: the shipped catalogue,\n"
             "                      <prefix>/share/wufei/catalogue.tsv when installed)\n"
             "  --batch N           requests per engine batch, 1..%d (default %d)\n"
+            "  --metrics ENDPOINT  serve Prometheus metrics at http://HOST:PORT/metrics for\n"
+            "                      ENDPOINT tcp://HOST:PORT (default: off; loopback only in\n"
+            "                      insecure mode; see docs/operator-metrics.md)\n"
+            "  --metrics-port PORT the same on tcp://127.0.0.1:PORT\n"
+            "  --dashboard         also serve the read-only dashboard (/ and /api/state) on\n"
+            "                      the metrics endpoint (default " WF_DEFAULT_HTTP ")\n"
             "  --quiet             no per-event log lines on stderr\n"
             "  --help              this text\n"
             "  --version           print the version\n"
@@ -136,7 +143,7 @@ int
 main(int argc, char **argv)
 {
     enum { OPT_DB = 1, OPT_COMMAND, OPT_FEED, OPT_INSECURE, OPT_MAP, OPT_CAT, OPT_BATCH, OPT_QUIET,
-           OPT_HELP, OPT_VERSION, OPT_CONFIG };
+           OPT_HELP, OPT_VERSION, OPT_CONFIG, OPT_METRICS, OPT_METRICS_PORT, OPT_DASHBOARD };
     static const struct option longopts[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"command", required_argument, NULL, OPT_COMMAND},
@@ -146,6 +153,9 @@ main(int argc, char **argv)
         {"catalogue", required_argument, NULL, OPT_CAT},
         {"batch", required_argument, NULL, OPT_BATCH},
         {"quiet", no_argument, NULL, OPT_QUIET},
+        {"metrics", required_argument, NULL, OPT_METRICS},
+        {"metrics-port", required_argument, NULL, OPT_METRICS_PORT},
+        {"dashboard", no_argument, NULL, OPT_DASHBOARD},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
         {"config", required_argument, NULL, OPT_CONFIG},
@@ -157,6 +167,7 @@ main(int argc, char **argv)
     int opt;
     const char *config = NULL;
     bool cli_insecure = false, cli_quiet = false;
+    char http_ep[64];
 
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -168,6 +179,16 @@ main(int argc, char **argv)
         case OPT_CONFIG: config = optarg; break;
         case OPT_CAT: eo.catalogue = optarg; break;
         case OPT_QUIET: so.quiet = cli_quiet = true; break;
+        case OPT_METRICS: so.http = optarg; break;
+        case OPT_DASHBOARD: so.dashboard = true; break;
+        case OPT_METRICS_PORT:
+            if (!parse_size(optarg, 0, 65535, &v)) {
+                fprintf(stderr, "wufeid: --metrics-port wants 0 to 65535, not \"%s\"\n", optarg);
+                return 2;
+            }
+            snprintf(http_ep, sizeof http_ep, "tcp://127.0.0.1:%llu", v);
+            so.http = http_ep;
+            break;
         case OPT_MAP:
             if (!parse_size(optarg, 1, 1ULL << 24, &v)) {
                 fprintf(stderr, "wufeid: --map-size wants MiB from 1 to %llu, not \"%s\"\n", 1ULL << 24, optarg);
@@ -240,6 +261,11 @@ run(wf_engine_opts_t *eo_p, wf_server_opts_t *so_p)
                 wf_server_endpoint_local(cmd_ep) ? feed_ep : cmd_ep);
         return 2;
     }
+    const char *web = so.http ? so.http : (so.dashboard ? WF_DEFAULT_HTTP : NULL);
+    if (web && so.insecure && !wf_http_endpoint_local(web)) {
+        fprintf(stderr, "wufeid: --insecure serves HTTP only on a loopback address, not %s\n", web);
+        return 2;
+    }
 
     signal(SIGPIPE, SIG_IGN);
     wf_server_log(stderr, "starting %s on database %s", WUFEI_VERSION, eo.dir);
@@ -285,6 +311,12 @@ run(wf_engine_opts_t *eo_p, wf_server_opts_t *so_p)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
 
+    if (wf_server_http_endpoint(srv))
+        wf_server_log(stderr, "http on %s: /metrics, /healthz%s%s", wf_server_http_endpoint(srv),
+                      so.dashboard ? ", dashboard / and /api/state" : "",
+                      wf_http_endpoint_local(wf_server_http_endpoint(srv))
+                          ? ""
+                          : " (WARNING: not loopback, and HTTP has no authentication)");
     wf_server_log(stderr, "command %s, feed %s, journal at seq %llu", wf_server_command_endpoint(srv),
                   wf_server_feed_endpoint(srv), (unsigned long long)wf_engine_journal_seq(engine));
     printf("wufeid %s ready on %s\n", WUFEI_VERSION, wf_server_command_endpoint(srv));
