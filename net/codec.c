@@ -1307,7 +1307,7 @@ static const char *const manifest_states[6] = {"OPEN", "DISPATCHED", "LOADED", "
 static void
 pk_stats(msgpack_packer *pk, const wf_stats_t *s)
 {
-    msgpack_pack_map(pk, 11 + (s->manifests_scanned ? 1 : 0) + (s->has_latency ? 1 : 0));
+    msgpack_pack_map(pk, 10 + (s->manifests_scanned ? 1 : 0) + (s->has_latency ? 1 : 0));
     pk_kv_i(pk, "ts", s->ts);
     pk_kv_u(pk, "journal_seq", s->journal_seq);
     pk_str(pk, "total");

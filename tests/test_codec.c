@@ -275,6 +275,23 @@ Test(decode, firm_get)
     cr_assert_str_eq(msg, "field \"firm\" is missing");
 }
 
+Test(decode, stats)
+{
+    wf_cmd_t c;
+    cr_assert_eq(DEC(&c, {"op", S("stats")}, {"rid", U(12)}), WF_OK, "%s", msg);
+    cr_assert_eq(c.op, WF_OP_STATS);
+    cr_assert_eq(c.u.stats.top, 10);
+    cr_assert_eq(c.u.stats.days, 7);
+    cr_assert_eq(DEC(&c, {"op", S("stats")}, {"rid", U(12)}, {"top", I(3)}, {"days", I(30)}), WF_OK, "%s", msg);
+    cr_assert_eq(c.u.stats.top, 3);
+    cr_assert_eq(c.u.stats.days, 30);
+    cr_assert_eq(DEC(&c, {"op", S("stats")}, {"rid", U(12)}, {"top", I(-1)}), WF_E_FIELD);
+    cr_assert_eq(DEC(&c, {"op", S("stats")}, {"rid", U(12)}, {"days", F(1.5)}), WF_E_FIELD);
+    cr_assert_eq(DEC(&c, {"op", S("config.set")}, {"rid", U(11)}, {"co2_per_tkm", F(0.062)}), WF_OK, "%s", msg);
+    cr_assert_eq(c.u.config.set, WF_CFG_CO2_PER_TKM);
+    cr_assert_eq(c.u.config.values.co2_per_tkm, 0.062);
+}
+
 Test(decode, config)
 {
     wf_cmd_t c;
@@ -1056,6 +1073,7 @@ Test(encode, firm_and_config)
     const msgpack_object *c = get(o, "config");
     cr_assert_eq(c->via.map.size, 20, "the 12 settings of the contract, co2_per_tkm, "
                  "stream_keep_days, rate_per_s, rate_burst and the four manifest settings");
+    cr_assert_eq(get_f(c, "co2_per_tkm"), 0.1);
     cr_assert_eq(get_f(c, "w_credit"), 0.4);
     cr_assert_eq(get_f(c, "w_distance"), 0.4);
     cr_assert_eq(get_f(c, "w_price"), 0.2);
@@ -1154,6 +1172,99 @@ Test(encode, feed)
     cr_assert_eq(get_i(o, "to_county"), 330604);
     cr_assert_eq(get_i(o, "ts"), 1700000000123);
     cr_assert_null(get(o, "producer"));
+    msgpack_unpacked_destroy(&up);
+    msgpack_sbuffer_clear(&sb);
+
+    memset(&f, 0, sizeof f);
+    f.kind = WF_FEED_BOOK;
+    strcpy(f.topic, "book.SW07");
+    strcpy(f.code, "SW07");
+    f.offers = 3000;
+    f.demands = 5000;
+    f.offer_orders = 1;
+    f.demand_orders = 2;
+    f.ts = 1700000000999;
+    wf_codec_feed(&sb, &f);
+    o = unpack(&sb);
+    cr_assert_eq(o->via.map.size, 6);
+    cr_assert_eq(get_i(o, "offers"), 3000);
+    cr_assert_eq(get_i(o, "demands"), 5000);
+    cr_assert_eq(get_i(o, "offer_orders"), 1);
+    cr_assert_eq(get_i(o, "demand_orders"), 2);
+    cr_assert_eq(get_i(o, "ts"), 1700000000999);
+    msgpack_unpacked_destroy(&up);
+    msgpack_sbuffer_clear(&sb);
+
+    memset(&f, 0, sizeof f);
+    f.kind = WF_FEED_DAILY;
+    strcpy(f.topic, "daily.SW07");
+    strcpy(f.code, "SW07");
+    strcpy(f.day, "2023-11-15");
+    f.count = 3;
+    f.qty = 8000;
+    f.min = 300;
+    f.median = 500;
+    f.max = 500;
+    f.vwap = 475;
+    wf_codec_feed(&sb, &f);
+    o = unpack(&sb);
+    cr_assert_eq(o->via.map.size, 9);
+    cr_assert_str_eq(get_s(o, "day"), "2023-11-15");
+    cr_assert_eq(get_i(o, "count"), 3);
+    cr_assert_eq(get_i(o, "qty"), 8000);
+    cr_assert_eq(get_i(o, "min"), 300);
+    cr_assert_eq(get_i(o, "median"), 500);
+    cr_assert_eq(get_i(o, "max"), 500);
+    cr_assert_eq(get_i(o, "vwap"), 475);
+    msgpack_unpacked_destroy(&up);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+Test(encode, stats)
+{
+    wf_stats_t st;
+    memset(&st, 0, sizeof st);
+    strcpy(st.total.name, "all");
+    st.total.matches = 2;
+    st.total.matched_qty = 7000;
+    for (int c = 0; c < WF_CLASS__COUNT; c++)
+        strcpy(st.classes[c].name, wf_class_name((wf_class_t)c));
+    st.ncodes = 1;
+    strcpy(st.codes[0].name, "SW07");
+    st.ndays = 2;
+    strcpy(st.days[0].day, "2023-11-15");
+    strcpy(st.days[1].day, "2023-11-14");
+    st.tiers[1] = 4;
+    wf_reply_t r;
+    memset(&r, 0, sizeof r);
+    r.op = WF_OP_STATS;
+    r.rid = 5;
+    r.stats = &st;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    wf_codec_reply(&sb, &r, NULL);
+    const msgpack_object *o = unpack(&sb);
+    const msgpack_object *s = get(o, "stats");
+    cr_assert_eq(s->via.map.size, 10, "no manifests, no latency");
+    cr_assert_eq(get_i(get(s, "total"), "matches"), 2);
+    cr_assert_eq(get_f(get(s, "total"), "tonnes"), 7.0);
+    cr_assert_eq(get(s, "classes")->via.array.size, WF_CLASS__COUNT);
+    cr_assert_eq(get(s, "codes")->via.array.size, 1);
+    cr_assert_str_eq(get_s(&get(s, "codes")->via.array.ptr[0], "code"), "SW07");
+    cr_assert_eq(get(s, "days")->via.array.size, 2);
+    cr_assert_eq(get_i(get(s, "credit"), "B"), 4);
+    msgpack_unpacked_destroy(&up);
+    msgpack_sbuffer_clear(&sb);
+    st.manifests_scanned = true;
+    st.manifests[0] = 2;
+    st.has_latency = true;
+    st.req_p50_us = 120;
+    wf_codec_reply(&sb, &r, NULL);
+    o = unpack(&sb);
+    s = get(o, "stats");
+    cr_assert_eq(s->via.map.size, 12);
+    cr_assert_eq(get_i(get(s, "manifests"), "OPEN"), 2);
+    cr_assert_eq(get_i(get(s, "latency"), "p50_us"), 120);
     msgpack_unpacked_destroy(&up);
     msgpack_sbuffer_destroy(&sb);
 }
