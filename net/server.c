@@ -140,6 +140,7 @@ struct wf_server {
     wf_http_t *http;
     wf_stats_t *snap;        /* the last snapshot's figures */
     int64_t snap_at, state_at, scan_at; /* unix ms */
+    uint64_t scan_seq;       /* journal seq at the last manifest scan */
     uint64_t manifests[6], manifests_seen;
     bool manifests_truncated, manifests_scanned;
     msgpack_sbuffer msb, jsb;
@@ -1077,7 +1078,8 @@ send_feed_due(wf_server_t *s, int64_t now)
 
 /* Renders the figures for net/http.c when they are due. Bounded: one
  * engine stats call (the catalogue and the firm table), a manifest scan
- * of at most WF_STATS_SCAN_MAX every SCAN_MS, and the dashboard's map of
+ * of at most WF_STATS_SCAN_MAX every STATE_MS after a change (every
+ * SCAN_MS regardless), and the dashboard's map of
  * at most WF_DASH_ORDERS orders every STATE_MS. */
 static void
 publish_snapshot(wf_server_t *s, int64_t now)
@@ -1085,7 +1087,9 @@ publish_snapshot(wf_server_t *s, int64_t now)
     if (!s->http || now - s->snap_at < SNAPSHOT_MS)
         return;
     s->snap_at = now;
-    bool scan = !s->manifests_scanned || now - s->scan_at >= SCAN_MS;
+    uint64_t seq = wf_engine_journal_seq(s->engine);
+    bool scan = !s->manifests_scanned || now - s->scan_at >= SCAN_MS ||
+                (seq != s->scan_seq && now - s->scan_at >= STATE_MS);
     wf_stats_t *st = s->snap;
     if (wf_engine_stats(s->engine, now, 20, 14, scan, st) != WF_OK) {
         scan = false;
@@ -1093,6 +1097,7 @@ publish_snapshot(wf_server_t *s, int64_t now)
     }
     if (scan) {
         s->scan_at = now;
+        s->scan_seq = seq;
         s->manifests_scanned = true;
         memcpy(s->manifests, st->manifests, sizeof s->manifests);
         s->manifests_seen = st->manifests_seen;
