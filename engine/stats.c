@@ -204,6 +204,8 @@ count_match(wf_engine_t *e, const wf_match_rec_t *m, const wf_order_rec_t *offer
         s->cur_from_load = loading;
     }
     if (day == s->cur_day) {
+        if (!loading)
+            s->cur_from_load = false; /* traded after a restart: the day will be summarised whole */
         day_fill_t *f = wf_vec__push(&s->fills);
         f->code = code;
         f->price = m->price;

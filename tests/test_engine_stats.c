@@ -254,7 +254,16 @@ Test(stats, a_reloaded_day_is_not_summarised_again)
     const wf_feed_msg_t *m;
     size_t n = wf_engine_feed_due(E, (d + 1) * DAY_MS - CST_MS, &m);
     cr_assert_null(find_feed(m, n, "daily.SW07"));
-    /* but a day traded after the restart is */
+    /* a day traded after a restart is summarised whole */
+    wf_engine_destroy(&E);
+    E = open_at(dir, 0);
+    now += 1000;
+    ok(demand(C1, "SW07", 500, 900));
+    n = wf_engine_feed_due(E, (d + 1) * DAY_MS - CST_MS, &m);
+    const wf_feed_msg_t *w = find_feed(m, n, "daily.SW07");
+    cr_assert_not_null(w);
+    cr_assert_eq(w->count, 3, "two fills before the restart, one after");
+    /* and so is the next day */
     now = (d + 1) * DAY_MS - CST_MS + 1000;
     ok(demand(C1, "SW07", 1000, 900));
     n = wf_engine_feed_due(E, (d + 2) * DAY_MS - CST_MS, &m);
