@@ -409,8 +409,10 @@ Test(metrics, prometheus_text_with_the_market_and_the_loop)
     cr_assert_eq(wfc_get_int(wfc_get(st, "total"), "matches", -1), 1);
     cr_assert_eq(wfc_get_int(wfc_get(st, "manifests"), "OPEN", -1), 1);
     cr_assert(wfc_get_int(wfc_get(st, "latency"), "requests", 0) >= 6);
-    r = req(client(PRODUCER), "stats", NULL);
+    wfc_t *p = client(PRODUCER);
+    r = req(p, "stats", NULL);
     assert_err(r, "E_AUTH", "stats by a producer");
+    wfc_destroy(&p);
     wfc_destroy(&op);
 
     char *b;
