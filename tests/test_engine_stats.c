@@ -271,3 +271,35 @@ Test(stats, a_reloaded_day_is_not_summarised_again)
     cr_assert_not_null(s);
     cr_assert_eq(s->count, 1);
 }
+
+Test(stats, call_auction_matches_are_counted)
+{
+    market();
+    wf_cmd_t a = mk(WF_OP_AUCTION_SET, OP);
+    snprintf(a.u.auction.code, sizeof a.u.auction.code, "SW07");
+    a.u.auction.period_ms = 60000;
+    a.u.auction.goal = (uint8_t)WF_GOAL_SCORE;
+    ok(a);
+    ok(offer(P1, "SW07", 5000, 500));
+    ok(demand(C1, "SW07", 3000, 800));
+    wf_reply_t *r = ok(stats_cmd(OP, 10, 1));
+    cr_assert_eq(r->stats->total.matches, 0, "call-auction orders rest");
+    cr_assert_eq(r->stats->total.offers, 1);
+    /* the clearing at the next period makes the match */
+    wf_cmd_t t;
+    memset(&t, 0, sizeof t);
+    t.op = WF_OP_TICK;
+    now = wf_engine_next_timer(E);
+    cr_assert(now < INT64_MAX);
+    ok(t);
+    r = ok(stats_cmd(OP, 10, 1));
+    cr_assert_eq(r->stats->total.matches, 1);
+    cr_assert_eq(r->stats->total.matched_qty, 3000);
+    cr_assert_eq(r->stats->total.offer_qty, 2000);
+    cr_assert_eq(r->stats->total.demands, 0);
+    cr_assert(r->stats->total.tonne_km > 0);
+    wf_recent_match_t rm[4];
+    cr_assert_eq(wf_engine_recent_matches(E, 0, rm, 4), 1);
+    cr_assert_float_eq(rm[0].offer_lat, 30.00, 1e-9);
+    cr_assert_float_eq(rm[0].demand_lat, 30.01, 1e-9);
+}
