@@ -174,12 +174,12 @@ static const char *const all_ops[] = {"ping", "hello", "offer.post", "demand.pos
                                       "orders.mine", "firm.put", "firm.get", "config.get", "config.set",
                                       "licence.put", "lane.put", "lane.del", "optimize", "auction.set",
                                       "auction.del", "sub.put", "sub.del", "credit.event", "firm.block",
-                                      "firm.unblock"};
+                                      "firm.unblock", "stats"};
 static const char *const all_fields[] = {"code", "codes", "qty", "price", "lat", "lon", "max_km", "min_credit",
                                          "min_fill", "expires", "target", "id", "live_only", "after_seq",
                                          "firm", "name", "roles", "county", "key", "base_credit", "w_credit",
                                          "tier_a", "eco_fee", "rate_per_s", "county_rule", "capacity",
-                                         "valid_until", "producer", "consumer"};
+                                         "valid_until", "producer", "consumer", "top", "days", "co2_per_tkm"};
 
 /* A well-formed request from the ghost with fields of random types. */
 static void ghost_request(msgpack_packer *pk, uint64_t rid)

@@ -104,6 +104,12 @@ static const row_t table[] = {
     {"config.set", OPERATOR, NA, WF_OK},
     {"config.set", NONE, NA, WF_E_AUTH},
 
+    {"stats", PRODUCER, NA, WF_E_AUTH},
+    {"stats", CONSUMER, NA, WF_E_AUTH},
+    {"stats", CARRIER, NA, WF_E_AUTH},
+    {"stats", OPERATOR, NA, WF_OK},
+    {"stats", NONE, NA, WF_E_AUTH},
+
     {"licence.put", PRODUCER, OTHER, WF_E_AUTH},
     {"licence.put", CONSUMER, OWN, WF_E_AUTH}, /* a firm cannot license itself */
     {"licence.put", CONSUMER, OTHER, WF_E_AUTH},
@@ -348,6 +354,10 @@ build(const row_t *row)
         }
         break;
     case WF_OP_OPTIMIZE: c.u.optimize.goal = WF_GOAL_SCORE; break;
+    case WF_OP_STATS:
+        c.u.stats.top = 10;
+        c.u.stats.days = 7;
+        break;
     case WF_OP_AUCTION_SET:
     case WF_OP_AUCTION_DEL:
         snprintf(c.u.auction.code, sizeof c.u.auction.code, "SW15");
