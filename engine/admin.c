@@ -228,7 +228,7 @@ wf_op__config_get(wf_exec_t *x)
     if (!is_operator(x->as))
         return wf_exec__fail(x, WF_E_AUTH, "config.get is for operators only");
     reply_config(x);
-    return WF_OK;
+    return x->cmd->u.config_get.history ? wf_config__history(x) : WF_OK;
 }
 
 static bool

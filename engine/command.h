@@ -233,6 +233,7 @@ typedef struct wf_cmd {
         wf_cmd_firm_t firm;                         /* firm.put */
         struct { char firm[WF_FIRM_LEN]; } firm_get;
         struct { uint32_t set; wf_config_t values; } config; /* config.set */
+        struct { bool history; } config_get;       /* config.get: default false */
         wf_cmd_sub_t sub;                           /* sub.put */
         wf_cmd_manifest_t manifest;                 /* manifest.*; sub.del uses ref */
         wf_cmd_licence_t licence;

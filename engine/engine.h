@@ -297,6 +297,19 @@ typedef struct wf_optimize_result {
     char bound[WF_MSG_LEN];         /* a sentence when a bound was hit, else "" */
 } wf_optimize_result_t;
 
+/* One journaled config.set, as config.get's history lists it: values
+ * holds the settings named in set (WF_CFG_* bits), as the command gave
+ * them. */
+#define WF_CONFIG_HISTORY_MAX 50        /* changes one config.get lists, newest first */
+#define WF_CONFIG_HISTORY_SCAN 100000   /* journal entries it reads back, at most */
+typedef struct wf_config_change {
+    uint64_t seq;                  /* its journal entry */
+    int64_t ts;                    /* its batch time, unix ms */
+    char by[WF_FIRM_LEN];          /* the operator firm that made it */
+    uint32_t set;
+    wf_config_t values;
+} wf_config_change_t;
+
 /* The reply to one command. Pointers refer to engine-owned memory valid
  * until the next wf_engine_apply() or wf_engine_tick(). */
 typedef struct wf_reply {
@@ -322,6 +335,11 @@ typedef struct wf_reply {
     size_t nevents;                /* firm.get: active credit events, by kind then time */
     const wf_credit_event_t *events;
     const wf_config_t *config;     /* config.get, config.set */
+    bool has_history;              /* config.get with history: history and the two below */
+    size_t nhistory;               /* newest first */
+    const wf_config_change_t *history;
+    uint64_t history_scanned;      /* journal entries read back */
+    bool history_truncated;        /* the scan bound or WF_CONFIG_HISTORY_MAX stopped it */
     const wf_optimize_result_t *optimize; /* optimize */
     size_t nauctions;              /* auction.set, auction.del: every auction after it */
     const wf_auction_rec_t *auctions;

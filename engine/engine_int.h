@@ -313,6 +313,11 @@ void wf_stats__match(wf_engine_t *e, const wf_match_rec_t *m, const wf_order_rec
 void wf_stats__free(wf_engine_t *e);
 int wf_op__stats(wf_exec_t *x);
 
+/* config.get with history: the newest journaled config.set entries into
+ * the reply (config_history.c), reading back at most
+ * WF_CONFIG_HISTORY_SCAN journal entries. */
+int wf_config__history(wf_exec_t *x);
+
 /* Frees post.c's scratch. */
 void wf_post__free(wf_engine_t *e);
 

@@ -609,8 +609,9 @@ dec_op(dec_t *d, wf_cmd_t *cmd)
     int rc;
 
     switch (cmd->op) {
-    case WF_OP_PING:
     case WF_OP_CONFIG_GET:
+        return get_bool(d, "history", false, &cmd->u.config_get.history, NULL);
+    case WF_OP_PING:
     case WF_OP_ENGINE_KEY:
     case WF_OP_JOURNAL_HEAD:
         return WF_OK;
@@ -1045,49 +1046,101 @@ pk_firm(msgpack_packer *pk, const wf_reply_t *r, const wf_config_t *cfg)
 }
 
 static void
+pk_config_part(msgpack_packer *pk, const wf_config_t *c, uint32_t set)
+{
+    enum { D, I32, I64, B };
+    static const struct { const char *name; uint32_t bit; int kind; size_t off; } keys[] = {
+        {"w_credit", WF_CFG_W_CREDIT, D, offsetof(wf_config_t, w_credit)},
+        {"w_distance", WF_CFG_W_DISTANCE, D, offsetof(wf_config_t, w_distance)},
+        {"w_price", WF_CFG_W_PRICE, D, offsetof(wf_config_t, w_price)},
+        {"tier_a", WF_CFG_TIER_A, I32, offsetof(wf_config_t, tier_a)},
+        {"tier_b", WF_CFG_TIER_B, I32, offsetof(wf_config_t, tier_b)},
+        {"tier_c", WF_CFG_TIER_C, I32, offsetof(wf_config_t, tier_c)},
+        {"push_delay_b", WF_CFG_PUSH_DELAY_B, I64, offsetof(wf_config_t, push_delay_b)},
+        {"push_delay_c", WF_CFG_PUSH_DELAY_C, I64, offsetof(wf_config_t, push_delay_c)},
+        {"county_rule", WF_CFG_COUNTY_RULE, B, offsetof(wf_config_t, county_rule)},
+        {"city_rule", WF_CFG_CITY_RULE, B, offsetof(wf_config_t, city_rule)},
+        {"eco_fee", WF_CFG_ECO_FEE, I64, offsetof(wf_config_t, eco_fee)},
+        {"discrepancy_pct", WF_CFG_DISCREPANCY_PCT, D, offsetof(wf_config_t, discrepancy_pct)},
+        {"stream_keep_days", WF_CFG_STREAM_KEEP_DAYS, I32, offsetof(wf_config_t, stream_keep_days)},
+        {"co2_per_tkm", WF_CFG_CO2_PER_TKM, D, offsetof(wf_config_t, co2_per_tkm)},
+        {"rate_per_s", WF_CFG_RATE_PER_S, I32, offsetof(wf_config_t, rate_per_s)},
+        {"rate_burst", WF_CFG_RATE_BURST, I32, offsetof(wf_config_t, rate_burst)},
+        {"manifest_age", WF_CFG_MANIFEST_AGE, I64, offsetof(wf_config_t, manifest_age)},
+        {"discrepancy_points", WF_CFG_DISCREPANCY_POINTS, I32,
+         offsetof(wf_config_t, discrepancy_points)},
+        {"cancel_points", WF_CFG_CANCEL_POINTS, I32, offsetof(wf_config_t, cancel_points)},
+        {"expiry_points", WF_CFG_EXPIRY_POINTS, I32, offsetof(wf_config_t, expiry_points)},
+    };
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        n += (set & keys[i].bit) != 0;
+    msgpack_pack_map(pk, n);
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        if (!(set & keys[i].bit))
+            continue;
+        const char *p = (const char *)c + keys[i].off;
+        pk_str(pk, keys[i].name);
+        switch (keys[i].kind) {
+        case D: {
+            double d;
+            memcpy(&d, p, sizeof d);
+            msgpack_pack_double(pk, d);
+            break;
+        }
+        case I32: {
+            int32_t v;
+            memcpy(&v, p, sizeof v);
+            msgpack_pack_int32(pk, v);
+            break;
+        }
+        case I64: {
+            int64_t v;
+            memcpy(&v, p, sizeof v);
+            msgpack_pack_int64(pk, v);
+            break;
+        }
+        default: {
+            unsigned char v; /* a journaled bool is not trusted to be 0 or 1 */
+            memcpy(&v, p, 1);
+            pk_bool(pk, v != 0);
+            break;
+        }
+        }
+    }
+}
+
+/* config.get's history: "history" (newest first: seq, ts, by, changes as
+ * a map of the settings the change named), "history_scanned",
+ * "history_truncated". Three map entries. */
+static void
+pk_config_history(msgpack_packer *pk, const wf_reply_t *r)
+{
+    pk_str(pk, "history");
+    msgpack_pack_array(pk, r->history ? r->nhistory : 0);
+    for (size_t i = 0; r->history && i < r->nhistory; i++) {
+        const wf_config_change_t *h = &r->history[i];
+        msgpack_pack_map(pk, 4);
+        pk_str(pk, "seq");
+        msgpack_pack_uint64(pk, h->seq);
+        pk_str(pk, "ts");
+        msgpack_pack_int64(pk, h->ts);
+        pk_str(pk, "by");
+        pk_str(pk, h->by);
+        pk_str(pk, "changes");
+        pk_config_part(pk, &h->values, h->set);
+    }
+    pk_str(pk, "history_scanned");
+    msgpack_pack_uint64(pk, r->history_scanned);
+    pk_str(pk, "history_truncated");
+    pk_bool(pk, r->history_truncated);
+}
+
+/* The settings named in set (WF_CFG_* bits), as a map. */
+static void
 pk_config(msgpack_packer *pk, const wf_config_t *c)
 {
-    msgpack_pack_map(pk, 20);
-    pk_str(pk, "w_credit");
-    msgpack_pack_double(pk, c->w_credit);
-    pk_str(pk, "w_distance");
-    msgpack_pack_double(pk, c->w_distance);
-    pk_str(pk, "w_price");
-    msgpack_pack_double(pk, c->w_price);
-    pk_str(pk, "tier_a");
-    msgpack_pack_int32(pk, c->tier_a);
-    pk_str(pk, "tier_b");
-    msgpack_pack_int32(pk, c->tier_b);
-    pk_str(pk, "tier_c");
-    msgpack_pack_int32(pk, c->tier_c);
-    pk_str(pk, "push_delay_b");
-    msgpack_pack_int64(pk, c->push_delay_b);
-    pk_str(pk, "push_delay_c");
-    msgpack_pack_int64(pk, c->push_delay_c);
-    pk_str(pk, "county_rule");
-    pk_bool(pk, c->county_rule);
-    pk_str(pk, "city_rule");
-    pk_bool(pk, c->city_rule);
-    pk_str(pk, "eco_fee");
-    msgpack_pack_int64(pk, c->eco_fee);
-    pk_str(pk, "discrepancy_pct");
-    msgpack_pack_double(pk, c->discrepancy_pct);
-    pk_str(pk, "stream_keep_days");
-    msgpack_pack_int32(pk, c->stream_keep_days);
-    pk_str(pk, "co2_per_tkm");
-    msgpack_pack_double(pk, c->co2_per_tkm);
-    pk_str(pk, "rate_per_s");
-    msgpack_pack_int32(pk, c->rate_per_s);
-    pk_str(pk, "rate_burst");
-    msgpack_pack_int32(pk, c->rate_burst);
-    pk_str(pk, "manifest_age");
-    msgpack_pack_int64(pk, c->manifest_age);
-    pk_str(pk, "discrepancy_points");
-    msgpack_pack_int32(pk, c->discrepancy_points);
-    pk_str(pk, "cancel_points");
-    msgpack_pack_int32(pk, c->cancel_points);
-    pk_str(pk, "expiry_points");
-    msgpack_pack_int32(pk, c->expiry_points);
+    pk_config_part(pk, c, (WF_CFG__LAST << 1) - 1);
 }
 
 static void
@@ -1467,6 +1520,8 @@ wf_codec_reply(msgpack_sbuffer *sb, const wf_reply_t *r, const wf_catalogue_t *c
     default:
         break;
     }
+    if ((r->op == WF_OP_CONFIG_GET || r->op == WF_OP_CONFIG_SET) && r->config && r->has_history)
+        extra = 4; /* config, history, history_scanned, history_truncated */
     if ((r->op == WF_OP_CONFIG_GET || r->op == WF_OP_CONFIG_SET) && !r->config)
         extra = 0;
 
@@ -1537,6 +1592,8 @@ wf_codec_reply(msgpack_sbuffer *sb, const wf_reply_t *r, const wf_catalogue_t *c
     case WF_OP_CONFIG_SET:
         pk_str(&pk, "config");
         pk_config(&pk, r->config);
+        if (r->has_history)
+            pk_config_history(&pk, r);
         break;
     case WF_OP_LICENCE_PUT:
         pk_str(&pk, "id");

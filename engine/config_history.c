@@ -1,0 +1,60 @@
+/* config.get's history: who changed which settings when, read back from
+ * the journal, which keeps every accepted config.set with its batch time
+ * and the operator firm that sent it (`as`). No separate log is kept, so
+ * the history cannot disagree with the journal; the read is bounded to the
+ * last WF_CONFIG_HISTORY_SCAN entries (reading only each entry's op unless
+ * it is a config.set) and the last WF_CONFIG_HISTORY_MAX changes, and the
+ * reply says when a bound stopped it. */
+#include "engine_int.h"
+
+#include <string.h>
+
+#include "wf_error.h"
+
+int
+wf_config__history(wf_exec_t *x)
+{
+    wf_engine_t *e = x->e;
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(x->txn, e->store.journal, &c);
+    if (rc != 0)
+        return wf_exec__fail(x, wf_store__err(rc), "config.get: cannot read the journal");
+    wf_config_change_t *h = wf_arena__alloc(&e->arena, WF_CONFIG_HISTORY_MAX * sizeof *h);
+    size_t n = 0;
+    uint64_t scanned = 0;
+    bool truncated = false;
+    const size_t op_at = offsetof(wf_journal_rec_t, cmd) + offsetof(wf_cmd_t, op);
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_LAST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
+        if (scanned == WF_CONFIG_HISTORY_SCAN || n == WF_CONFIG_HISTORY_MAX) {
+            truncated = true;
+            break;
+        }
+        scanned++;
+        if (k.mv_size != 8 || v.mv_size != sizeof(wf_journal_rec_t))
+            continue;
+        wf_op_t op;
+        memcpy(&op, (const char *)v.mv_data + op_at, sizeof op);
+        if (op != WF_OP_CONFIG_SET)
+            continue;
+        const wf_journal_rec_t *rec = v.mv_data; /* LMDB data is not aligned: copy fields */
+        wf_config_change_t *ch = &h[n++];
+        ch->seq = wf_store__from_be64(k.mv_data);
+        memcpy(&ch->ts, (const char *)rec + offsetof(wf_journal_rec_t, now), sizeof ch->ts);
+        memcpy(ch->by, (const char *)rec + offsetof(wf_journal_rec_t, cmd) + offsetof(wf_cmd_t, as),
+               sizeof ch->by);
+        ch->by[WF_FIRM_LEN - 1] = '\0';
+        const char *cmd = (const char *)rec + offsetof(wf_journal_rec_t, cmd);
+        memcpy(&ch->set, cmd + offsetof(wf_cmd_t, u.config.set), sizeof ch->set);
+        memcpy(&ch->values, cmd + offsetof(wf_cmd_t, u.config.values), sizeof ch->values);
+    }
+    mdb_cursor_close(c);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return wf_exec__fail(x, wf_store__err(rc), "config.get: cannot read the journal");
+    x->reply->has_history = true;
+    x->reply->history = h;
+    x->reply->nhistory = n;
+    x->reply->history_scanned = scanned;
+    x->reply->history_truncated = truncated;
+    return WF_OK;
+}
