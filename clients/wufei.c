@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "audit.h"
+#include "whatif.h"
 #include "qr.h"
 #include "token.h"
 #include "wf_error.h"
@@ -54,6 +55,8 @@ static opt_t opts[] = {
     {"keys", true, NULL},       {"db", true, NULL},         {"key-file", true, NULL},
     {"out", true, NULL},        {"png", true, NULL},        {"top", true, NULL},
     {"days", true, NULL},
+    {"set", true, NULL},        {"from", true, NULL},       {"to", true, NULL},
+    {"from-time", true, NULL},  {"to-time", true, NULL},    {"history", false, NULL},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 
@@ -104,7 +107,7 @@ static const char usage_text[] =
     "  credit FIRM KIND POINTS NOTE [--expires MS]   (operator; KIND: penalty, manifest,\n"
     "        transport, discrepancy, reporting, conduct)\n"
     "  block FIRM NOTE | unblock FIRM NOTE            (operator)\n"
-    "  config get\n"
+    "  config get [--history]   (--history: the last config.set changes, who and when)\n"
     "  config set KEY=VALUE...\n"
     "  licence add FIRM CODES CAPACITY VALID_UNTIL   (operator; VALID_UNTIL unix ms or YYYY-MM-DD)\n"
     "  lane add|del PRODUCER CONSUMER CODE            (operator)\n"
@@ -129,6 +132,9 @@ static const char usage_text[] =
     "  audit --db DIR                       re-walk the journal's hash chain, check its signed head\n"
     "  replay-check --db DIR                replay the journal into a scratch database and\n"
     "                                       compare state hashes\n"
+    "  replay --db DIR [--set KEY=VALUE]... [--from SEQ | --from-time YYYY-MM-DD]\n"
+    "        [--to SEQ | --to-time YYYY-MM-DD]  what-if: the journal replayed as it\n"
+    "        happened and with the settings changed, the market figures side by side\n"
     "\n"
     "QTY in kg (or L), PRICE in fen per tonne (negative offer price: the producer pays).\n"
     "Exit status: 0 ok, 1 error reply (or a token, journal or replay that does not\n"
@@ -1051,16 +1057,53 @@ static int cmd_lane(int argc, char **argv)
     return 0;
 }
 
+/* config.get: the settings, then the history when there is one. */
+static void print_config(const msgpack_object *reply)
+{
+    const msgpack_object *c = wfc_get(reply, "config");
+    if (c)
+        print_fields(c, "");
+    const msgpack_object *h = wfc_get(reply, "history");
+    if (!h || h->type != MSGPACK_OBJECT_ARRAY)
+        return;
+    printf("history (newest first, %u change%s):\n", h->via.array.size,
+           h->via.array.size == 1 ? "" : "s");
+    for (uint32_t i = 0; i < h->via.array.size; i++) {
+        const msgpack_object *e = &h->via.array.ptr[i];
+        char by[64] = "?", when[32];
+        wfc_get_str(e, "by", by, sizeof by);
+        time_t t = (time_t)(wfc_get_int(e, "ts", 0) / 1000);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%SZ", &tm);
+        printf("  #%lld %s by %s:", (long long)wfc_get_int(e, "seq", 0), when, by);
+        const msgpack_object *ch = wfc_get(e, "changes");
+        for (uint32_t j = 0; ch && ch->type == MSGPACK_OBJECT_MAP && j < ch->via.map.size; j++) {
+            fputc(' ', stdout);
+            print_scalar(stdout, &ch->via.map.ptr[j].key);
+            fputc('=', stdout);
+            print_scalar(stdout, &ch->via.map.ptr[j].val);
+        }
+        fputc('\n', stdout);
+    }
+    if (wfc_get_bool(reply, "history_truncated", false))
+        printf("  (older changes not shown: %lld journal entries read back)\n",
+               (long long)wfc_get_int(reply, "history_scanned", 0));
+}
+
 static int cmd_config(int argc, char **argv)
 {
     if (argc == 1 && strcmp(argv[0], "get") == 0) {
-        if (!only_opts("config get", " "))
+        if (!only_opts("config get", " history "))
             return EXIT_USAGE;
-        const msgpack_object *reply = call("config.get", NULL);
+        req_t r = {0};
+        if (opt("history"))
+            add_bool(&r, "history", true);
+        const msgpack_object *reply = call("config.get", &r);
         if (!reply_ok(reply))
             return EXIT_REPLY;
         if (!json_out)
-            print_fields(reply, "");
+            print_config(reply);
         return 0;
     }
     if (argc >= 2 && strcmp(argv[0], "set") == 0) {
@@ -1091,7 +1134,7 @@ static int cmd_config(int argc, char **argv)
             puts("config updated");
         return 0;
     }
-    return usage("usage: config get | config set KEY=VALUE...");
+    return usage("usage: config get [--history] | config set KEY=VALUE...");
 }
 
 static void print_totals(const char *what, const msgpack_object *t)
@@ -1604,6 +1647,199 @@ static int cmd_audit(int argc, char **argv)
     return 0;
 }
 
+#define MAX_SETS 32
+static const char *sets[MAX_SETS]; /* the --set KEY=VALUE options, in order */
+static size_t nsets;
+
+/* YYYY-MM-DD as the unix ms of that day's start in China Standard Time. */
+static bool parse_cst_day(const char *s, int64_t *out)
+{
+    int y, m, d;
+    char tail;
+    if (sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || m < 1 || m > 12 || d < 1 || d > 31)
+        return false;
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d};
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1)
+        return false;
+    *out = ((int64_t)t - 8 * 3600) * 1000;
+    return true;
+}
+
+static double pct(int64_t part, int64_t whole)
+{
+    return whole > 0 ? 100.0 * (double)part / (double)whole : 0.0;
+}
+
+static void json_figures(const char *name, const wf_whatif_figures_t *f)
+{
+    printf("\"%s\":{\"matches\":%llu,\"tonnes\":%.3f,\"tonne_km\":%.3f,\"tier_tonnes\":{", name,
+           (unsigned long long)f->matches, (double)f->qty / 1000.0, f->tonne_km);
+    for (int t = 0; t < 4; t++)
+        printf("%s\"%c\":%.3f", t ? "," : "", 'A' + t, (double)f->tier_qty[t] / 1000.0);
+    printf("},\"tier_share_pct\":{");
+    for (int t = 0; t < 4; t++)
+        printf("%s\"%c\":%.2f", t ? "," : "", 'A' + t, pct(f->tier_qty[t], f->qty));
+    printf("},\"notified_orders\":%llu,\"first_notify_pct\":{", (unsigned long long)f->notified);
+    for (int t = 0; t < 4; t++)
+        printf("%s\"%c\":%.2f", t ? "," : "", 'A' + t,
+               pct((int64_t)f->first_tier[t], (int64_t)f->notified));
+    printf("},\"waits\":%llu,\"wait_p50_ms\":%lld,\"refused\":%llu,\"timer_ticks\":%llu}",
+           (unsigned long long)f->waits, (long long)f->wait_p50_ms,
+           (unsigned long long)f->refused, (unsigned long long)f->timer_ticks);
+}
+
+static void json_firms(const char *name, const wf_whatif_firm_t *f, size_t n)
+{
+    printf("\"%s\":[", name);
+    for (size_t i = 0; i < n; i++)
+        printf("%s{\"firm\":\"%s\",\"real_t\":%.3f,\"whatif_t\":%.3f,\"delta_t\":%.3f}",
+               i ? "," : "", f[i].id, (double)f[i].real_qty / 1000.0,
+               (double)f[i].whatif_qty / 1000.0, (double)f[i].delta / 1000.0);
+    printf("]");
+}
+
+/* One row of the side-by-side table; fmt is "%.Nf". */
+static void row_num(const char *what, double a, double b, const char *fmt)
+{
+    char x[32], y[32], d[32], signed_fmt[16];
+    snprintf(signed_fmt, sizeof signed_fmt, "%%+%s", fmt + 1);
+    snprintf(x, sizeof x, fmt, a);
+    snprintf(y, sizeof y, fmt, b);
+    snprintf(d, sizeof d, signed_fmt, b - a);
+    printf("%-30s %16s %16s %16s\n", what, x, y, d);
+}
+
+static int cmd_replay(int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 0 || !opt("db"))
+        return usage("usage: replay --db DIR [--set KEY=VALUE]... [--from SEQ | --from-time "
+                     "YYYY-MM-DD] [--to SEQ | --to-time YYYY-MM-DD] [--json]");
+    if (!only_opts("replay", " db set from to from-time to-time "))
+        return EXIT_USAGE;
+    wf_whatif_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.dir = opt("db");
+    char err[512], desc[600] = "";
+    for (size_t i = 0; i < nsets; i++) {
+        char kv[128];
+        snprintf(kv, sizeof kv, "%s", sets[i]);
+        char *eq = strchr(kv, '=');
+        if (!eq || eq == kv)
+            return usage("--set takes KEY=VALUE, not %s", sets[i]);
+        *eq = '\0';
+        if (wf_config_parse(kv, eq + 1, &o.set, &o.values, err, sizeof err) != 0)
+            return usage("--set %s", err);
+    }
+    wf_config_format(&o.values, o.set, " ", desc, sizeof desc);
+    if (opt("from") && opt("from-time"))
+        return usage("give --from or --from-time, not both");
+    if (opt("to") && opt("to-time"))
+        return usage("give --to or --to-time, not both");
+    int64_t v;
+    if (opt("from")) {
+        if (!parse_i64(opt("from"), &v) || v < 1)
+            return usage("--from needs a journal seq (1 or more)");
+        o.from_seq = (uint64_t)v;
+    }
+    if (opt("to")) {
+        if (!parse_i64(opt("to"), &v) || v < 1)
+            return usage("--to needs a journal seq (1 or more)");
+        o.to_seq = (uint64_t)v;
+    }
+    if (opt("from-time") && !parse_cst_day(opt("from-time"), &o.from_ts))
+        return usage("--from-time needs YYYY-MM-DD");
+    if (opt("to-time")) {
+        if (!parse_cst_day(opt("to-time"), &o.to_ts))
+            return usage("--to-time needs YYYY-MM-DD");
+        o.to_ts += 86400000LL; /* through the end of that day */
+    }
+    wf_whatif_report_t *rep = malloc(sizeof *rep);
+    if (!rep)
+        return EXIT_TRANSPORT;
+    if (wf_engine_whatif(&o, rep, err, sizeof err) != 0) {
+        fprintf(stderr, "wufei: replay: %s\n", err);
+        free(rep);
+        return EXIT_REPLY;
+    }
+    const wf_whatif_figures_t *a = &rep->real, *b = &rep->whatif;
+    if (json_out) {
+        printf("{\"settings\":\"%s\",\"entries\":%llu,\"window\":{\"first_seq\":%llu,"
+               "\"last_seq\":%llu,\"first_ts\":%lld,\"last_ts\":%lld,\"entries\":%llu},",
+               desc, (unsigned long long)rep->entries, (unsigned long long)rep->first_seq,
+               (unsigned long long)rep->last_seq, (long long)rep->first_ts,
+               (long long)rep->last_ts, (unsigned long long)rep->window_entries);
+        json_figures("real", a);
+        putchar(',');
+        json_figures("whatif", b);
+        putchar(',');
+        json_firms("gainers", rep->gainers, rep->ngainers);
+        putchar(',');
+        json_firms("losers", rep->losers, rep->nlosers);
+        printf(",\"changed_pairs\":%llu,\"changes\":[", (unsigned long long)rep->nchanges);
+        for (size_t i = 0; i < rep->nlisted; i++) {
+            const wf_whatif_change_t *c = &rep->changes[i];
+            printf("%s{\"offer\":\"O%llu\",\"demand\":\"D%llu\",\"producer\":\"%s\","
+                   "\"consumer\":\"%s\",\"real\":%lld,\"whatif\":%lld}",
+                   i ? "," : "", (unsigned long long)c->offer, (unsigned long long)c->demand,
+                   c->producer, c->consumer, (long long)c->real_qty, (long long)c->whatif_qty);
+        }
+        printf("],\"seconds\":%.3f}\n", rep->seconds);
+        free(rep);
+        return 0;
+    }
+    printf("replayed %llu journal entries in %.3f s; window: entries %llu..%llu (%llu)\n",
+           (unsigned long long)rep->entries, rep->seconds, (unsigned long long)rep->first_seq,
+           (unsigned long long)rep->last_seq, (unsigned long long)rep->window_entries);
+    printf("what-if settings: %s\n\n", desc[0] ? desc : "(none: both runs are the real one)");
+    printf("%-30s %16s %16s %16s\n", "", "as it happened", "what-if", "difference");
+    row_num("matches", (double)a->matches, (double)b->matches, "%.0f");
+    row_num("tonnes", (double)a->qty / 1000.0, (double)b->qty / 1000.0, "%.3f");
+    row_num("tonne-km", a->tonne_km, b->tonne_km, "%.1f");
+    for (int t = 0; t < 4; t++) {
+        char what[64];
+        snprintf(what, sizeof what, "matched share tier %c (%%)", 'A' + t);
+        row_num(what, pct(a->tier_qty[t], a->qty), pct(b->tier_qty[t], b->qty), "%.1f");
+    }
+    row_num("notified orders", (double)a->notified, (double)b->notified, "%.0f");
+    for (int t = 0; t < 4; t++) {
+        char what[64];
+        snprintf(what, sizeof what, "first notified tier %c (%%)", 'A' + t);
+        row_num(what, pct((int64_t)a->first_tier[t], (int64_t)a->notified),
+                pct((int64_t)b->first_tier[t], (int64_t)b->notified), "%.1f");
+    }
+    row_num("median time to match (s)", (double)a->wait_p50_ms / 1000.0,
+            (double)b->wait_p50_ms / 1000.0, "%.3f");
+    printf("\nwhat-if run: %llu journal entries refused, %llu timer ticks of its own\n",
+           (unsigned long long)b->refused, (unsigned long long)b->timer_ticks);
+    if (rep->ngainers || rep->nlosers) {
+        printf("\n%-20s %14s %14s %14s\n", "firm", "real t", "what-if t", "difference t");
+        for (size_t i = 0; i < rep->ngainers; i++)
+            printf("%-20s %14.3f %14.3f %+14.3f  gains\n", rep->gainers[i].id,
+                   (double)rep->gainers[i].real_qty / 1000.0,
+                   (double)rep->gainers[i].whatif_qty / 1000.0, (double)rep->gainers[i].delta / 1000.0);
+        for (size_t i = 0; i < rep->nlosers; i++)
+            printf("%-20s %14.3f %14.3f %+14.3f  loses\n", rep->losers[i].id,
+                   (double)rep->losers[i].real_qty / 1000.0,
+                   (double)rep->losers[i].whatif_qty / 1000.0, (double)rep->losers[i].delta / 1000.0);
+    }
+    if (rep->nchanges) {
+        printf("\n%llu offer-demand pair%s matched differently:\n", (unsigned long long)rep->nchanges,
+               rep->nchanges == 1 ? "" : "s");
+        for (size_t i = 0; i < rep->nlisted; i++) {
+            const wf_whatif_change_t *c = &rep->changes[i];
+            printf("  O%llu %s -> D%llu %s: %lld -> %lld\n", (unsigned long long)c->offer,
+                   c->producer, (unsigned long long)c->demand, c->consumer, (long long)c->real_qty,
+                   (long long)c->whatif_qty);
+        }
+    } else {
+        puts("\nno match differs");
+    }
+    free(rep);
+    return 0;
+}
+
 static int cmd_replay_check(int argc, char **argv)
 {
     if (argc != 0 || !opt("db"))
@@ -1757,6 +1993,11 @@ int main(int argc, char **argv)
                     o->val = argv[++i];
                 else
                     return usage("--%s needs a value", o->name);
+                if (strcmp(o->name, "set") == 0) { /* the one option that repeats */
+                    if (nsets == MAX_SETS)
+                        return usage("too many --set");
+                    sets[nsets++] = o->val;
+                }
             } else {
                 if (eq)
                     return usage("--%s takes no value", o->name);
@@ -1811,6 +2052,8 @@ int main(int argc, char **argv)
         return cmd_audit(npos - 1, pos + 1);
     if (strcmp(cmd, "replay-check") == 0)
         return cmd_replay_check(npos - 1, pos + 1);
+    if (strcmp(cmd, "replay") == 0)
+        return cmd_replay(npos - 1, pos + 1);
     if (strcmp(cmd, "verify") == 0 && (opt("key") || opt("db")))
         return cmd_verify(npos - 1, pos + 1);
     char server_key[41], secret_key[41];

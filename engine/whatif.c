@@ -172,14 +172,20 @@ typedef struct pair {
     uint32_t producer, consumer;   /* firm numbers */
 } pair_t;
 
+/* A set of non-zero ids: open addressing, load at most one half. */
+typedef struct idset {
+    uint64_t *slots;
+    size_t nslots, n;
+} idset_t;
+
 typedef struct run {
     wf_engine_t *e;
     char dir[4200];
     wf_whatif_figures_t fig;
     int64_t *firm_qty;             /* by firm number */
     uint32_t nfirm;
-    uint64_t *notified;            /* open addressing set of order ids (0 = empty) */
-    size_t nslots, nnotified;
+    idset_t notified;              /* resting orders told about */
+    idset_t matched;               /* match ids counted (a match may be told to both firms) */
     int64_t *waits;
     size_t nwaits, capwaits;
     pair_t *pairs;
@@ -191,11 +197,13 @@ run_fini(run_t *r)
 {
     wf_engine_destroy(&r->e);
     wf_free(r->firm_qty);
-    wf_free(r->notified);
+    wf_free(r->notified.slots);
+    wf_free(r->matched.slots);
     wf_free(r->waits);
     wf_free(r->pairs);
     r->firm_qty = NULL;
-    r->notified = NULL;
+    memset(&r->notified, 0, sizeof r->notified);
+    memset(&r->matched, 0, sizeof r->matched);
     r->waits = NULL;
     r->pairs = NULL;
 }
@@ -214,18 +222,18 @@ firm_add(run_t *r, uint32_t number, int64_t qty)
     r->firm_qty[number] += qty;
 }
 
-/* Adds order id to the notified set; returns true when it was new. */
+/* Adds id to the set; returns true when it was new. */
 static bool
-notified_add(run_t *r, uint64_t id)
+idset_add(idset_t *set, uint64_t id)
 {
     if (id == 0)
         return false;
-    if (2 * (r->nnotified + 1) > r->nslots) {
-        size_t n = r->nslots ? 2 * r->nslots : 1024;
+    if (2 * (set->n + 1) > set->nslots) {
+        size_t n = set->nslots ? 2 * set->nslots : 1024;
         uint64_t *s = wf_malloc(n * sizeof *s);
         memset(s, 0, n * sizeof *s);
-        for (size_t i = 0; i < r->nslots; i++) {
-            uint64_t v = r->notified[i];
+        for (size_t i = 0; i < set->nslots; i++) {
+            uint64_t v = set->slots[i];
             if (!v)
                 continue;
             size_t h = (size_t)(v * 0x9E3779B97F4A7C15ull) & (n - 1);
@@ -233,18 +241,18 @@ notified_add(run_t *r, uint64_t id)
                 h = (h + 1) & (n - 1);
             s[h] = v;
         }
-        wf_free(r->notified);
-        r->notified = s;
-        r->nslots = n;
+        wf_free(set->slots);
+        set->slots = s;
+        set->nslots = n;
     }
-    size_t h = (size_t)(id * 0x9E3779B97F4A7C15ull) & (r->nslots - 1);
-    while (r->notified[h]) { /* load <= 1/2: ends */
-        if (r->notified[h] == id)
+    size_t h = (size_t)(id * 0x9E3779B97F4A7C15ull) & (set->nslots - 1);
+    while (set->slots[h]) { /* load <= 1/2: ends */
+        if (set->slots[h] == id)
             return false;
-        h = (h + 1) & (r->nslots - 1);
+        h = (h + 1) & (set->nslots - 1);
     }
-    r->notified[h] = id;
-    r->nnotified++;
+    set->slots[h] = id;
+    set->n++;
     return true;
 }
 
@@ -280,14 +288,15 @@ tally(run_t *r, const wf_outbox_t *out)
     for (size_t i = 0; i < out->nstream; i++) {
         const wf_stream_msg_t *s = &out->stream[i];
         if (s->type == WF_MSG_NOTIFY) {
-            if (notified_add(r, s->u.notify.order.id)) {
+            if (idset_add(&r->notified, s->u.notify.order.id)) {
                 r->fig.notified++;
                 r->fig.first_tier[tier_index(e, s->firm)]++;
             }
             continue;
         }
-        /* each match is told to both firms: count it once, at its producer */
-        if (s->type != WF_MSG_MATCH || s->u.match.side != WF_OFFER)
+        /* a continuous fill is told to the resting firm, a clearing's to
+         * both: count each match once */
+        if (s->type != WF_MSG_MATCH || !idset_add(&r->matched, s->u.match.m.id))
             continue;
         const wf_match_rec_t *m = &s->u.match.m;
         r->fig.matches++;
