@@ -228,18 +228,19 @@ static const char *err_of(const msgpack_object *reply, char *buf, size_t len)
 }
 
 #define assert_ok(reply, what)                                                                     \
-    do {                                                                                           \
+    do { /* evaluates reply once: it is often the request itself */                                \
+        const msgpack_object *o_ = (reply);                                                        \
         char m_[256] = "", e_[32];                                                                 \
-        wfc_get_str((reply), "msg", m_, sizeof m_);                                                \
-        cr_assert(wfc_get_bool((reply), "ok", false), "%s: %s: %s", (what),                        \
-                  err_of((reply), e_, sizeof e_), m_);                                             \
+        wfc_get_str(o_, "msg", m_, sizeof m_);                                                     \
+        cr_assert(wfc_get_bool(o_, "ok", false), "%s: %s: %s", (what), err_of(o_, e_, sizeof e_), m_); \
     } while (0)
 
 #define assert_err(reply, code, what)                                                              \
     do {                                                                                           \
+        const msgpack_object *r_ = (reply);                                                        \
         char e_[32], m_[256] = "";                                                                 \
-        wfc_get_str((reply), "msg", m_, sizeof m_);                                                \
-        cr_assert_str_eq(err_of((reply), e_, sizeof e_), (code), "%s: want %s, got %s (%s)",       \
+        wfc_get_str(r_, "msg", m_, sizeof m_);                                                \
+        cr_assert_str_eq(err_of(r_, e_, sizeof e_), (code), "%s: want %s, got %s (%s)",       \
                          (what), (code), e_, m_);                                                  \
         cr_assert(m_[0] != '\0', "%s: error reply without msg", (what));                           \
     } while (0)
