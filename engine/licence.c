@@ -547,7 +547,7 @@ check_lane(wf_exec_t *x, bool put, wf_lane_t *lane, wf_lane_rec_t *rec)
     if (!is_operator(x->as))
         return wf_exec__fail(x, WF_E_AUTH, "%s is for operators only", wf_op_name(x->cmd->op));
     const wf_cmd_lane_t *c = &x->cmd->u.lane;
-    const wf_firm_rec_t *p, *q;
+    const wf_firm_rec_t *p = NULL, *q = NULL;
     int rc = firm_with_role(x, "producer", c->producer, WF_ROLE_PRODUCER, put, &p);
     if (rc == WF_OK)
         rc = firm_with_role(x, "consumer", c->consumer, WF_ROLE_CONSUMER, put, &q);

@@ -110,7 +110,7 @@ wf_http_endpoint_local(const char *endpoint)
     struct sockaddr_storage a;
     socklen_t alen;
     bool v6;
-    char err[8];
+    char err[1024]; /* the message is not used, only whether it parsed */
     if (!parse_endpoint(endpoint, &a, &alen, &v6, err, sizeof err))
         return false;
     if (v6)
