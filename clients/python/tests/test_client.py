@@ -124,7 +124,7 @@ class FakeServer(threading.Thread):
             self.requests.append(req)
             rep = {"rid": req["rid"], "ok": True, "seq": 7, "now": 1, "rest": 0, "id": "X1",
                    "order": {}, "orders": [], "token": "WF1.x.y", "manifest": {},
-                   "key": b"k" * 32, "config": {}, "firm": {}}
+                   "key": b"k" * 32, "config": {}, "firm": {}, "auctions": []}
             if req["op"] == "fail":
                 rep = {"rid": req["rid"], "ok": False, "err": "E_FIELD", "msg": "field \"x\" is bad"}
             self.sock.send_multipart(frames[:-1] + [msgpack.packb(rep, use_bin_type=True)])
@@ -201,6 +201,13 @@ class TestWire(unittest.TestCase):
              {"op": "config.set", "w_credit": 0.5, "county_rule": True}),
             (lambda: c.stats(), {"op": "stats"}),
             (lambda: c.journal_head(), {"op": "journal.head"}),
+            (lambda: c.config_get(history=True), {"op": "config.get", "history": True}),
+            (lambda: c.optimize(), {"op": "optimize"}),
+            (lambda: c.optimize(goal="tonne_km", codes="HW08", apply=True),
+             {"op": "optimize", "goal": "tonne_km", "codes": ["HW08"], "apply": True}),
+            (lambda: c.auction_set("SW07", 60000, goal="tonne_km"),
+             {"op": "auction.set", "code": "SW07", "period_ms": 60000, "goal": "tonne_km"}),
+            (lambda: c.auction_del("SW07"), {"op": "auction.del", "code": "SW07"}),
             (lambda: c.call("anything.new", a=1, b=None), {"op": "anything.new", "a": 1}),
         ]
         for fn, want in cases:
@@ -341,6 +348,44 @@ class TestInsecure(unittest.TestCase):
         replay = list(again.stream(after_seq=seq0, timeout=1))
         self.assertEqual([m["seq"] for m in replay], [seq0 + 1, seq0 + 2])
         self.assertEqual(replay[1]["qty"], 1000)
+
+    def test_call_auction_and_optimize(self):
+        op = self.client(OPERATOR_ID)
+        p, c = self.firms()
+        auctions = op.auction_set("SW05", 3600000, goal="tonne_km")
+        self.assertEqual([(a["code"], a["period_ms"], a["goal"]) for a in auctions],
+                         [("SW05", 3600000, "tonne_km")])
+        try:
+            # Under the auction the two cross but do not match: both rest.
+            o = self.client(p).post_offer("SW05", 4000, -5000)
+            d = self.client(c).post_demand(["SW05"], 3000, -3000)
+            self.assertEqual((o["matches"], o["rest"], d["matches"], d["rest"]), ([], 4000, [], 3000))
+            plan = op.optimize(goal="tonne_km", codes="SW05")
+            self.assertFalse(plan["applied"])
+            self.assertEqual(plan["goal"], "tonne_km")
+            self.assertEqual([(x["offer"], x["demand"], x["qty"], x["match"]) for x in plan["pairs"]],
+                             [(o["id"], d["id"], 3000, None)])
+            self.assertEqual(plan["qty"], 3000)
+            self.assertAlmostEqual(plan["tonne_km"], 3.0 * plan["pairs"][0]["km"], places=6)
+            self.assertEqual(self.client(c).order(d["id"])["remaining"], 3000, "read-only")
+            done = op.optimize(goal="tonne_km", codes=["SW05"], apply=True)
+            self.assertTrue(done["applied"])
+            self.assertTrue(done["pairs"][0]["match"].startswith("M"))
+            self.assertEqual(self.client(c).order(d["id"])["state"], "filled")
+            with self.assertRaises(WufeiError) as cm:
+                self.client(p).optimize()
+            self.assertEqual(cm.exception.err, "E_AUTH")
+        finally:
+            self.assertEqual(op.auction_del("SW05"), [])
+
+    def test_config_history(self):
+        op = self.client(OPERATOR_ID)
+        op.config_set(eco_fee=123)
+        op.config_set(eco_fee=0)
+        r = op.config_get(history=True)
+        self.assertIn("config", r)
+        self.assertGreaterEqual(len(r["history"]), 2)
+        self.assertIn("history_truncated", r)
 
     def test_config_and_feed(self):
         op = self.client(OPERATOR_ID)

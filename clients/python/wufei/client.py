@@ -382,8 +382,12 @@ class Client:
         """``firm.unblock``: lifts a block."""
         return self.call("firm.unblock", firm=firm, note=note)
 
-    def config_get(self):
-        """``config.get``: the config map (weights, tiers, delays, rules)."""
+    def config_get(self, history=False):
+        """``config.get``: the config map (weights, tiers, delays, rules).
+        With ``history=True`` the whole reply instead, whose ``history``
+        lists the journaled setting changes, newest first."""
+        if history:
+            return self.call("config.get", history=True)
         return self.call("config.get")["config"]
 
     def config_set(self, **settings):
@@ -399,6 +403,27 @@ class Client:
     def journal_head(self):
         """``journal.head``: the reply with ``seq``, ``hash`` and ``sig``."""
         return self.call("journal.head")
+
+    def optimize(self, goal=None, codes=None, apply=None):
+        """``optimize``: the optimal plan for the resting book. ``goal``
+        ``score`` (default) or ``tonne_km``; ``codes`` limits it to orders
+        of these codes or categories; ``apply=True`` writes the plan as
+        matches. Returns the reply: ``pairs``, ``qty``, ``tonne_km``,
+        ``co2_kg``, ``continuous``, ``gap_pct``, ``bounded``, ..."""
+        if isinstance(codes, str):
+            codes = [codes]
+        return self.call("optimize", goal=goal, codes=None if codes is None else list(codes),
+                         apply=apply)
+
+    def auction_set(self, code, period_ms, goal=None):
+        """``auction.set``: switches a code or category to a call auction
+        cleared every ``period_ms``; returns the list of auctions."""
+        return self.call("auction.set", code=code, period_ms=period_ms, goal=goal)["auctions"]
+
+    def auction_del(self, code):
+        """``auction.del``: returns the code to continuous matching; returns
+        the list of auctions left."""
+        return self.call("auction.del", code=code)["auctions"]
 
 
 def _num(x):
