@@ -23,6 +23,7 @@ wf_conf_init(wf_conf_t *conf)
     memset(conf, 0, sizeof *conf);
     conf->insecure = -1;
     conf->quiet = -1;
+    conf->dashboard = -1;
 }
 
 void
@@ -32,6 +33,7 @@ wf_conf_fini(wf_conf_t *conf)
     wf_free(conf->command);
     wf_free(conf->feed);
     wf_free(conf->catalogue);
+    wf_free(conf->metrics);
     wf_conf_init(conf);
 }
 
@@ -102,8 +104,14 @@ apply(wf_conf_t *c, const char *where, const char *key, const char *val, char *e
         str = &c->feed;
     else if (strcmp(key, "catalogue") == 0)
         str = &c->catalogue;
+    else if (strcmp(key, "metrics") == 0)
+        str = &c->metrics;
     if (str) {
         if (*str) {
+            if (str == &c->metrics) {
+                snprintf(err, errlen, "%s: \"metrics\" is set twice (or with metrics-port)", where);
+                return false;
+            }
             snprintf(err, errlen, "%s: \"%s\" is set twice", where, key);
             return false;
         }
@@ -119,6 +127,8 @@ apply(wf_conf_t *c, const char *where, const char *key, const char *val, char *e
         flag = &c->insecure;
     else if (strcmp(key, "quiet") == 0)
         flag = &c->quiet;
+    else if (strcmp(key, "dashboard") == 0)
+        flag = &c->dashboard;
     if (flag) {
         if (*flag != -1) {
             snprintf(err, errlen, "%s: \"%s\" is set twice", where, key);
@@ -128,6 +138,22 @@ apply(wf_conf_t *c, const char *where, const char *key, const char *val, char *e
             snprintf(err, errlen, "%s: \"%s\" wants true or false, not \"%s\"", where, key, val);
             return false;
         }
+        return true;
+    }
+    if (strcmp(key, "metrics-port") == 0) {
+        unsigned long long port;
+        if (c->metrics) {
+            snprintf(err, errlen, "%s: \"metrics-port\" is set twice (or with metrics)", where);
+            return false;
+        }
+        if (!parse_uint(val, 0, 65535, &port)) {
+            snprintf(err, errlen, "%s: \"metrics-port\" wants a port from 0 to 65535, not \"%s\"", where,
+                     val);
+            return false;
+        }
+        char ep[32];
+        snprintf(ep, sizeof ep, "tcp://127.0.0.1:%llu", port);
+        c->metrics = wf_strdup(ep);
         return true;
     }
     unsigned long long *num = NULL, hi = 0;
@@ -151,7 +177,8 @@ apply(wf_conf_t *c, const char *where, const char *key, const char *val, char *e
         return true;
     }
     snprintf(err, errlen,
-             "%s: unknown key \"%s\" (known: db, command, feed, insecure, map-size, catalogue, batch, quiet)",
+             "%s: unknown key \"%s\" (known: db, command, feed, insecure, map-size, catalogue, batch, quiet, "
+             "metrics, metrics-port, dashboard)",
              where, key);
     return false;
 }

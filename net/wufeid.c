@@ -137,6 +137,10 @@ merge_conf(const wf_conf_t *conf, wf_engine_opts_t *eo, wf_server_opts_t *so, bo
         eo->map_size = (size_t)(conf->map_size_mib << 20);
     if (!so->batch && conf->batch)
         so->batch = (size_t)conf->batch;
+    if (!so->http)
+        so->http = conf->metrics;
+    if (!so->dashboard && conf->dashboard == 1)
+        so->dashboard = true;
 }
 
 int

@@ -126,6 +126,8 @@ insecure = yes
 map-size = 64
 batch = 64
 quiet = true
+metrics = tcp://127.0.0.1:*
+dashboard = true
 CONF
 "$prefix/bin/wufeid" --config "$tmp/wufeid.conf" --command 'tcp://127.0.0.1:*' \
   >"$tmp/wufeid.out" 2>"$tmp/wufeid.err" &
@@ -143,6 +145,22 @@ grep -q "catalogue $prefix/bin/.*share/wufei/catalogue.tsv" "$tmp/wufeid.err" ||
   fail "the installed wufeid did not use the installed catalogue: $(grep catalogue "$tmp/wufeid.err")"
 [ -f "$tmp/db/data.mdb" ] || fail "no database in the configured db folder"
 
+http=$(sed -n 's/^.*http on \(tcp:\/\/127\.0\.0\.1:[0-9]*\): \/metrics, \/healthz, dashboard.*$/\1/p' "$tmp/wufeid.err")
+[ -n "$http" ] || fail "metrics and dashboard from the configuration file are not served: $(cat "$tmp/wufeid.err")"
+timeout 20 "$python" - "http://${http#tcp://}" <<'PY' || fail "the dashboard configured in the file does not answer"
+import json, sys, time, urllib.request
+for _ in range(50):
+    try:
+        state = json.load(urllib.request.urlopen(sys.argv[1] + "/api/state", timeout=2))
+        break
+    except Exception:
+        time.sleep(0.1)
+else:
+    raise SystemExit("no /api/state")
+assert isinstance(state, dict), state
+assert b"wufei_" in urllib.request.urlopen(sys.argv[1] + "/metrics", timeout=2).read()
+print("metrics and dashboard from the configuration file: ok")
+PY
 timeout 20 "$tmp/ping" "$ep" || fail "the C program could not ping the installed wufeid"
 PYTHONPATH=$prefix/$pydir timeout 20 "$python" - "$ep" "$prefix/$pydir" <<'PY' || fail "the installed Python package could not ping"
 import sys

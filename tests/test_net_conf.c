@@ -68,7 +68,9 @@ Test(conf, every_key)
                   "map-size = 4096\n"
                   "catalogue = \"/etc/wufei/my catalogue#1.tsv\"\n"
                   "batch = 64\r\n"
-                  "quiet = On\n");
+                  "quiet = On\n"
+                  "metrics = tcp://[::1]:9100\n"
+                  "dashboard = yes\n");
     cr_assert_eq(rc, WF_OK, "%s", err);
     cr_assert_str_eq(conf.db, "/var/lib/wufei");
     cr_assert_str_eq(conf.command, "tcp://0.0.0.0:5570");
@@ -78,6 +80,23 @@ Test(conf, every_key)
     cr_assert_eq(conf.quiet, 1);
     cr_assert_eq(conf.map_size_mib, 4096);
     cr_assert_eq(conf.batch, 64);
+    cr_assert_str_eq(conf.metrics, "tcp://[::1]:9100");
+    cr_assert_eq(conf.dashboard, 1);
+}
+
+Test(conf, metrics_port_is_a_loopback_endpoint)
+{
+    cr_assert_eq(load("metrics-port = 5572\ndashboard = off\n"), WF_OK, "%s", err);
+    cr_assert_str_eq(conf.metrics, "tcp://127.0.0.1:5572");
+    cr_assert_eq(conf.dashboard, 0);
+    wf_conf_fini(&conf);
+    refused("metrics-port = 5572\nmetrics = tcp://127.0.0.1:1\n", 2, "\"metrics\" is set twice (or with metrics-port)");
+    wf_conf_fini(&conf);
+    refused("metrics = tcp://127.0.0.1:1\nmetrics-port = 5572\n", 2, "\"metrics-port\" is set twice");
+    wf_conf_fini(&conf);
+    refused("metrics-port = 65536\n", 1, "\"metrics-port\" wants a port from 0 to 65535, not \"65536\"");
+    wf_conf_fini(&conf);
+    refused("dashboard = sometimes\n", 1, "\"dashboard\" wants true or false");
 }
 
 Test(conf, unset_keys_stay_unset)
@@ -90,6 +109,8 @@ Test(conf, unset_keys_stay_unset)
     cr_assert_eq(conf.quiet, -1);
     cr_assert_eq(conf.map_size_mib, 0);
     cr_assert_eq(conf.batch, 0);
+    cr_assert_null(conf.metrics);
+    cr_assert_eq(conf.dashboard, -1);
     cr_assert_eq(load(""), WF_OK, "an empty file is fine");
 }
 
