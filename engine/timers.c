@@ -18,7 +18,7 @@
 #include "wf_alloc.h"
 #include "wf_error.h"
 
-#define TICK_MAX 256 /* timers one tick fires; the rest wait for the next tick */
+#define TICK_MAX 256 /* timers that act in one tick; the rest wait for the next tick */
 
 static int
 cmp(const wf_timer_t *a, const wf_timer_t *b)
@@ -254,22 +254,37 @@ wf_op__tick(wf_exec_t *x)
     k->next_match = e->next_match;
     wf_licence__plan_clear(e); /* call-auction clearings draw on licences */
     k->budget = WF_TICK_MSG_MAX;
-    const wf_timer_t *top;
-    while (k->n < TICK_MAX && (top = wf_timers__top(&e->timers)) && top->due <= x->now) {
-        k->fires[k->n++] = (wf_fire_t){.t = *top};
-        wf_timers__pop(&e->timers);
-    }
-    if (k->n == 0)
+    const wf_timer_t *top = wf_timers__top(&e->timers);
+    if (!top || top->due > x->now)
         return WF_OK;
+    /* Timers are popped and written one at a time, and only those that act
+     * count against TICK_MAX: a stale timer (its order filled, its auction
+     * deleted) is dropped without taking a place. A live engine keeps its
+     * stale timers in the heap while a restarted one never loads them, so
+     * counting them would make the two fire different sets when more than
+     * TICK_MAX fall due at once, and a replay of the journal would no longer
+     * reproduce a history with a restart in it. The work per tick is
+     * bounded by TICK_MAX acting timers plus the stale ones, each of which
+     * is popped once in its life. Every popped timer is kept in popped, so
+     * a failed tick puts them all back. */
+    wf_vec_t popped = {.size = sizeof(wf_timer_t)};
     MDB_txn *child = NULL;
     int rc = wf_exec__begin(x, &child);
     bool acted = false;
-    for (size_t i = 0; rc == WF_OK && i < k->n; i++) {
-        wf_fire_t *f = &k->fires[i];
-        f->msg0 = k->msgs.n;
+    while (rc == WF_OK && k->n < TICK_MAX && (top = wf_timers__top(&e->timers)) &&
+           top->due <= x->now) {
+        wf_fire_t *f = &k->fires[k->n];
+        *f = (wf_fire_t){.t = *top, .msg0 = k->msgs.n};
+        *(wf_timer_t *)wf_vec__push(&popped) = *top;
+        wf_timers__pop(&e->timers);
         if (f->t.kind < WF_TIMER__COUNT && kinds[f->t.kind].write)
             rc = kinds[f->t.kind].write(x, child, k, f);
-        acted = acted || f->acted;
+        if (rc == WF_OK && f->acted) {
+            acted = true;
+            k->n++;
+        } else if (rc == WF_OK) {
+            k->msgs.n = f->msg0; /* a stale timer writes nothing */
+        }
     }
     if (rc == WF_OK && acted)
         rc = wf_exec__journal(x, child);
@@ -277,12 +292,14 @@ wf_op__tick(wf_exec_t *x)
         rc = wf_exec__end(x, child, rc);
     if (rc != WF_OK) {
         wf_credit__raised_drop(e, 0);
-        for (size_t i = 0; i < k->n; i++) /* they fire again on the next tick */
-            wf_timers__add(&e->timers, &k->fires[i].t);
+        for (size_t i = 0; i < popped.n; i++) /* they fire again on the next tick */
+            wf_timers__add(&e->timers, (const wf_timer_t *)popped.items + i);
+        wf_vec__free(&popped);
         wf_licence__plan_clear(e);
         wf_vec__free(&k->msgs);
         return rc;
     }
+    wf_vec__free(&popped);
     for (size_t i = 0; i < k->n; i++) {
         const wf_fire_t *f = &k->fires[i];
         if (!f->acted)

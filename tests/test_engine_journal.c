@@ -252,3 +252,64 @@ Test(journal, replay_reproduces_the_state_hash)
     cr_assert_neq(memcmp(rep.live, rep.replayed, 32), 0);
     E = open_at(dir, 0);
 }
+
+/* More timers fall due at once than one tick may act on, and many of them
+ * are stale (their orders were cancelled). Stale timers must not take a
+ * tick's places: the live engine keeps them in its heap, a restarted one
+ * never loads them, and the replay of the journal has them again, so a cap
+ * that counted them would fire different sets in the three. */
+static void
+expiring_crowd(int64_t due, int n, int cancelled)
+{
+    market();
+    for (int i = 0; i < n; i++) {
+        wf_cmd_t o = offer(i % 2 ? P1 : P2, "SW07", 1000 + i, 900);
+        o.u.post.expires = due;
+        o.has |= WF_HAS_EXPIRES;
+        wf_reply_t *r = ok(o);
+        if (i < cancelled) {
+            char id[WF_OID_LEN];
+            snprintf(id, sizeof id, "%s", r->id);
+            ok(ref(WF_OP_ORDER_CANCEL, i % 2 ? P1 : P2, id));
+        }
+    }
+}
+
+static size_t
+expired_in_outbox(void)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < OUT.nstream; i++)
+        n += OUT.stream[i].type == WF_MSG_EXPIRED;
+    return n;
+}
+
+Test(journal, stale_timers_take_no_place_in_a_tick)
+{
+    int64_t due = now + 60000;
+    expiring_crowd(due, 400, 200);
+    tick(due);
+    cr_assert_eq(expired_in_outbox(), 200, "every live order expires in the one tick, not %zu",
+                 expired_in_outbox());
+}
+
+Test(journal, replay_after_a_restart_fires_the_same_timers)
+{
+    int64_t due = now + 60000;
+    expiring_crowd(due, 400, 200);
+    wf_engine_destroy(&E); /* the restart drops the 200 stale timers */
+    E = open_at(dir, 0);
+    tick(due);
+    cr_assert_eq(expired_in_outbox(), 200);
+    now = due + 1;
+    ok(offer(P1, "SW07", 500, 900)); /* something after the tick */
+    uint8_t live[32];
+    cr_assert_eq(wf_engine_state_hash(E, live), WF_OK);
+    wf_engine_destroy(&E);
+    wf_replay_report_t rep;
+    char err[512] = "";
+    cr_assert_eq(wf_engine_replay(dir, WUFEI_CATALOGUE, NULL, &rep, err, sizeof err), WF_OK, "%s", err);
+    cr_assert(rep.equal, "replay with the stale timers in its heap: %s", rep.problem);
+    cr_assert_eq(memcmp(rep.replayed, live, 32), 0);
+    E = open_at(dir, 0);
+}
