@@ -25,10 +25,15 @@
 #include "qr.h"
 #include "token.h"
 #include "wf_error.h"
+#include "wf_exe_path.h"
 #include "wfclient.h"
 
 #ifndef WUFEI_VERSION
 #define WUFEI_VERSION "0"
+#endif
+/* The catalogue of an installed wufei, relative to its binary's folder. */
+#ifndef WUFEI_CATALOGUE_FROM_BIN
+#define WUFEI_CATALOGUE_FROM_BIN "../share/wufei/catalogue.tsv"
 #endif
 
 enum { EXIT_REPLY = 1, EXIT_TRANSPORT = 2, EXIT_USAGE = 64 };
@@ -57,6 +62,7 @@ static opt_t opts[] = {
     {"days", true, NULL},
     {"set", true, NULL},        {"from", true, NULL},       {"to", true, NULL},
     {"from-time", true, NULL},  {"to-time", true, NULL},    {"history", false, NULL},
+    {"catalogue", true, NULL},  {"catalogue-add", true, NULL},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 
@@ -135,6 +141,8 @@ static const char usage_text[] =
     "  replay --db DIR [--set KEY=VALUE]... [--from SEQ | --from-time YYYY-MM-DD]\n"
     "        [--to SEQ | --to-time YYYY-MM-DD]  what-if: the journal replayed as it\n"
     "        happened and with the settings changed, the market figures side by side\n"
+    "        (both replays: --catalogue FILE and --catalogue-add FILE as the daemon ran;\n"
+    "        default: the installed catalogue alone)\n"
     "\n"
     "QTY in kg (or L), PRICE in fen per tonne (negative offer price: the producer pays).\n"
     "Exit status: 0 ok, 1 error reply (or a token, journal or replay that does not\n"
@@ -1710,17 +1718,30 @@ static void row_num(const char *what, double a, double b, const char *fmt)
     printf("%-30s %16s %16s %16s\n", what, x, y, d);
 }
 
+/* The catalogue an offline replay loads: --catalogue, else the installed
+ * one beside this binary's prefix, else the engine's built-in default (NULL).
+ * It must be the one the daemon ran with, or the replay refuses codes. */
+static const char *replay_catalogue(char *path, size_t len)
+{
+    if (opt("catalogue"))
+        return opt("catalogue");
+    return wf_exe_relative_file(WUFEI_CATALOGUE_FROM_BIN, path, len) ? path : NULL;
+}
+
 static int cmd_replay(int argc, char **argv)
 {
     (void)argv;
     if (argc != 0 || !opt("db"))
         return usage("usage: replay --db DIR [--set KEY=VALUE]... [--from SEQ | --from-time "
                      "YYYY-MM-DD] [--to SEQ | --to-time YYYY-MM-DD] [--json]");
-    if (!only_opts("replay", " db set from to from-time to-time "))
+    if (!only_opts("replay", " db set from to from-time to-time catalogue catalogue-add "))
         return EXIT_USAGE;
     wf_whatif_opts_t o;
     memset(&o, 0, sizeof o);
     o.dir = opt("db");
+    char catpath[4096];
+    o.catalogue = replay_catalogue(catpath, sizeof catpath);
+    o.catalogue_add = opt("catalogue-add");
     char err[512], desc[600] = "";
     for (size_t i = 0; i < nsets; i++) {
         char kv[128];
@@ -1843,12 +1864,14 @@ static int cmd_replay(int argc, char **argv)
 static int cmd_replay_check(int argc, char **argv)
 {
     if (argc != 0 || !opt("db"))
-        return usage("usage: replay-check --db DIR");
-    if (!only_opts("replay-check", " db "))
+        return usage("usage: replay-check --db DIR [--catalogue FILE] [--catalogue-add FILE]");
+    if (!only_opts("replay-check", " db catalogue catalogue-add "))
         return EXIT_USAGE;
     wf_replay_report_t rep;
-    char err[512];
-    if (wf_engine_replay(opt("db"), NULL, NULL, &rep, err, sizeof err) != 0) {
+    char err[512], catpath[4096];
+    const char *cat = replay_catalogue(catpath, sizeof catpath);
+    if (wf_engine_replay_with(opt("db"), cat, opt("catalogue-add"), NULL, &rep, err, sizeof err) !=
+        0) {
         fprintf(stderr, "wufei: replay-check: %s\n", err);
         return EXIT_REPLY;
     }

@@ -245,6 +245,13 @@ int
 wf_engine_replay(const char *dir, const char *catalogue, const char *scratch_dir,
                  wf_replay_report_t *rep, char *err, size_t errlen)
 {
+    return wf_engine_replay_with(dir, catalogue, NULL, scratch_dir, rep, err, errlen);
+}
+
+int
+wf_engine_replay_with(const char *dir, const char *catalogue, const char *catalogue_add,
+                      const char *scratch_dir, wf_replay_report_t *rep, char *err, size_t errlen)
+{
     memset(rep, 0, sizeof *rep);
     double t0 = mono_s();
     wf_store_t s;
@@ -278,8 +285,8 @@ wf_engine_replay(const char *dir, const char *catalogue, const char *scratch_dir
         wf_store__close(&s);
         return WF_E_INTERNAL;
     }
-    wf_engine_opts_t o = {.dir = scratch, .catalogue = catalogue, .map_size = info.me_mapsize,
-                          .no_sync = true};
+    wf_engine_opts_t o = {.dir = scratch, .catalogue = catalogue, .catalogue_add = catalogue_add,
+                          .map_size = info.me_mapsize, .no_sync = true};
     wf_engine_t *e = wf_engine_new(&o, err, errlen);
     if (!e) {
         rc = WF_E_INTERNAL;

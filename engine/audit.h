@@ -55,5 +55,10 @@ typedef struct wf_replay_report {
  * a sentence in err. */
 int wf_engine_replay(const char *dir, const char *catalogue, const char *scratch_dir,
                      wf_replay_report_t *rep, char *err, size_t errlen);
+/* The same with a city's catalogue file loaded after catalogue (NULL =
+ * none): the daemon's --catalogue-add, which the replay must repeat. */
+int wf_engine_replay_with(const char *dir, const char *catalogue, const char *catalogue_add,
+                          const char *scratch_dir, wf_replay_report_t *rep, char *err,
+                          size_t errlen);
 
 #endif

@@ -324,6 +324,12 @@ wf_engine_new(const wf_engine_opts_t *opts, char *err, size_t errlen)
         wf_engine_destroy(&e);
         return NULL;
     }
+    if (opts->catalogue_add &&
+        wf_catalogue_load(e->cat, opts->catalogue_add, cerr, sizeof cerr) != WF_OK) {
+        snprintf(err, errlen, "cannot add the catalogue %s: %s", opts->catalogue_add, cerr);
+        wf_engine_destroy(&e);
+        return NULL;
+    }
     if (sodium_init() < 0) {
         snprintf(err, errlen, "libsodium failed to initialise");
         wf_engine_destroy(&e);

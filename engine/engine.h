@@ -367,6 +367,7 @@ typedef struct wf_outbox {
 typedef struct wf_engine_opts {
     const char *dir;        /* database directory; created if missing */
     const char *catalogue;  /* catalogue file; NULL = WUFEI_CATALOGUE (built-in path) */
+    const char *catalogue_add; /* a city's own codes, loaded after catalogue; NULL = none */
     size_t map_size;        /* LMDB map size in bytes; 0 = 1 GiB */
     bool no_sync;           /* MDB_NOSYNC: for benchmarks only, never for service */
 } wf_engine_opts_t;

@@ -397,7 +397,8 @@ run_open(run_t *r, const wf_whatif_opts_t *o, size_t map_size, const char *tag, 
         r->dir[0] = '\0';
         return WF_E_INTERNAL;
     }
-    wf_engine_opts_t eo = {.dir = r->dir, .catalogue = o->catalogue, .map_size = map_size,
+    wf_engine_opts_t eo = {.dir = r->dir, .catalogue = o->catalogue,
+                           .catalogue_add = o->catalogue_add, .map_size = map_size,
                            .no_sync = true};
     r->e = wf_engine_new(&eo, err, errlen);
     return r->e ? WF_OK : WF_E_INTERNAL;

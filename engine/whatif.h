@@ -45,6 +45,7 @@
 typedef struct wf_whatif_opts {
     const char *dir;          /* the live database (read-only) */
     const char *catalogue;    /* NULL = the shipped one */
+    const char *catalogue_add; /* a city's codes loaded after it (the daemon's); NULL = none */
     const char *scratch_dir;  /* NULL = $TMPDIR or /tmp */
     uint32_t set;             /* WF_CFG_* bits of the changed settings; 0 = none */
     wf_config_t values;       /* their values */

@@ -33,6 +33,7 @@ wf_conf_fini(wf_conf_t *conf)
     wf_free(conf->command);
     wf_free(conf->feed);
     wf_free(conf->catalogue);
+    wf_free(conf->catalogue_add);
     wf_free(conf->metrics);
     wf_conf_init(conf);
 }
@@ -104,6 +105,8 @@ apply(wf_conf_t *c, const char *where, const char *key, const char *val, char *e
         str = &c->feed;
     else if (strcmp(key, "catalogue") == 0)
         str = &c->catalogue;
+    else if (strcmp(key, "catalogue-add") == 0)
+        str = &c->catalogue_add;
     else if (strcmp(key, "metrics") == 0)
         str = &c->metrics;
     if (str) {
@@ -177,7 +180,7 @@ apply(wf_conf_t *c, const char *where, const char *key, const char *val, char *e
         return true;
     }
     snprintf(err, errlen,
-             "%s: unknown key \"%s\" (known: db, command, feed, insecure, map-size, catalogue, batch, quiet, "
+             "%s: unknown key \"%s\" (known: db, command, feed, insecure, map-size, catalogue, catalogue-add, batch, quiet, "
              "metrics, metrics-port, dashboard)",
              where, key);
     return false;

@@ -1,7 +1,7 @@
 /* wufeid's configuration file (`wufeid --config FILE`): `key = value`
  * lines, `#` comments and blank lines, keys named like the long options
- * (db, command, feed, insecure, map-size, catalogue, batch, quiet, metrics,
- * metrics-port, dashboard). The
+ * (db, command, feed, insecure, map-size, catalogue, catalogue-add, batch,
+ * quiet, metrics, metrics-port, dashboard). The
  * file only fills in what the command line left unset, so an option given
  * on the command line wins. Every unknown key, repeated key or bad value is
  * refused with the file name and line, so a daemon never starts on a
@@ -19,6 +19,7 @@ typedef struct wf_conf {
     char *command;
     char *feed;
     char *catalogue;
+    char *catalogue_add;
     char *metrics;         /* the HTTP endpoint; metrics-port fills it in too */
     int insecure;          /* -1 = not set, else 0 or 1 */
     int quiet;             /* -1 = not set, else 0 or 1 */

@@ -20,6 +20,7 @@
 #include "conf.h"
 #include "http.h"
 #include "server.h"
+#include "wf_exe_path.h"
 
 #ifndef WUFEI_VERSION
 #define WUFEI_VERSION "0"
@@ -48,8 +49,8 @@ usage(FILE *f)
             "\n"
             "The wufei solid-waste exchange engine daemon (protocol: docs/protocol.md).\n"
             "\n"
-            "  --config FILE       read `key = value` settings from FILE (keys: db, command,\n"
-            "                      feed, insecure, map-size, catalogue, batch, quiet);\n"
+            "  --config FILE       read `key = value` settings from FILE (keys: the long\n"
+            "                      options below, without --);\n"
             "                      options on the command line win over the file\n"
             "  --db DIR            database directory (created if missing)\n"
             "  --command ENDPOINT  command ROUTER endpoint (default " WF_DEFAULT_COMMAND ")\n"
@@ -63,6 +64,8 @@ usage(FILE *f)
             "  --map-size MIB      LMDB map size in MiB (default 1024)\n"
             "  --catalogue FILE    waste catalogue file (default: the shipped catalogue,\n"
             "                      <prefix>/share/wufei/catalogue.tsv when installed)\n"
+            "  --catalogue-add FILE  a city's own codes, loaded after the catalogue (they may\n"
+            "                      refine its kinds; replays need the same file)\n"
             "  --batch N           requests per engine batch, 1..%d (default %d)\n"
             "  --metrics ENDPOINT  serve Prometheus metrics at http://HOST:PORT/metrics for\n"
             "                      ENDPOINT tcp://HOST:PORT (default: off; loopback only in\n"
@@ -93,27 +96,6 @@ parse_size(const char *s, unsigned long long lo, unsigned long long hi, unsigned
     return true;
 }
 
-/* The installed catalogue beside this binary's prefix, when there is one:
- * path gets <folder of /proc/self/exe>/WUFEI_CATALOGUE_FROM_BIN. Returns
- * false (the engine's built-in default applies) when the binary's folder
- * cannot be read or no catalogue is there, as in the build tree. */
-static bool
-installed_catalogue(char *path, size_t len)
-{
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0 || (size_t)n >= sizeof exe - 1)
-        return false;
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (!slash)
-        return false;
-    *slash = '\0';
-    if ((size_t)snprintf(path, len, "%s/%s", exe, WUFEI_CATALOGUE_FROM_BIN) >= len)
-        return false;
-    return access(path, R_OK) == 0;
-}
-
 static int run(wf_engine_opts_t *eo, wf_server_opts_t *so);
 
 /* Fills what the command line left unset from the configuration file. */
@@ -129,6 +111,8 @@ merge_conf(const wf_conf_t *conf, wf_engine_opts_t *eo, wf_server_opts_t *so, bo
         so->feed = conf->feed;
     if (!eo->catalogue)
         eo->catalogue = conf->catalogue;
+    if (!eo->catalogue_add)
+        eo->catalogue_add = conf->catalogue_add;
     if (!cli_insecure && conf->insecure == 1)
         so->insecure = true;
     if (!cli_quiet && conf->quiet == 1)
@@ -147,7 +131,8 @@ int
 main(int argc, char **argv)
 {
     enum { OPT_DB = 1, OPT_COMMAND, OPT_FEED, OPT_INSECURE, OPT_MAP, OPT_CAT, OPT_BATCH, OPT_QUIET,
-           OPT_HELP, OPT_VERSION, OPT_CONFIG, OPT_METRICS, OPT_METRICS_PORT, OPT_DASHBOARD };
+           OPT_HELP, OPT_VERSION, OPT_CONFIG, OPT_METRICS, OPT_METRICS_PORT, OPT_DASHBOARD,
+           OPT_CAT_ADD };
     static const struct option longopts[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"command", required_argument, NULL, OPT_COMMAND},
@@ -155,6 +140,7 @@ main(int argc, char **argv)
         {"insecure", no_argument, NULL, OPT_INSECURE},
         {"map-size", required_argument, NULL, OPT_MAP},
         {"catalogue", required_argument, NULL, OPT_CAT},
+        {"catalogue-add", required_argument, NULL, OPT_CAT_ADD},
         {"batch", required_argument, NULL, OPT_BATCH},
         {"quiet", no_argument, NULL, OPT_QUIET},
         {"metrics", required_argument, NULL, OPT_METRICS},
@@ -182,6 +168,7 @@ main(int argc, char **argv)
         case OPT_INSECURE: so.insecure = cli_insecure = true; break;
         case OPT_CONFIG: config = optarg; break;
         case OPT_CAT: eo.catalogue = optarg; break;
+        case OPT_CAT_ADD: eo.catalogue_add = optarg; break;
         case OPT_QUIET: so.quiet = cli_quiet = true; break;
         case OPT_METRICS: so.http = optarg; break;
         case OPT_DASHBOARD: so.dashboard = true; break;
@@ -239,7 +226,7 @@ main(int argc, char **argv)
         merge_conf(&conf, &eo, &so, cli_insecure, cli_quiet);
     }
     char catpath[4096];
-    if (!eo.catalogue && installed_catalogue(catpath, sizeof catpath))
+    if (!eo.catalogue && wf_exe_relative_file(WUFEI_CATALOGUE_FROM_BIN, catpath, sizeof catpath))
         eo.catalogue = catpath;
     int rc = run(&eo, &so);
     wf_conf_fini(&conf);
@@ -287,7 +274,8 @@ run(wf_engine_opts_t *eo_p, wf_server_opts_t *so_p)
             wf_server_log(stderr, "%s", banner[i]);
     }
     so.key_dir = eo.dir;
-    wf_server_log(stderr, "catalogue %s", eo.catalogue ? eo.catalogue : WUFEI_CATALOGUE_BUILTIN);
+    wf_server_log(stderr, "catalogue %s%s%s", eo.catalogue ? eo.catalogue : WUFEI_CATALOGUE_BUILTIN,
+                  eo.catalogue_add ? " + " : "", eo.catalogue_add ? eo.catalogue_add : "");
 
     char err[512];
     wf_engine_t *engine = wf_engine_new(&eo, err, sizeof err);

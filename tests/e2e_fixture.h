@@ -40,6 +40,7 @@ static struct {
     char dir[256];
     char cmd_ep[64], feed_ep[64];
     pid_t pid;
+    const char *extra[8]; /* more wufeid options for the next daemon_start, NULL-terminated */
 } D;
 
 static __attribute__((unused)) int free_port(void)
@@ -93,8 +94,11 @@ static __attribute__((unused)) void daemon_start(void)
             dup2(fd, 2);
             close(fd);
         }
-        execl(WUFEID_PATH, WUFEID_PATH, "--db", D.dir, "--command", D.cmd_ep, "--feed", D.feed_ep,
-              "--insecure", "--quiet", (char *)NULL);
+        const char *argv[20] = {WUFEID_PATH, "--db", D.dir, "--command", D.cmd_ep, "--feed",
+                                D.feed_ep, "--insecure", "--quiet"};
+        for (int i = 0, n = 9; i < 7 && D.extra[i]; i++)
+            argv[n++] = D.extra[i];
+        execv(WUFEID_PATH, (char *const *)argv);
         _exit(127);
     }
     cr_assert(D.pid > 0, "fork: %s", strerror(errno));

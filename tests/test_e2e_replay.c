@@ -154,3 +154,56 @@ Test(replay, config_history_and_the_what_if_on_a_live_database)
     wfc_destroy(&p);
     wfc_destroy(&op);
 }
+
+/* A city's own codes (--catalogue-add): the daemon loads them after the
+ * shipped catalogue, a demand for the national kind takes the city's
+ * sub-code, and the offline replays need the same file: without it the
+ * replay refuses the city's code and says the state differs. */
+Test(replay, a_citys_catalogue_is_added_and_replays_need_it)
+{
+    char city[300];
+    snprintf(city, sizeof city, "%s/city.tsv", D.dir);
+    FILE *cf = fopen(city, "w");
+    cr_assert_not_null(cf);
+    fputs("code\tparent\tclass\tunit\thazard\tname\n"
+          "ISW-07\tSW07\tindustrial\tkg\t-\t污泥\n"
+          "ISW-07-01-01\tISW-07\tindustrial\tkg\t-\t印染污泥\n", cf);
+    fclose(cf);
+    cr_assert_eq(daemon_stop(), 0);
+    D.extra[0] = "--catalogue-add";
+    D.extra[1] = city;
+    daemon_start();
+    D.extra[0] = D.extra[1] = NULL;
+
+    wfc_t *op = client(OPERATOR);
+    const msgpack_object *r;
+    put_firm(op, PRODUCER, "producer", 30.00, 120.58, 80);
+    put_firm(op, NEAR, "consumer", 30.01, 120.59, 80);
+    wfc_t *n = client(NEAR), *p = client(PRODUCER);
+    r = req(n, "demand.post", "codes:l qty:i price:i", "SW07", 1000LL, 200LL);
+    assert_ok(r, "a demand for the national kind");
+    r = req(p, "offer.post", "code:s qty:i price:i", "ISW-07-01-01", 1000LL, 100LL);
+    assert_ok(r, "an offer of the city's code");
+    const msgpack_object *ms = wfc_get(r, "matches");
+    cr_assert(ms && ms->type == MSGPACK_OBJECT_ARRAY && ms->via.array.size == 1,
+              "SW07 covers the city's ISW-07-01-01");
+    r = req(p, "offer.post", "code:s qty:i price:i", "ISW-99", 1000LL, 100LL);
+    assert_err(r, "E_CODE", "a code in neither file");
+
+    char out[16384];
+    int st = run_cli(out, sizeof out, "replay-check", "--db", D.dir, "--catalogue-add", city, NULL);
+    cr_assert_eq(st, 0, "replay-check with the city's file: %s", out);
+    cr_assert(strstr(out, "replay ok"), "%s", out);
+    st = run_cli(out, sizeof out, "replay-check", "--db", D.dir, NULL);
+    cr_assert_eq(st, 1, "replay-check without it cannot reproduce the state: %s", out);
+    cr_assert(strstr(out, "REPLAY DIFFERS"), "%s", out);
+    st = run_cli(out, sizeof out, "replay", "--db", D.dir, "--catalogue-add", city, "--set",
+                 "w_credit=1.0", NULL);
+    cr_assert_eq(st, 0, "the what-if with the city's file: %s", out);
+    cr_assert(strstr(out, "as it happened"), "%s", out);
+    st = run_cli(out, sizeof out, "replay-check", "--db", D.dir, "--catalogue-add",
+                 "/nonexistent/city.tsv", NULL);
+    cr_assert_eq(st, 1, "an unreadable file: %s", out);
+    cr_assert(strstr(out, "/nonexistent/city.tsv"), "the message names the file: %s", out);
+    wfc_destroy(&n), wfc_destroy(&p), wfc_destroy(&op);
+}
