@@ -763,8 +763,10 @@ static void show_pushes(const char *id, int wait_ms)
                 wfc_get_str(m, "sub", sid, sizeof sid);
                 if (strcmp(type, "notify") != 0 || strcmp(oid, id) != 0)
                     continue;
+                /* from the moment the engine took the post (the order's
+                 * `posted`, same machine, same clock) to this arrival */
                 gettimeofday(&t, NULL);
-                long long ms = (t.tv_sec - t0.tv_sec) * 1000LL + (t.tv_usec - t0.tv_usec) / 1000;
+                long long ms = t.tv_sec * 1000LL + t.tv_usec / 1000 - wfc_get_int(o, "posted", 0);
                 printf("%s   push +%4lld ms → %s (credit %d, tier %c): %s fits subscription %s, %.1f km\n", I,
                        ms, firms[f].name, firms[f].credit, tier_of(firms[f].credit), oid, sid,
                        wfc_get_double(m, "km", 0));
