@@ -241,3 +241,41 @@ Test(whatif, config_parse_names_settings)
     cr_assert_eq(wf_config_parse("tier_a", "x", &set, &v, err, sizeof err), WF_E_FIELD);
     cr_assert(strstr(err, "tier_a"), "%s", err);
 }
+
+/* The what-if runs its own push timers: with push_delay_b shorter than in
+ * reality it fires a tick of its own before the journaled one and tells
+ * the tier-B consumers then; with a delay longer than the rest of the
+ * window nobody is told within it. The real run is the same in both. */
+static void
+whatif_push_delay_b(int64_t delay, wf_whatif_report_t *rep)
+{
+    wf_whatif_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.dir = dir;
+    o.catalogue = WUFEI_CATALOGUE;
+    o.set = WF_CFG_PUSH_DELAY_B;
+    o.values.push_delay_b = delay;
+    char err[512] = "";
+    cr_assert_eq(wf_engine_whatif(&o, rep, err, sizeof err), WF_OK, "whatif: %s", err);
+}
+
+Test(whatif, push_delays_fire_the_what_ifs_own_timers)
+{
+    session();
+    wf_engine_destroy(&E);
+    wf_whatif_report_t rep;
+    whatif_push_delay_b(100, &rep);
+    cr_assert_eq(rep.real.notified, 1, "P2's resting offer, told once the journaled tick came");
+    cr_assert_eq(rep.real.first_tier[1], 1, "to a tier-B consumer");
+    cr_assert_eq(rep.real.timer_ticks, 0);
+    cr_assert_eq(rep.whatif.timer_ticks, 1, "100 ms after the post, before the journaled tick");
+    cr_assert_eq(rep.whatif.notified, 1);
+    cr_assert_eq(rep.whatif.first_tier[1], 1);
+    cr_assert_eq(rep.whatif.refused, 0);
+
+    whatif_push_delay_b(60000, &rep);
+    cr_assert_eq(rep.real.notified, 1);
+    cr_assert_eq(rep.whatif.timer_ticks, 0, "nothing falls due within the window");
+    cr_assert_eq(rep.whatif.notified, 0, "a minute's delay: nobody told within the window");
+    E = open_at(dir, 0);
+}
