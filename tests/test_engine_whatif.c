@@ -81,19 +81,26 @@ slurp(const char *path, size_t *len)
     return buf;
 }
 
+/* Runs the what-if of o (its dir and catalogue filled in here). */
+static void
+run_whatif(wf_whatif_opts_t *o, wf_whatif_report_t *rep)
+{
+    o->dir = dir;
+    o->catalogue = WUFEI_CATALOGUE;
+    char err[512] = "";
+    int rc = wf_engine_whatif(o, rep, err, sizeof err);
+    cr_assert_eq(rc, WF_OK, "whatif: %s", err);
+}
+
 static void
 whatif(uint32_t set, double w_credit, uint64_t from, wf_whatif_report_t *rep)
 {
     wf_whatif_opts_t o;
     memset(&o, 0, sizeof o);
-    o.dir = dir;
-    o.catalogue = WUFEI_CATALOGUE;
     o.set = set;
     o.values.w_credit = w_credit;
     o.from_seq = from;
-    char err[512] = "";
-    int rc = wf_engine_whatif(&o, rep, err, sizeof err);
-    cr_assert_eq(rc, WF_OK, "whatif: %s", err);
+    run_whatif(&o, rep);
 }
 
 Test(whatif, raising_w_credit_moves_the_contested_offer)
@@ -251,12 +258,9 @@ whatif_push_delay_b(int64_t delay, wf_whatif_report_t *rep)
 {
     wf_whatif_opts_t o;
     memset(&o, 0, sizeof o);
-    o.dir = dir;
-    o.catalogue = WUFEI_CATALOGUE;
     o.set = WF_CFG_PUSH_DELAY_B;
     o.values.push_delay_b = delay;
-    char err[512] = "";
-    cr_assert_eq(wf_engine_whatif(&o, rep, err, sizeof err), WF_OK, "whatif: %s", err);
+    run_whatif(&o, rep);
 }
 
 Test(whatif, push_delays_fire_the_what_ifs_own_timers)
