@@ -154,7 +154,7 @@ wf_op__firm_put(wf_exec_t *x)
     rc = wf_exec__begin(x, &child);
     if (rc != WF_OK)
         return rc;
-    if (old) { /* the record in the batch may carry a newer stream seq than memory */
+    if (old) { /* the stored record keeps its own stream seq floor (retention.c) */
         wf_firm_rec_t cur;
         rc = wf_store__get(child, x->e->store.firms, rec.id, WF_FIRM_ID_LEN, &cur, sizeof cur);
         rec.stream_seq = cur.stream_seq;
@@ -180,6 +180,7 @@ wf_op__firm_put(wf_exec_t *x)
     rc = wf_exec__end(x, child, rc);
     if (rc != WF_OK)
         return rc;
+    rec.stream_seq = old ? old->stream_seq : 0; /* memory's, with this command's message */
     wf_firmtab__put(&x->e->firms, &rec);
     if (made)
         wf_stream__publish(x->e, &msg);

@@ -318,7 +318,7 @@ wf_op__firm_block(wf_exec_t *x)
     int rc = wf_exec__begin(x, &t);
     if (rc != WF_OK)
         return rc;
-    /* the record in t, not memory: it may carry a stream seq of this batch */
+    /* the record in t, not memory: it keeps the stored stream seq floor */
     wf_firm_rec_t cur;
     rc = wf_store__get(t, e->store.firms, rec.id, WF_FIRM_ID_LEN, &cur, sizeof cur);
     if (rc == WF_OK) {
