@@ -213,8 +213,6 @@ void wf_stream__begin(wf_engine_t *e);
 /* Its write phase ended well (wf_exec__end): the seqs it handed out
  * become the firms' seqs in the firm table. */
 void wf_stream__commit(wf_engine_t *e);
-/* Firm number's last seq as the command being written sees it. */
-uint64_t wf_stream__seq(const wf_engine_t *e, uint32_t number);
 /* At start (after the firm table): raises each firm's seq from its
  * stored floor to its stream's last key. */
 int wf_stream__load(wf_engine_t *e, MDB_txn *txn);

@@ -73,14 +73,6 @@ wf_stream__commit(wf_engine_t *e)
     e->seq_ntouched = 0;
 }
 
-uint64_t
-wf_stream__seq(const wf_engine_t *e, uint32_t number)
-{
-    if (number < e->seq_cap && e->seq_cur && e->seq_stamp[number] == e->seq_cur)
-        return e->seq_pending[number];
-    return number < e->firms.cap ? e->firms.recs[number].stream_seq : 0;
-}
-
 /* The next seq of firm number for the command being written. */
 static uint64_t
 take_seq(wf_engine_t *e, uint32_t number)
@@ -186,8 +178,8 @@ notice_key(uint8_t out[12], uint64_t seq, uint32_t index)
         out[8 + i] = (uint8_t)(index >> (24 - 8 * i));
 }
 
-/* Rebuilds a message from its key parts, header and body (for notify:
- * the wf_stream_notify_t and the notice's order), zero elsewhere. */
+/* Rebuilds a message from its key parts, header and body, zero
+ * elsewhere; with order (notify), body is its wf_stream_notify_t. */
 static void
 rebuild(wf_stream_msg_t *out, const char *firm, uint64_t seq, const wf_stream_rec_t *h,
         const void *body, size_t len, const wf_order_rec_t *order)
@@ -197,7 +189,7 @@ rebuild(wf_stream_msg_t *out, const char *firm, uint64_t seq, const wf_stream_re
     out->seq = seq;
     out->type = h->type;
     out->ts = h->ts;
-    if (h->type == WF_MSG_NOTIFY) {
+    if (order) {
         wf_stream_notify_t n;
         memcpy(&n, body, sizeof n);
         memcpy(&out->u.notify.order, order, sizeof out->u.notify.order);
