@@ -238,10 +238,9 @@ put(wf_exec_t *x, MDB_txn *t, uint32_t number, wf_stream_msg_t *msg, wf_notice_t
     int rc = wf_store__put(t, e->store.stream, key, sizeof key, val, sizeof h + len);
     if (rc != WF_OK)
         return rc;
-    /* the outbox gets what a replay will rebuild, byte for byte */
-    wf_stream_msg_t out;
-    rebuild(&out, firm, seq, &h, val + sizeof h, len, n ? &n->order : NULL);
-    *msg = out;
+    /* the outbox gets what a replay will rebuild, byte for byte (from val
+     * and the notice, neither of which is in *msg) */
+    rebuild(msg, firm, seq, &h, val + sizeof h, len, n ? &n->order : NULL);
     if (n)
         n->refs++;
     return WF_OK;
