@@ -41,8 +41,8 @@ typedef struct wf_firm_rec {
     int32_t base_credit;
     uint8_t blocked;
     uint32_t number;     /* index of its wf_party_t in the engine */
-    uint64_t stream_seq; /* last sequence number on its private stream (in memory; the
-                            stored record keeps a floor, see store_int.h) */
+    uint64_t stream_seq; /* last sequence number on its private stream (memory only:
+                            0 in the stored record, see stream.c) */
     int64_t created;
 } wf_firm_rec_t;
 

@@ -12,10 +12,10 @@
  * TRIM_PERIOD_MS at the latest when a setting changes). A deleted notify
  * lets go of its notice, which goes with its last message (stream.c).
  * Sequence numbers are never reused: a pass that deletes a firm's newest
- * message writes its seq into the firm's stored record as the floor the
- * next start counts on (the only firm-record write the stream makes); a
- * client that asks for trimmed messages simply gets the stream from the
- * oldest one kept. */
+ * message writes its seq into stream_floors, the floor the next start
+ * counts on; a client that asks for trimmed messages simply gets the
+ * stream from the oldest one kept. Like the stream, the floors are left
+ * out of the state hash: when a pass runs depends on restarts. */
 #include "engine_int.h"
 
 #include <string.h>
@@ -97,18 +97,13 @@ drop(wf_engine_t *e, MDB_txn *t, MDB_cursor *c, uint64_t *seq)
     return wf_stream__unref(t, &e->store, &copy);
 }
 
-/* A pass deleted firm's newest message: its stored record keeps that seq
- * as the floor the next start derives its seq from (the stream has no key
- * left to show it), so no seq is handed out twice. */
+/* A pass deleted firm's newest message: stream_floors keeps that seq as
+ * the floor the next start derives the firm's seq from (the stream has no
+ * key left to show it), so no seq is handed out twice. */
 static int
 keep_floor(wf_engine_t *e, MDB_txn *t, const char *firm, uint64_t seq)
 {
-    wf_firm_rec_t f;
-    int rc = wf_store__get(t, e->store.firms, firm, WF_FIRM_ID_LEN, &f, sizeof f);
-    if (rc != WF_OK || f.stream_seq >= seq)
-        return rc;
-    f.stream_seq = seq;
-    return wf_store__put_firm(t, &e->store, &f);
+    return wf_store__put(t, e->store.stream_floors, firm, WF_FIRM_ID_LEN, &seq, sizeof seq);
 }
 
 int

@@ -165,6 +165,7 @@ open_dbs(wf_store_t *s, MDB_txn *txn, unsigned flags)
         {"subs", offsetof(wf_store_t, subs)},
         {"pushes", offsetof(wf_store_t, pushes)},
         {"notices", offsetof(wf_store_t, notices)},
+        {"stream_floors", offsetof(wf_store_t, stream_floors)},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         int rc = mdb_dbi_open(txn, dbs[i].name, flags, (MDB_dbi *)((char *)s + dbs[i].off));

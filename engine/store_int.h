@@ -13,9 +13,8 @@
  *   meta         "schema" -> wf_store_layout_t; "next_order", "next_match",
  *                "next_firm" -> uint64_t (next number to mint); "head" ->
  *                wf_journal_head_t (the signed head of the journal chain)
- *   firms        18-char firm id -> wf_firm_rec_t (its stream_seq is a floor:
- *                at least every seq the firm's stream has trimmed away; the
- *                firm's seq is the larger of it and its stream's last key)
+ *   firms        18-char firm id -> wf_firm_rec_t (stream_seq always 0: a
+ *                firm's seq is stream state, kept in memory, see stream.c)
  *   firm_keys    40-char z85 key -> 18-char firm id
  *   orders       BE64 order id -> wf_order_rec_t
  *   firm_orders  firm id + BE64 order id -> empty (a firm's orders)
@@ -27,6 +26,9 @@
  *   notices      BE64 journal seq + BE32 index -> wf_notice_rec_t: the order
  *                snapshot the notify messages of one resting-order event
  *                share, with the count of those still stored
+ *   stream_floors 18-char firm id -> uint64_t: the seq of the firm's newest
+ *                message when retention trimmed its stream empty; at start a
+ *                firm's seq is the larger of it and its stream's last key
  *   config       "config" -> wf_config_t
  *   journal      BE64 seq -> wf_journal_rec_t
  *   licences     BE64 licence id -> wf_licence_rec_t ("next_licence" in meta)
@@ -55,9 +57,9 @@
                                  journal;
                                  7: compact stream records (header + used union part;
                                  notify as a small entry naming a shared notice in the
-                                 new table notices); a firm record's stream_seq is a
-                                 floor raised by retention, no longer bumped per
-                                 message */
+                                 new table notices); a firm's seq lives in memory,
+                                 from its stream's last key and the new table
+                                 stream_floors at start, not in its firm record */
 #define WF_JOURNAL_FORMAT 2u /* 2: every entry carries its chain hash */
 #define WF_FIRM_ID_LEN 18 /* bytes of a firm id in keys (no NUL) */
 
@@ -163,7 +165,7 @@ typedef struct wf_store_layout {
 typedef struct wf_store {
     MDB_env *env;
     MDB_dbi meta, firms, firm_keys, orders, firm_orders, matches, manifests, stream, config,
-        journal, licences, lanes, auctions, credit, subs, pushes, notices;
+        journal, licences, lanes, auctions, credit, subs, pushes, notices, stream_floors;
 } wf_store_t;
 
 /* Opens an existing database read-only (the daemon may be running: LMDB

@@ -9,9 +9,11 @@
  * well are they folded into the firm table. A command that fails leaves no
  * trace (the next begin bumps the generation), and a batch that is rolled
  * back rebuilds memory from disk. At start a firm's seq is the larger of
- * its stream's last key and the floor kept in its stored firm record,
- * which retention raises when it trims a firm's stream empty (retention.c),
- * so a seq is never handed out twice, even after everything was trimmed.
+ * its stream's last key and its floor in stream_floors, which retention
+ * writes when it trims a firm's stream empty (retention.c), so a seq is
+ * never handed out twice, even after everything was trimmed. Stored firm
+ * records carry no seq (stream_seq 0), so they do not depend on the stream
+ * and its retention, which the state hash leaves out.
  *
  * Stored form ("stream", key firm id + BE64 seq): a wf_stream_rec_t
  * header and then only the used part of the message's union. A `notify`
@@ -111,14 +113,33 @@ wf_stream__load(wf_engine_t *e, MDB_txn *txn)
         memset(e->seq_stamp, 0, e->seq_cap * sizeof *e->seq_stamp);
         e->seq_cur = 1;
     }
-    /* The firm table holds each stored record's floor; raise it to the
-     * stream's last key, visiting each firm that has messages with two
-     * seeks (O(firms with messages), not O(messages)). */
+    /* The floors retention left, then each stream's last key, visiting
+     * each firm that has messages with two seeks (O(firms with messages),
+     * not O(messages)). */
     MDB_cursor *c;
-    int rc = mdb_cursor_open(txn, e->store.stream, &c);
+    int rc = mdb_cursor_open(txn, e->store.stream_floors, &c);
     if (rc != 0)
         return wf_store__err(rc);
     MDB_val k, v;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        uint64_t floor;
+        char id[WF_FIRM_LEN] = {0};
+        if (k.mv_size != WF_FIRM_ID_LEN || v.mv_size != sizeof floor) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        memcpy(id, k.mv_data, WF_FIRM_ID_LEN);
+        memcpy(&floor, v.mv_data, sizeof floor);
+        wf_firm_rec_t *f = wf_firmtab__find(&e->firms, id);
+        if (f && floor > f->stream_seq)
+            f->stream_seq = floor;
+    }
+    mdb_cursor_close(c);
+    if (rc != MDB_NOTFOUND)
+        return wf_store__err(rc);
+    rc = mdb_cursor_open(txn, e->store.stream, &c);
+    if (rc != 0)
+        return wf_store__err(rc);
     rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
     while (rc == 0) {
         if (k.mv_size != STREAM_KEY_LEN) {

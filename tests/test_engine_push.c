@@ -552,6 +552,7 @@ Test(push, no_seq_reuse_after_retention_trimmed_everything_and_a_restart)
         tick(later);
     cr_assert_eq(entries(E->store.stream), 0, "everything trimmed");
     cr_assert_eq(entries(E->store.notices), 0, "and the notices with their last message");
+    cr_assert_eq(entries(E->store.stream_floors), 3, "CA, CB and CC keep their seqs");
     now = later;
     hello(CA, 0);
     cr_assert_eq(OUT.nstream, 0);
