@@ -45,7 +45,7 @@ wf_store__put_firm(MDB_txn *txn, const wf_store_t *s, const wf_firm_rec_t *f)
     rec.base_credit = f->base_credit;
     rec.blocked = f->blocked;
     rec.number = f->number;
-    rec.stream_seq = f->stream_seq;
+    rec.stream_seq = 0; /* the seq is stream state (stream.c), not the firm's */
     rec.created = f->created;
     int rc = wf_store__put(txn, s->firms, rec.id, WF_FIRM_ID_LEN, &rec, sizeof rec);
     if (rc == WF_OK && rec.key[0])
@@ -154,12 +154,7 @@ wf_op__firm_put(wf_exec_t *x)
     rc = wf_exec__begin(x, &child);
     if (rc != WF_OK)
         return rc;
-    if (old) { /* the record in the batch may carry a newer stream seq than memory */
-        wf_firm_rec_t cur;
-        rc = wf_store__get(child, x->e->store.firms, rec.id, WF_FIRM_ID_LEN, &cur, sizeof cur);
-        rec.stream_seq = cur.stream_seq;
-    }
-    if (rc == WF_OK && old && old->key[0] && strcmp(old->key, rec.key) != 0)
+    if (old && old->key[0] && strcmp(old->key, rec.key) != 0)
         rc = wf_store__del(child, x->e->store.firm_keys, old->key, strlen(old->key));
     if (rc == WF_OK)
         rc = wf_store__put_firm(child, &x->e->store, &rec);
@@ -180,6 +175,7 @@ wf_op__firm_put(wf_exec_t *x)
     rc = wf_exec__end(x, child, rc);
     if (rc != WF_OK)
         return rc;
+    rec.stream_seq = old ? old->stream_seq : 0; /* memory's, with this command's message */
     wf_firmtab__put(&x->e->firms, &rec);
     if (made)
         wf_stream__publish(x->e, &msg);

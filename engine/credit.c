@@ -318,13 +318,7 @@ wf_op__firm_block(wf_exec_t *x)
     int rc = wf_exec__begin(x, &t);
     if (rc != WF_OK)
         return rc;
-    /* the record in t, not memory: it may carry a stream seq of this batch */
-    wf_firm_rec_t cur;
-    rc = wf_store__get(t, e->store.firms, rec.id, WF_FIRM_ID_LEN, &cur, sizeof cur);
-    if (rc == WF_OK) {
-        cur.blocked = rec.blocked;
-        rc = wf_store__put_firm(t, &e->store, &cur);
-    }
+    rc = wf_store__put_firm(t, &e->store, &rec);
     if (rc == WF_OK)
         rc = wf_exec__journal(x, t);
     rc = wf_exec__end(x, t, rc);

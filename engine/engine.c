@@ -47,6 +47,7 @@ wf_exec__fail(wf_exec_t *x, int err, const char *fmt, ...)
 int
 wf_exec__begin(wf_exec_t *x, MDB_txn **child)
 {
+    wf_stream__begin(x->e);
     if (!x->e->nested) {
         *child = x->txn;
         return WF_OK;
@@ -61,8 +62,10 @@ int
 wf_exec__end(wf_exec_t *x, MDB_txn *child, int rc)
 {
     if (!x->e->nested) {
-        if (rc == WF_OK)
+        if (rc == WF_OK) {
+            wf_stream__commit(x->e);
             return WF_OK;
+        }
         x->e->redo = true; /* the batch transaction holds part of this command */
         if (x->reply->err == WF_OK)
             wf_exec__fail(x, rc, "store write failed; nothing was changed");
@@ -79,6 +82,7 @@ wf_exec__end(wf_exec_t *x, MDB_txn *child, int rc)
     if (mrc != 0)
         return wf_exec__fail(x, wf_store__err(mrc), "store: commit failed (%s); nothing was changed",
                              mdb_strerror(mrc));
+    wf_stream__commit(x->e);
     return WF_OK;
 }
 
@@ -273,6 +277,8 @@ load_state(wf_engine_t *e, char *err, size_t errlen)
         rc = load_counters(e, txn);
     if (rc == WF_OK)
         rc = load_firms(e, txn, err, errlen);
+    if (rc == WF_OK && (rc = wf_stream__load(e, txn)) != WF_OK)
+        snprintf(err, errlen, "corrupt stream records");
     if (rc == WF_OK)
         rc = wf_licence__load(e, txn, err, errlen);
     if (rc == WF_OK)
@@ -369,6 +375,7 @@ wf_engine_destroy(wf_engine_t **self_p)
     wf_lictab__fini(&e->lic);
     wf_arena__reset(&e->arena);
     wf_vec__free(&e->stream);
+    wf_stream__fini(e);
     wf_vec__free(&e->feed);
     wf_post__free(e);
     wf_auction__free(e);

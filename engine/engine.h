@@ -41,7 +41,8 @@ typedef struct wf_firm_rec {
     int32_t base_credit;
     uint8_t blocked;
     uint32_t number;     /* index of its wf_party_t in the engine */
-    uint64_t stream_seq; /* last sequence number on its private stream */
+    uint64_t stream_seq; /* last sequence number on its private stream (memory only:
+                            0 in the stored record, see stream.c) */
     int64_t created;
 } wf_firm_rec_t;
 
@@ -138,7 +139,8 @@ typedef enum wf_msg_type {
 } wf_msg_type_t;
 
 /* One message of a firm's private stream, stored before it is sent
- * (LMDB "stream", key = firm id + big-endian seq). */
+ * (LMDB "stream", key = firm id + big-endian seq) in a compact form that
+ * stream.c rebuilds into exactly this struct for hello replay. */
 typedef struct wf_stream_msg {
     char firm[WF_FIRM_LEN];
     uint64_t seq;

@@ -155,6 +155,14 @@ struct wf_engine {
     uint32_t trim_next_firm, trim_next_visited;
     int64_t trim_next_first;
     int64_t trim_next_due;      /* INT64_MAX: no further pass */
+    /* stream.c: the seqs the command being written has handed out, by firm
+     * number (valid where seq_stamp[n] == seq_cur), and its notices */
+    uint64_t *seq_pending;
+    uint32_t *seq_stamp;
+    uint32_t seq_cap, seq_cur;
+    uint32_t *seq_touched;      /* firm numbers with a pending seq */
+    size_t seq_ntouched, seq_tcap;
+    uint32_t notices;
     uint8_t sign_pk[32];  /* Ed25519: manifest tokens and the journal head */
     uint8_t sign_sk[64];
     struct wf_mstats *mstats;  /* stats.c: market statistics */
@@ -197,13 +205,51 @@ int wf_exec__journal(wf_exec_t *x, MDB_txn *child);
 /* Firm record writes (firms, firm_keys) shared by firm.put and matching. */
 int wf_store__put_firm(MDB_txn *txn, const wf_store_t *s, const wf_firm_rec_t *f);
 
-/* Appends msg (type and payload set by the caller) to firm's private
- * stream inside txn t: takes the firm's next seq from its record in t (so
- * several messages in one transaction get consecutive seqs), stamps firm,
- * seq and ts, and stores message and firm record. */
+/* ---- private streams (stream.c) ---- */
+
+/* A command's write phase starts (wf_exec__begin): a new seq overlay, no
+ * notices yet. */
+void wf_stream__begin(wf_engine_t *e);
+/* Its write phase ended well (wf_exec__end): the seqs it handed out
+ * become the firms' seqs in the firm table. */
+void wf_stream__commit(wf_engine_t *e);
+/* At start (after the firm table): raises each firm's seq from its
+ * stored floor to its stream's last key. */
+int wf_stream__load(wf_engine_t *e, MDB_txn *txn);
+void wf_stream__fini(wf_engine_t *e);
+/* Appends msg (type and payload set by the caller; not notify) to firm's
+ * private stream inside t, between wf_exec__begin and wf_exec__end: takes
+ * the firm's next seq (consecutive within the command), stamps firm, seq
+ * and ts, stores the compact form and leaves in *msg exactly what a replay
+ * rebuilds from it. */
 int wf_stream__put(wf_exec_t *x, MDB_txn *t, const char *firm, wf_stream_msg_t *msg);
-/* After the commit: brings the firm table's seq up to msg and queues msg
- * in the outbox. */
+
+/* One order snapshot shared by the notify messages of one resting-order
+ * event (a post's rest, a push record's slice). */
+typedef struct wf_notice {
+    uint64_t seq;            /* the journal seq of the command writing it */
+    uint32_t index;          /* its number within that command */
+    uint32_t refs;           /* messages stored that point at it */
+    wf_order_rec_t order;
+} wf_notice_t;
+/* Starts a notice of order for the command being written. */
+void wf_stream__notice_begin(wf_exec_t *x, wf_notice_t *n, const wf_order_rec_t *order);
+/* Stores a notify message for firm number about n's order in t (km from
+ * subscription sub); *msg is the message as sent. */
+int wf_stream__put_notify(wf_exec_t *x, MDB_txn *t, uint32_t firm, wf_notice_t *n, double km,
+                          uint64_t sub, wf_stream_msg_t *msg);
+/* Stores the notice itself when a message points at it. */
+int wf_stream__notice_end(wf_exec_t *x, MDB_txn *t, const wf_notice_t *n);
+/* The message stored under key k with value v, rebuilt (a notify reads
+ * its notice in t). WF_E_INTERNAL when the record is malformed. */
+int wf_stream__decode(MDB_txn *t, const wf_store_t *s, const MDB_val *k, const MDB_val *v,
+                      wf_stream_msg_t *out);
+/* The time of the stored message v. */
+int wf_stream__ts(const MDB_val *v, int64_t *ts);
+/* The stored message v is being deleted: a notify lets go of its notice
+ * (deleted with its last message). */
+int wf_stream__unref(MDB_txn *t, const wf_store_t *s, const MDB_val *v);
+/* After the commit: queues msg in the outbox. */
 void wf_stream__publish(wf_engine_t *e, const wf_stream_msg_t *msg);
 
 /* Licences and lanes (licence.c). */

@@ -175,13 +175,21 @@ wf_op__hello(wf_exec_t *x)
     wf_store__be64(key + WF_FIRM_ID_LEN, after + 1);
     MDB_val k = {sizeof key, key}, v;
     size_t n = 0;
+    size_t n0 = x->e->stream.n;
+    int drc = WF_OK;
     for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 && n < WF_REPLAY_MAX;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), n++) {
-        if (k.mv_size != sizeof key || memcmp(k.mv_data, key, WF_FIRM_ID_LEN) != 0 ||
-            v.mv_size != sizeof(wf_stream_msg_t))
+        if (k.mv_size != sizeof key || memcmp(k.mv_data, key, WF_FIRM_ID_LEN) != 0)
             break;
-        memcpy(wf_vec__push(&x->e->stream), v.mv_data, sizeof(wf_stream_msg_t));
+        drc = wf_stream__decode(x->txn, &x->e->store, &k, &v, wf_vec__push(&x->e->stream));
+        if (drc != WF_OK)
+            break;
     }
     mdb_cursor_close(c);
+    if (drc != WF_OK || (rc != 0 && rc != MDB_NOTFOUND)) {
+        x->e->stream.n = n0; /* nothing half-replayed */
+        return wf_exec__fail(x, WF_E_INTERNAL, "store: cannot read stream message %llu",
+                             (unsigned long long)(after + 1 + n));
+    }
     return WF_OK;
 }

@@ -31,9 +31,7 @@ struct wf_post_plan {
     size_t nfills;
     wf_order_rec_t resting[WF_MAX_FILLS];  /* resting records after the fills */
     wf_match_rec_t matches[WF_MAX_FILLS];
-    wf_stream_msg_t msgs[WF_MAX_FILLS];
-    wf_firm_rec_t owners[WF_MAX_FILLS];    /* resting owners with their new stream_seq */
-    size_t nowners;
+    wf_stream_msg_t msgs[WF_MAX_FILLS];    /* the resting owners' match messages */
 };
 
 void
@@ -276,25 +274,6 @@ plan_fills(wf_exec_t *x, struct wf_post_plan *pl)
     pl->x.remaining = pl->rec.remaining;
 }
 
-/* The resting owner's record with its stream seq advanced by one; owners
- * are collected so that two fills against one firm take consecutive seqs. */
-static wf_firm_rec_t *
-next_seq(wf_exec_t *x, struct wf_post_plan *pl, const char *firm)
-{
-    for (size_t i = 0; i < pl->nowners; i++)
-        if (strcmp(pl->owners[i].id, firm) == 0) {
-            pl->owners[i].stream_seq++;
-            return &pl->owners[i];
-        }
-    const wf_firm_rec_t *f = wf_firmtab__find(&x->e->firms, firm);
-    if (!f)
-        return NULL;
-    wf_firm_rec_t *o = &pl->owners[pl->nowners++];
-    *o = *f;
-    o->stream_seq++;
-    return o;
-}
-
 void
 wf_match__make(wf_match_rec_t *m, uint64_t id, const wf_order_rec_t *offer,
                const wf_order_rec_t *demand, const wf_firm_rec_t *prod, const wf_firm_rec_t *cons,
@@ -365,20 +344,6 @@ wf_match__msg(wf_stream_msg_t *s, const wf_match_rec_t *m, uint8_t side,
            sizeof s->u.match.counterparty_name);
 }
 
-static int
-put_stream(wf_exec_t *x, MDB_txn *t, wf_stream_msg_t *s, const wf_firm_rec_t *owner,
-           const wf_match_rec_t *m, const wf_order_rec_t *y)
-{
-    wf_match__msg(s, m, y->side, x->as);
-    memcpy(s->firm, owner->id, sizeof s->firm);
-    s->seq = owner->stream_seq;
-    uint8_t key[WF_FIRM_ID_LEN + 8];
-    memcpy(key, owner->id, WF_FIRM_ID_LEN);
-    wf_store__be64(key + WF_FIRM_ID_LEN, s->seq);
-    int rc = wf_store__put(t, x->e->store.stream, key, sizeof key, s, sizeof *s);
-    return rc == WF_OK ? wf_store__put_firm(t, &x->e->store, owner) : rc;
-}
-
 int
 wf_order__take(wf_exec_t *x, MDB_txn *t, uint64_t id, int64_t qty, wf_order_rec_t *y)
 {
@@ -405,13 +370,15 @@ write_fill(wf_exec_t *x, MDB_txn *t, struct wf_post_plan *pl, size_t i)
     int rc = wf_order__take(x, t, f->resting->id, f->qty, y);
     if (rc != WF_OK)
         return rc;
-    wf_firm_rec_t *owner = next_seq(x, pl, y->firm);
+    const wf_firm_rec_t *owner = wf_firmtab__find(&x->e->firms, y->firm);
     if (!owner)
         return wf_exec__fail(x, WF_E_INTERNAL, "resting order's firm %s is unknown", y->firm);
     make_match(x, pl, i, y, owner);
     rc = wf_match__write(x, t, &pl->matches[i]);
-    if (rc == WF_OK)
-        rc = put_stream(x, t, &pl->msgs[i], owner, &pl->matches[i], y);
+    if (rc == WF_OK) {
+        wf_match__msg(&pl->msgs[i], &pl->matches[i], y->side, x->as);
+        rc = wf_stream__put(x, t, owner->id, &pl->msgs[i]);
+    }
     return rc;
 }
 
@@ -432,7 +399,6 @@ static int
 write_all(wf_exec_t *x, MDB_txn *t, struct wf_post_plan *pl)
 {
     int rc = WF_OK;
-    pl->nowners = 0;
     for (size_t i = 0; i < pl->nfills && rc == WF_OK; i++)
         rc = write_fill(x, t, pl, i);
     if (rc == WF_OK)
@@ -480,10 +446,6 @@ apply_memory(wf_exec_t *x, struct wf_post_plan *pl)
             wf_timers__add(&e->timers, &(wf_timer_t){.due = pl->x.expires,
                                                      .kind = WF_TIMER_ORDER_EXPIRY,
                                                      .ref = pl->x.id});
-    }
-    for (size_t i = 0; i < pl->nowners; i++) {
-        wf_firm_rec_t *f = wf_firmtab__find(&e->firms, pl->owners[i].id);
-        f->stream_seq = pl->owners[i].stream_seq;
     }
     bool x_offer = pl->rec.side == WF_OFFER;
     for (size_t i = 0; i < pl->nfills; i++) {

@@ -200,18 +200,6 @@ wf_push__fitting(const wf_engine_t *e)
     return e->push ? e->push->ntargets : 0;
 }
 
-/* Stores one notify message for firm about order r in t. */
-static int
-put_notify(wf_exec_t *x, MDB_txn *t, wf_stream_msg_t *m, const char *firm,
-           const wf_order_rec_t *r, double km, uint64_t sub)
-{
-    m->type = WF_MSG_NOTIFY;
-    m->u.notify.order = *r;
-    m->u.notify.km = km;
-    m->u.notify.sub = sub;
-    return wf_stream__put(x, t, firm, m);
-}
-
 int
 wf_push__on_rest(wf_exec_t *x, MDB_txn *t, const wf_order_t *o, const wf_order_rec_t *r)
 {
@@ -223,11 +211,15 @@ wf_push__on_rest(wf_exec_t *x, MDB_txn *t, const wf_order_t *o, const wf_order_r
     size_t n = wf_push__plan(e, o, x->now);
     size_t i = 0;
     int rc = WF_OK;
+    wf_notice_t notice; /* the order once, for every message due now */
+    wf_stream__notice_begin(x, &notice, r);
     for (; i < n && p->plan[i].due <= x->now && rc == WF_OK; i++) {
         const wf_push_t *q = &p->plan[i];
         wf_stream_msg_t *m = wf_vec__push(&p->msgs);
-        rc = put_notify(x, t, m, e->firms.recs[q->firm].id, r, p->km[q->firm], q->sub);
+        rc = wf_stream__put_notify(x, t, q->firm, &notice, p->km[q->firm], q->sub, m);
     }
+    if (rc == WF_OK)
+        rc = wf_stream__notice_end(x, t, &notice);
     while (i < n && rc == WF_OK) { /* one push record per later due time */
         size_t j = i;
         while (j < n && p->plan[j].due == p->plan[i].due)
@@ -346,6 +338,9 @@ wf_push__fire_write(wf_exec_t *x, MDB_txn *t, wf_tick_t *k, wf_fire_t *f)
     size_t end = h.n;
     if (live && end - h.done > *budget)
         end = h.done + *budget;
+    wf_notice_t notice; /* the order as it rests now, once for the slice */
+    if (live)
+        wf_stream__notice_begin(x, &notice, &r);
     for (size_t i = h.done; live && i < end; i++) {
         wf_push_entry_t en;
         memcpy(&en, b + sizeof h + i * sizeof en, sizeof en);
@@ -354,10 +349,12 @@ wf_push__fire_write(wf_exec_t *x, MDB_txn *t, wf_tick_t *k, wf_fire_t *f)
             strcmp(s->firm, e->firms.recs[en.firm].id) != 0 || r.remaining < s->min_qty)
             continue;
         wf_stream_msg_t *m = wf_tick__msg(k, f);
-        rc = put_notify(x, t, m, s->firm, &r, en.km, en.sub);
+        rc = wf_stream__put_notify(x, t, en.firm, &notice, en.km, en.sub, m);
         if (rc != WF_OK)
             return rc;
     }
+    if (live && (rc = wf_stream__notice_end(x, t, &notice)) != WF_OK)
+        return rc;
     if (live) {
         *budget -= end - h.done;
         h.done = (uint32_t)end;

@@ -9,9 +9,13 @@
  * work is bounded: at most TRIM_MAX seeks and deletions per tick; a pass
  * that runs out continues at the next tick. A finished pass schedules the
  * next one for when the oldest message left turns old enough (or in
- * TRIM_PERIOD_MS at the latest when a setting changes). Sequence numbers
- * are never reused: a client that asks for trimmed messages simply gets
- * the stream from the oldest one kept. */
+ * TRIM_PERIOD_MS at the latest when a setting changes). A deleted notify
+ * lets go of its notice, which goes with its last message (stream.c).
+ * Sequence numbers are never reused: a pass that deletes a firm's newest
+ * message writes its seq into stream_floors, the floor the next start
+ * counts on; a client that asks for trimmed messages simply gets the
+ * stream from the oldest one kept. Like the stream, the floors are left
+ * out of the state hash: when a pass runs depends on restarts. */
 #include "engine_int.h"
 
 #include <string.h>
@@ -68,13 +72,38 @@ oldest(wf_engine_t *e, MDB_cursor *c, const char *firm, int64_t *ts)
         return WF_OK;
     if (rc != 0)
         return wf_store__err(rc);
-    if (k.mv_size != sizeof key || memcmp(k.mv_data, firm, WF_FIRM_ID_LEN) != 0 ||
-        v.mv_size != sizeof(wf_stream_msg_t))
+    if (k.mv_size != sizeof key || memcmp(k.mv_data, firm, WF_FIRM_ID_LEN) != 0)
         return WF_OK;
-    wf_stream_msg_t m;
-    memcpy(&m.ts, (const char *)v.mv_data + offsetof(wf_stream_msg_t, ts), sizeof m.ts);
-    *ts = m.ts;
-    return WF_OK;
+    return wf_stream__ts(&v, ts);
+}
+
+/* Deletes the message c is on (firm's oldest): its notice loses a
+ * reference; *seq is the deleted message's. */
+static int
+drop(wf_engine_t *e, MDB_txn *t, MDB_cursor *c, uint64_t *seq)
+{
+    MDB_val k, v;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);
+    if (rc != 0)
+        return wf_store__err(rc);
+    *seq = wf_store__from_be64((const uint8_t *)k.mv_data + WF_FIRM_ID_LEN);
+    unsigned char val[sizeof(wf_stream_rec_t) + sizeof(wf_stream_notify_t)];
+    size_t len = v.mv_size < sizeof val ? v.mv_size : sizeof val;
+    memcpy(val, v.mv_data, len); /* v is LMDB's only until the next write */
+    MDB_val copy = {v.mv_size <= sizeof val ? v.mv_size : 0, val};
+    rc = mdb_cursor_del(c, 0);
+    if (rc != 0)
+        return wf_store__err(rc);
+    return wf_stream__unref(t, &e->store, &copy);
+}
+
+/* A pass deleted firm's newest message: stream_floors keeps that seq as
+ * the floor the next start derives the firm's seq from (the stream has no
+ * key left to show it), so no seq is handed out twice. */
+static int
+keep_floor(wf_engine_t *e, MDB_txn *t, const char *firm, uint64_t seq)
+{
+    return wf_store__put(t, e->store.stream_floors, firm, WF_FIRM_ID_LEN, &seq, sizeof seq);
 }
 
 int
@@ -126,17 +155,18 @@ wf_trim__write(wf_exec_t *x, MDB_txn *t, wf_tick_t *k, wf_fire_t *f)
         const wf_firm_rec_t *fr = &e->firms.recs[n];
         int64_t ts = INT64_MAX;
         if (fr->id[0] && fr->stream_seq) {
+            uint64_t deleted = 0;
             for (;;) {
                 rc = oldest(e, c, fr->id, &ts);
                 work++;
                 if (rc != WF_OK || ts >= cutoff || work >= TRIM_MAX)
                     break;
-                int mrc = mdb_cursor_del(c, 0);
-                if (mrc != 0) {
-                    rc = wf_store__err(mrc);
+                rc = drop(e, t, c, &deleted);
+                if (rc != WF_OK)
                     break;
-                }
             }
+            if (rc == WF_OK && deleted && ts == INT64_MAX) /* nothing left: keep the seq */
+                rc = keep_floor(e, t, fr->id, deleted);
         } else {
             work++;
         }

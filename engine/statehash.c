@@ -5,9 +5,11 @@
  * credit events, subscriptions, pending pushes and the config, in key order, each record as stored. Records are written from zeroed structs, so their bytes
  * (padding included) are a function of the history; the config, whose
  * struct has padding that a struct copy need not preserve, is hashed field
- * by field. The stream, the journal itself and the signed head are left
- * out: the first follows from the state, the others are checked by the
- * audit. This one function serves the live database and the replayed one. */
+ * by field. The stream (with its notices and seq floors, stream.c), the
+ * journal itself and the signed head are left out: the first follows from
+ * the state and from when retention ran, the others are checked by the
+ * audit. Stored firm records carry no stream seq, so they do not depend on
+ * it. This one function serves the live database and the replayed one. */
 #include "engine_int.h"
 
 #include <sodium.h>

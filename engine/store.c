@@ -22,7 +22,7 @@ layout_now(void)
     l.order = sizeof(wf_order_rec_t);
     l.match = sizeof(wf_match_rec_t);
     l.manifest = sizeof(wf_manifest_rec_t);
-    l.stream = sizeof(wf_stream_msg_t);
+    l.stream = sizeof(wf_stream_rec_t);
     l.journal = sizeof(wf_journal_rec_t);
     l.config = sizeof(wf_config_t);
     l.licence = sizeof(wf_licence_rec_t);
@@ -31,6 +31,8 @@ layout_now(void)
     l.sub = sizeof(wf_sub_rec_t);
     l.push = sizeof(wf_push_rec_t);
     l.push_entry = sizeof(wf_push_entry_t);
+    l.stream_notify = sizeof(wf_stream_notify_t);
+    l.notice = sizeof(wf_notice_rec_t);
     return l;
 }
 
@@ -162,6 +164,8 @@ open_dbs(wf_store_t *s, MDB_txn *txn, unsigned flags)
         {"credit", offsetof(wf_store_t, credit)},
         {"subs", offsetof(wf_store_t, subs)},
         {"pushes", offsetof(wf_store_t, pushes)},
+        {"notices", offsetof(wf_store_t, notices)},
+        {"stream_floors", offsetof(wf_store_t, stream_floors)},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         int rc = mdb_dbi_open(txn, dbs[i].name, flags, (MDB_dbi *)((char *)s + dbs[i].off));
@@ -187,6 +191,36 @@ check_schema(wf_store_t *s, MDB_txn *txn, const char *dir, bool *fresh, char *er
         return WF_E_INTERNAL;
     }
     *fresh = st.ms_entries == 0;
+    wf_store_layout_t want = layout_now(), have;
+    if (!*fresh) {
+        /* the version first: an older schema may lack tables of this one,
+         * and its schema record may have another size */
+        rc = mdb_dbi_open(txn, "meta", 0, &s->meta);
+        MDB_val k = {6, "schema"}, v;
+        memset(&have, 0, sizeof have);
+        if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) {
+            snprintf(err, errlen, "%s is not a wufei database (no wufei tables in it)", dir);
+            return WF_E_FIELD;
+        }
+        if (rc != 0 || mdb_get(txn, s->meta, &k, &v) != 0 || v.mv_size < sizeof have.version) {
+            snprintf(err, errlen, "%s is not a wufei database (no schema record)", dir);
+            return WF_E_FIELD;
+        }
+        memcpy(&have, v.mv_data, v.mv_size < sizeof have ? v.mv_size : sizeof have);
+        if (have.version != want.version) {
+            snprintf(err, errlen,
+                     "%s has schema version %u but this wufei reads version %u; "
+                     "migrate or use another directory", dir, have.version, want.version);
+            return WF_E_FIELD;
+        }
+        if (v.mv_size != sizeof want || memcmp(&have, &want, sizeof want) != 0) {
+            snprintf(err, errlen,
+                     "%s was written by a build with other record layouts (schema %u); "
+                     "records are raw structs, so it cannot be read by this build", dir,
+                     have.version);
+            return WF_E_FIELD;
+        }
+    }
     rc = open_dbs(s, txn, *fresh ? MDB_CREATE : 0);
     if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) {
         snprintf(err, errlen, "%s is not a wufei database (no wufei tables in it)", dir);
@@ -196,34 +230,12 @@ check_schema(wf_store_t *s, MDB_txn *txn, const char *dir, bool *fresh, char *er
         snprintf(err, errlen, "%s: cannot open tables: %s", dir, mdb_strerror(rc));
         return wf_store__err(rc);
     }
-    wf_store_layout_t want = layout_now(), have;
     if (*fresh) {
         rc = wf_store__put(txn, s->meta, "schema", 6, &want, sizeof want);
         if (rc != WF_OK)
             snprintf(err, errlen, "%s: cannot write the schema record: %s", dir,
                      wf_strerror(rc));
         return rc;
-    }
-    /* an older schema's record may have another size: read its version first */
-    MDB_val k = {6, "schema"}, v;
-    memset(&have, 0, sizeof have);
-    if (mdb_get(txn, s->meta, &k, &v) != 0 || v.mv_size < sizeof have.version) {
-        snprintf(err, errlen, "%s is not a wufei database (no schema record)", dir);
-        return WF_E_FIELD;
-    }
-    memcpy(&have, v.mv_data, v.mv_size < sizeof have ? v.mv_size : sizeof have);
-    if (have.version != want.version) {
-        snprintf(err, errlen,
-                 "%s has schema version %u but this wufei reads version %u; "
-                 "migrate or use another directory", dir, have.version, want.version);
-        return WF_E_FIELD;
-    }
-    if (v.mv_size != sizeof want || memcmp(&have, &want, sizeof want) != 0) {
-        snprintf(err, errlen,
-                 "%s was written by a build with other record layouts (schema %u); "
-                 "records are raw structs, so it cannot be read by this build", dir,
-                 have.version);
-        return WF_E_FIELD;
     }
     return WF_OK;
 }
@@ -306,7 +318,7 @@ wf_store__open_readonly(wf_store_t *s, const char *dir, char *err, size_t errlen
     }
     int rc = mdb_env_create(&s->env);
     if (rc == 0)
-        rc = mdb_env_set_maxdbs(s->env, 16);
+        rc = mdb_env_set_maxdbs(s->env, 24);
     if (rc == 0)
         rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_RDONLY, 0600);
     if (rc != 0) {

@@ -13,13 +13,22 @@
  *   meta         "schema" -> wf_store_layout_t; "next_order", "next_match",
  *                "next_firm" -> uint64_t (next number to mint); "head" ->
  *                wf_journal_head_t (the signed head of the journal chain)
- *   firms        18-char firm id -> wf_firm_rec_t
+ *   firms        18-char firm id -> wf_firm_rec_t (stream_seq always 0: a
+ *                firm's seq is stream state, kept in memory, see stream.c)
  *   firm_keys    40-char z85 key -> 18-char firm id
  *   orders       BE64 order id -> wf_order_rec_t
  *   firm_orders  firm id + BE64 order id -> empty (a firm's orders)
  *   matches      BE64 match id -> wf_match_rec_t
  *   manifests    BE64 manifest id -> wf_manifest_rec_t
- *   stream       firm id + BE64 seq -> wf_stream_msg_t
+ *   stream       firm id + BE64 seq -> wf_stream_rec_t followed by the used part
+ *                of the message's union; for notify a wf_stream_notify_t
+ *                naming its notice (stream.c)
+ *   notices      BE64 journal seq + BE32 index -> wf_notice_rec_t: the order
+ *                snapshot the notify messages of one resting-order event
+ *                share, with the count of those still stored
+ *   stream_floors 18-char firm id -> uint64_t: the seq of the firm's newest
+ *                message when retention trimmed its stream empty; at start a
+ *                firm's seq is the larger of it and its stream's last key
  *   config       "config" -> wf_config_t
  *   journal      BE64 seq -> wf_journal_rec_t
  *   licences     BE64 licence id -> wf_licence_rec_t ("next_licence" in meta)
@@ -41,11 +50,16 @@
 
 #include "engine.h"
 
-#define WF_SCHEMA_VERSION 6u /* 2: licences and lanes; 3: config co2_per_tkm, auctions;
+#define WF_SCHEMA_VERSION 7u /* 2: licences and lanes; 3: config co2_per_tkm, auctions;
                                  4: credit events, subscriptions, pushes, stream_keep_days;
                                  5: rate_per_s, rate_burst in the config;
                                  6: manifests with steps, stream manifest payload, chained
-                                 journal */
+                                 journal;
+                                 7: compact stream records (header + used union part;
+                                 notify as a small entry naming a shared notice in the
+                                 new table notices); a firm's seq lives in memory,
+                                 from its stream's last key and the new table
+                                 stream_floors at start, not in its firm record */
 #define WF_JOURNAL_FORMAT 2u /* 2: every entry carries its chain hash */
 #define WF_FIRM_ID_LEN 18 /* bytes of a firm id in keys (no NUL) */
 
@@ -60,6 +74,34 @@ typedef struct wf_journal_rec {
     wf_cmd_t cmd;
     uint8_t hash[32];
 } wf_journal_rec_t;
+
+/* A stream message as stored: this header, then the bytes of the
+ * message's union its type uses (a manifest's token up to its NUL), or for
+ * notify a wf_stream_notify_t. Firm and seq are the key's. */
+typedef struct wf_stream_rec {
+    uint8_t type;              /* wf_msg_type_t */
+    uint8_t reserved[7];
+    int64_t ts;
+} wf_stream_rec_t;
+
+/* The body of a stored notify: its subscription and distance, and the
+ * notice that holds the order snapshot. */
+typedef struct wf_stream_notify {
+    uint64_t notice;           /* the notice's key: journal seq ... */
+    uint32_t index;            /* ... and index */
+    uint32_t reserved;
+    uint64_t sub;
+    double km;
+} wf_stream_notify_t;
+
+/* A notice: the order as it rested when its notify messages were made,
+ * and how many of them are still stored (retention deletes it with the
+ * last). */
+typedef struct wf_notice_rec {
+    uint32_t refs;
+    uint32_t reserved;
+    wf_order_rec_t order;
+} wf_notice_rec_t;
 
 /* A credit event as stored. Expired events stay on disk (history) with
  * expired = 1 once their expiry timer has fired; only the others count. */
@@ -117,12 +159,13 @@ typedef struct wf_store_layout {
     uint32_t firm, order, match, manifest, stream, journal, config;
     uint32_t licence, lane;
     uint32_t credit, sub, push, push_entry;
+    uint32_t stream_notify, notice;
 } wf_store_layout_t;
 
 typedef struct wf_store {
     MDB_env *env;
     MDB_dbi meta, firms, firm_keys, orders, firm_orders, matches, manifests, stream, config,
-        journal, licences, lanes, auctions, credit, subs, pushes;
+        journal, licences, lanes, auctions, credit, subs, pushes, notices, stream_floors;
 } wf_store_t;
 
 /* Opens an existing database read-only (the daemon may be running: LMDB

@@ -98,35 +98,6 @@ wf_engine_next_timer(const wf_engine_t *self)
     return t ? t->due : INT64_MAX;
 }
 
-/* ---- stream messages from any part of the engine ---- */
-
-int
-wf_stream__put(wf_exec_t *x, MDB_txn *t, const char *firm, wf_stream_msg_t *msg)
-{
-    wf_firm_rec_t f;
-    int rc = wf_store__get(t, x->e->store.firms, firm, WF_FIRM_ID_LEN, &f, sizeof f);
-    if (rc != WF_OK)
-        return rc;
-    f.stream_seq++;
-    memcpy(msg->firm, f.id, sizeof msg->firm);
-    msg->seq = f.stream_seq;
-    msg->ts = x->now;
-    uint8_t key[WF_FIRM_ID_LEN + 8];
-    memcpy(key, f.id, WF_FIRM_ID_LEN);
-    wf_store__be64(key + WF_FIRM_ID_LEN, msg->seq);
-    rc = wf_store__put(t, x->e->store.stream, key, sizeof key, msg, sizeof *msg);
-    return rc == WF_OK ? wf_store__put_firm(t, &x->e->store, &f) : rc;
-}
-
-void
-wf_stream__publish(wf_engine_t *e, const wf_stream_msg_t *msg)
-{
-    wf_firm_rec_t *f = wf_firmtab__find(&e->firms, msg->firm);
-    if (f && msg->seq > f->stream_seq)
-        f->stream_seq = msg->seq;
-    *(wf_stream_msg_t *)wf_vec__push(&e->stream) = *msg;
-}
-
 /* ---- the tick ---- */
 
 struct wf_tick {

@@ -704,6 +704,39 @@ Test(engine, refuses_what_is_not_a_wufei_database)
     E = open_at(dir, 0);
 }
 
+/* A database of the previous schema (6: full stream records, no notices
+ * table) is refused by its version, with a sentence, before any table of
+ * this schema is looked for. */
+Test(engine, refuses_an_older_schema_by_its_version)
+{
+    wf_engine_destroy(&E);
+    MDB_env *env;
+    MDB_txn *t;
+    MDB_dbi meta, notices;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 24);
+    cr_assert_eq(mdb_env_open(env, dir, 0, 0600), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &t), 0);
+    cr_assert_eq(mdb_dbi_open(t, "meta", 0, &meta), 0);
+    cr_assert_eq(mdb_dbi_open(t, "notices", 0, &notices), 0);
+    cr_assert_eq(mdb_drop(t, notices, 1), 0);
+    wf_store_layout_t l;
+    MDB_val k = {6, "schema"}, v;
+    cr_assert_eq(mdb_get(t, meta, &k, &v), 0);
+    memcpy(&l, v.mv_data, sizeof l);
+    cr_assert_eq(l.version, WF_SCHEMA_VERSION);
+    l.version = 6;
+    v = (MDB_val){offsetof(wf_store_layout_t, stream_notify), &l}; /* 6's record was shorter */
+    cr_assert_eq(mdb_put(t, meta, &k, &v, 0), 0);
+    cr_assert_eq(mdb_txn_commit(t), 0);
+    mdb_env_close(env);
+    char err[256] = "";
+    wf_engine_opts_t o = {.dir = dir, .catalogue = WUFEI_CATALOGUE};
+    cr_assert_null(wf_engine_new(&o, err, sizeof err));
+    cr_assert(strstr(err, "schema version 6 but this wufei reads version 7"), "%s", err);
+    E = NULL;
+}
+
 /* A tiny map fills up: the command that does not fit answers E_FULL, the
  * ones acknowledged before survive, and a larger map lets posting resume. */
 /* A fresh directory: an existing one keeps the map size it was made with. */
