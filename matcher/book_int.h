@@ -1,6 +1,7 @@
 /* The book's private layout, shared by book.c (storage and indexes),
  * spatial.c (the per-code quadtrees) and match.c (the rule, ranking and
- * the best-first search). Not for use outside matcher/. */
+ * the best-first search). Not for use outside matcher/, but for tests
+ * that compare two books' indexes (wf_book__compare). */
 #ifndef WF_BOOK_INT_H
 #define WF_BOOK_INT_H
 
@@ -58,6 +59,10 @@ struct wf_book {
 
     book_scratch_t *scratch;
 
+    wf_order_t **loading;   /* between wf_book_load_begin and _end: the orders so far */
+    size_t nloading, loadcap;
+    bool is_loading;
+
     wf_book_level_t *levels;                /* [ncodes] */
     wf_book_level_t classes[WF_CLASS__COUNT];
 };
@@ -65,5 +70,12 @@ struct wf_book {
 /* The pos[] slot of o that records its place in the tree of catalogue id
  * key (an offer's code, or one of a demand's patterns). */
 uint32_t *book__pos(wf_order_t *o, int32_t key);
+
+/* Compares the indexes of two books holding the same orders: the same
+ * orders by id with the same fields and leaf slots, the same trees per side
+ * and code (spatial__compare), the same totals and versions, the same
+ * index memory. Returns 0 when equal, else nonzero with a sentence in why.
+ * For tests: the bulk-loaded book against one built order by order. */
+int wf_book__compare(const wf_book_t *a, const wf_book_t *b, char *why, size_t len);
 
 #endif

@@ -62,6 +62,15 @@ uint32_t spatial__tree(spatial_t *sp);
  * o's slot for key (book__pos) tracks where it is. */
 void spatial__insert(spatial_t *sp, uint32_t root, int32_t key, wf_order_t *o);
 
+/* Lists the n orders of o[] (increasing ids, each listed under key once)
+ * in the empty tree at root in one go: the tree, its leaves (entries in
+ * id order, the same room) and its aggregates come out as n calls of
+ * spatial__insert in that order would leave them, up to the sign of a zero
+ * bound (the search cannot tell them apart). Work: each entry is placed
+ * once per level it descends, at most SP_MAX_DEPTH, with no leaf grown or
+ * split on the way. */
+void spatial__build(spatial_t *sp, uint32_t root, int32_t key, wf_order_t *const *o, size_t n);
+
 /* Unlists o from the tree at root (as listed by spatial__insert). */
 void spatial__remove(spatial_t *sp, uint32_t root, int32_t key, wf_order_t *o);
 
@@ -70,5 +79,12 @@ void spatial__unit(double lat, double lon, double v[3]);
 
 /* Bytes the index holds beyond the orders themselves. */
 size_t spatial__bytes(const spatial_t *sp);
+
+/* Compares the trees at ra in a and rb in b: 0 when they have the same
+ * shape, counts, aggregates (float bounds compared by value), and leaves
+ * listing the same order ids in the same slots; otherwise nonzero, with
+ * what differs in why. For tests. */
+int spatial__compare(const spatial_t *a, uint32_t ra, const spatial_t *b, uint32_t rb, char *why,
+                     size_t len);
 
 #endif
