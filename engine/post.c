@@ -392,7 +392,7 @@ wf_order__take(wf_exec_t *x, MDB_txn *t, uint64_t id, int64_t qty, wf_order_rec_
     if (y->remaining == 0)
         y->state = WF_ORDER_FILLED;
     y->updated = x->now;
-    return wf_store__put(t, x->e->store.orders, key, 8, y, sizeof *y);
+    return wf_order__put(t, x->e, y, true);
 }
 
 /* Writes fill i: the resting order, the match, its manifest, the owner's
@@ -422,7 +422,7 @@ write_order(wf_exec_t *x, MDB_txn *t, const wf_order_rec_t *r)
     wf_store__be64(key, r->id);
     memcpy(fkey, r->firm, WF_FIRM_ID_LEN);
     memcpy(fkey + WF_FIRM_ID_LEN, key, 8);
-    int rc = wf_store__put(t, x->e->store.orders, key, 8, r, sizeof *r);
+    int rc = wf_order__put(t, x->e, r, false);
     if (rc == WF_OK)
         rc = wf_store__put(t, x->e->store.firm_orders, fkey, sizeof fkey, "", 0);
     return rc;

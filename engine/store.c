@@ -31,6 +31,7 @@ layout_now(void)
     l.sub = sizeof(wf_sub_rec_t);
     l.push = sizeof(wf_push_rec_t);
     l.push_entry = sizeof(wf_push_entry_t);
+    l.live = sizeof(wf_live_rec_t);
     return l;
 }
 
@@ -162,6 +163,7 @@ open_dbs(wf_store_t *s, MDB_txn *txn, unsigned flags)
         {"credit", offsetof(wf_store_t, credit)},
         {"subs", offsetof(wf_store_t, subs)},
         {"pushes", offsetof(wf_store_t, pushes)},
+        {"live", offsetof(wf_store_t, live)},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         int rc = mdb_dbi_open(txn, dbs[i].name, flags, (MDB_dbi *)((char *)s + dbs[i].off));
@@ -306,7 +308,7 @@ wf_store__open_readonly(wf_store_t *s, const char *dir, char *err, size_t errlen
     }
     int rc = mdb_env_create(&s->env);
     if (rc == 0)
-        rc = mdb_env_set_maxdbs(s->env, 16);
+        rc = mdb_env_set_maxdbs(s->env, 24);
     if (rc == 0)
         rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_RDONLY, 0600);
     if (rc != 0) {
