@@ -195,6 +195,7 @@ wf_book_destroy(wf_book_t **self_p)
     wf_free(self->scratch->allowed);
     wf_free(self->scratch);
     wf_free(self->loading);
+    wf_free(self->items);
     wf_free(self);
     *self_p = NULL;
 }
@@ -288,6 +289,7 @@ wf_book_load_begin(wf_book_t *self, size_t n)
     }
     self->loadcap = n ? n : 1024;
     self->loading = wf_realloc(self->loading, self->loadcap * sizeof *self->loading);
+    self->items = wf_realloc(self->items, self->loadcap * sizeof *self->items);
     self->nloading = 0;
     self->is_loading = true;
 }
@@ -302,7 +304,9 @@ wf_book_load_add(wf_book_t *self, const wf_order_t *in)
     if (self->nloading == self->loadcap) {
         self->loadcap *= 2;
         self->loading = wf_realloc(self->loading, self->loadcap * sizeof *self->loading);
+        self->items = wf_realloc(self->items, self->loadcap * sizeof *self->items);
     }
+    spatial__item(o, &self->items[self->nloading]);
     self->loading[self->nloading++] = o;
     self->count++;
     levels_move(self, o, 1, o->remaining);
@@ -329,8 +333,9 @@ wf_book_load_end(wf_book_t *self)
         hash_insert(self, all[i]);
 
     /* Group the listings by tree (offers at code c: tree c; demands at
-     * pattern p: tree ncodes + p), keeping id order within each, then
-     * build each tree in one pass. */
+     * pattern p: tree ncodes + p), keeping id order within each, as
+     * (order, listing) pairs; listing r is the r-th listed (order, pattern)
+     * in load order, whose leaf slot the build leaves in slots[r]. */
     size_t nt = 2 * self->ncodes;
     size_t *start = wf_calloc(nt + 1, sizeof *start);
     size_t nlist = 0;
@@ -347,36 +352,69 @@ wf_book_load_end(wf_book_t *self)
                 nlist++;
             }
     }
-    for (size_t t = 0; t < nt; t++)
+    size_t biggest = 0;
+    for (size_t t = 0; t < nt; t++) {
+        if (start[t + 1] > biggest)
+            biggest = start[t + 1];
         start[t + 1] += start[t];
-    wf_order_t **list = wf_malloc((nlist ? nlist : 1) * sizeof *list);
+    }
+    uint32_t (*list)[2] = wf_malloc((nlist ? nlist : 1) * sizeof *list);
+    uint32_t *slots = wf_malloc((nlist ? nlist : 1) * sizeof *slots);
     size_t *fill = wf_malloc((nt ? nt : 1) * sizeof *fill);
     memcpy(fill, start, nt * sizeof *fill);
+    assert(nlist <= UINT32_MAX);
+    uint32_t ref = 0;
+    for (size_t i = 0; i < n; i++) {
+        const wf_order_t *o = all[i];
+        if (o->side == WF_OFFER) {
+            size_t at = fill[o->code]++;
+            list[at][0] = (uint32_t)i;
+            list[at][1] = ref++;
+            continue;
+        }
+        for (unsigned k = 0; k < o->npatterns; k++)
+            if (o->pos[k] != BOOK_NOPOS) {
+                size_t at = fill[self->ncodes + (size_t)o->patterns[k]]++;
+                list[at][0] = (uint32_t)i;
+                list[at][1] = ref++;
+            }
+    }
+    sp_item_t *it = wf_malloc((biggest ? 2 * biggest : 1) * sizeof *it);
+    for (size_t t = 0; t < nt; t++) {
+        size_t a = start[t], m = start[t + 1] - a;
+        if (m == 0)
+            continue;
+        for (size_t j = 0; j < m; j++) {
+            it[j] = self->items[list[a + j][0]];
+            it[j].ref = list[a + j][1];
+        }
+        bool offers = t < self->ncodes;
+        int32_t key = (int32_t)(offers ? t : t - self->ncodes);
+        uint32_t root = tree_at(self, offers ? self->offer_tree : self->demand_tree, key);
+        spatial__build(&self->sp, root, it, it + m, m, slots);
+    }
+    /* The slots into the orders, in load order: the order the refs were made in. */
+    ref = 0;
     for (size_t i = 0; i < n; i++) {
         wf_order_t *o = all[i];
         if (o->side == WF_OFFER) {
-            list[fill[o->code]++] = o;
+            o->pos[0] = slots[ref++];
             continue;
         }
         for (unsigned k = 0; k < o->npatterns; k++)
             if (o->pos[k] != BOOK_NOPOS)
-                list[fill[self->ncodes + (size_t)o->patterns[k]]++] = o;
+                o->pos[k] = slots[ref++];
     }
-    for (size_t t = 0; t < nt; t++) {
-        size_t m = start[t + 1] - start[t];
-        if (m == 0)
-            continue;
-        bool offers = t < self->ncodes;
-        int32_t key = (int32_t)(offers ? t : t - self->ncodes);
-        uint32_t root = tree_at(self, offers ? self->offer_tree : self->demand_tree, key);
-        spatial__build(&self->sp, root, key, list + start[t], m);
-    }
+    wf_free(it);
+    wf_free(slots);
     wf_free(list);
     wf_free(fill);
     wf_free(start);
 
     wf_free(self->loading);
+    wf_free(self->items);
     self->loading = NULL;
+    self->items = NULL;
     self->nloading = self->loadcap = 0;
     self->is_loading = false;
 }

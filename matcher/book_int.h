@@ -60,6 +60,7 @@ struct wf_book {
     book_scratch_t *scratch;
 
     wf_order_t **loading;   /* between wf_book_load_begin and _end: the orders so far */
+    sp_item_t *items;       /*   and their leaf entries, made while the order is at hand */
     size_t nloading, loadcap;
     bool is_loading;
 

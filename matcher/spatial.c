@@ -442,12 +442,6 @@ spatial__remove(spatial_t *sp, uint32_t root, int32_t key, wf_order_t *o)
 
 /* ---- bulk build ----------------------------------------------------------- */
 
-/* An order waiting to be placed: its leaf entry and its point. */
-typedef struct sp_item {
-    sp_entry_t e;
-    double lat, lon;
-} sp_item_t;
-
 static bool
 items_one_point(const sp_item_t *it, size_t n)
 {
@@ -461,7 +455,7 @@ items_one_point(const sp_item_t *it, size_t n)
 /* Node i becomes the leaf of it[0..n), in that (id) order, with the room
  * leaf_push's doubling would have given it. */
 static void
-build_leaf(spatial_t *sp, uint32_t i, int32_t key, const sp_item_t *it, uint32_t n)
+build_leaf(spatial_t *sp, uint32_t i, const sp_item_t *it, uint32_t n, uint32_t *slots)
 {
     sp_node_t *nd = &sp->nodes[i];
     nd->count = n;
@@ -476,7 +470,7 @@ build_leaf(spatial_t *sp, uint32_t i, int32_t key, const sp_item_t *it, uint32_t
     sp->entry_bytes += cap * sizeof *nd->e;
     for (uint32_t k = 0; k < n; k++) {
         nd->e[k] = it[k].e;
-        *book__pos(it[k].e.o, key) = k;
+        slots[it[k].ref] = k;
         agg_add(nd, &it[k].e);
     }
 }
@@ -486,11 +480,11 @@ build_leaf(spatial_t *sp, uint32_t i, int32_t key, const sp_item_t *it, uint32_t
  * orders, not all on one point, not at SP_MAX_DEPTH), else four children
  * built the same way, each from a stable partition (tmp: room for n). */
 static void
-build_node(spatial_t *sp, uint32_t i, int32_t key, sp_item_t *it, sp_item_t *tmp, uint32_t n,
-           const double box[4], unsigned depth)
+build_node(spatial_t *sp, uint32_t i, sp_item_t *it, sp_item_t *tmp, uint32_t n,
+           const double box[4], unsigned depth, uint32_t *slots)
 {
     if (n <= SP_LEAF_CAP || depth >= SP_MAX_DEPTH || items_one_point(it, n)) {
-        build_leaf(sp, i, key, it, n);
+        build_leaf(sp, i, it, n, slots);
         return;
     }
     uint32_t c = quad_new(sp); /* moves the pool: indexes only from here */
@@ -512,28 +506,31 @@ build_node(spatial_t *sp, uint32_t i, int32_t key, sp_item_t *it, sp_item_t *tmp
     for (unsigned q = 0; q < 4; q++) {
         double b[4] = {q & 2 ? ml : box[0], q & 2 ? box[1] : ml,
                        q & 1 ? mo : box[2], q & 1 ? box[3] : mo};
-        build_node(sp, c + q, key, it + at[q], tmp, cnt[q], b, depth + 1);
+        build_node(sp, c + q, it + at[q], tmp, cnt[q], b, depth + 1, slots);
     }
     inner_recompute(sp, &sp->nodes[i]);
 }
 
 void
-spatial__build(spatial_t *sp, uint32_t root, int32_t key, wf_order_t *const *o, size_t n)
+spatial__item(wf_order_t *o, sp_item_t *it)
+{
+    entry_of(o, &it->e);
+    it->lat = o->lat;
+    it->lon = o->lon;
+    it->ref = 0;
+}
+
+void
+spatial__build(spatial_t *sp, uint32_t root, sp_item_t *it, sp_item_t *tmp, size_t n,
+               uint32_t *slots)
 {
     assert(sp->nodes[root].count == 0 && sp->nodes[root].child == SP_NONE);
     assert(n <= UINT32_MAX);
     if (n == 0)
         return;
-    sp_item_t *it = wf_malloc(2 * n * sizeof *it);
-    for (size_t k = 0; k < n; k++) {
-        entry_of(o[k], &it[k].e);
-        it[k].lat = o[k]->lat;
-        it[k].lon = o[k]->lon;
-    }
     double box[4];
     root_box(box);
-    build_node(sp, root, key, it, it + n, (uint32_t)n, box, 0);
-    wf_free(it);
+    build_node(sp, root, it, tmp, (uint32_t)n, box, 0, slots);
 }
 
 /* ---- comparing (tests) ---------------------------------------------------- */
