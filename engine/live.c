@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "wf_alloc.h"
 #include "wf_error.h"
 
 static bool
@@ -104,7 +105,8 @@ memo_find(code_memo_t *m, const wf_catalogue_t *cat, const char *code, size_t le
 /* Decodes a live record into o; WF_E_INTERNAL when it is malformed,
  * WF_E_NOTFOUND for an unknown firm, WF_E_CODE for an unknown code. */
 static int
-live_unpack(const wf_engine_t *e, code_memo_t *memo, uint64_t id, const MDB_val *v, wf_order_t *o)
+live_unpack(const wf_engine_t *e, const uint8_t *known, code_memo_t *memo, uint64_t id,
+            const MDB_val *v, wf_order_t *o)
 {
     wf_live_rec_t h;
     if (v->mv_size < sizeof h)
@@ -113,7 +115,7 @@ live_unpack(const wf_engine_t *e, code_memo_t *memo, uint64_t id, const MDB_val 
     if (h.codes_len != v->mv_size - sizeof h || h.ncodes < 1 || h.ncodes > WF_MAX_PATTERNS ||
         (h.side == WF_OFFER && h.ncodes != 1) || (h.side != WF_OFFER && h.side != WF_DEMAND))
         return WF_E_INTERNAL;
-    if (h.firm >= e->firms.cap || !e->firms.recs[h.firm].id[0])
+    if (h.firm >= e->firms.cap || !known[h.firm])
         return WF_E_NOTFOUND;
     memset(o, 0, sizeof *o);
     o->id = id;
@@ -165,12 +167,18 @@ wf_live__load(wf_engine_t *e, MDB_txn *txn, char *err, size_t errlen)
     memset(&memo, 0, sizeof memo);
     for (unsigned i = 0; i < 8; i++)
         memo.id[i] = -1;
+    /* Which firm numbers are taken, in a byte each: the firm records
+     * themselves are too big to stay in cache while a million orders are
+     * read. */
+    uint8_t *known = wf_calloc(e->firms.cap ? e->firms.cap : 1, 1);
+    for (uint32_t n = 0; n < e->firms.cap; n++)
+        known[n] = e->firms.recs[n].id[0] != 0;
     wf_book_load_begin(e->book, st.ms_entries);
     MDB_val k, v;
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         wf_order_t o;
         uint64_t id = k.mv_size == 8 ? wf_store__from_be64(k.mv_data) : 0;
-        int urc = id ? live_unpack(e, &memo, id, &v, &o) : WF_E_INTERNAL;
+        int urc = id ? live_unpack(e, known, &memo, id, &v, &o) : WF_E_INTERNAL;
         if (urc != WF_OK) {
             if (urc == WF_E_INTERNAL)
                 snprintf(err, errlen, "corrupt live order record %llu (%zu bytes)",
@@ -187,6 +195,7 @@ wf_live__load(wf_engine_t *e, MDB_txn *txn, char *err, size_t errlen)
                                                      .kind = WF_TIMER_ORDER_EXPIRY, .ref = o.id});
     }
     mdb_cursor_close(c);
+    wf_free(known);
     wf_book_load_end(e->book); /* a whole book even on failure, so it can be destroyed */
     if (rc == MDB_NOTFOUND)
         return WF_OK;

@@ -329,9 +329,6 @@ wf_book_load_end(wf_book_t *self)
         self->buckets = wf_calloc(nb, sizeof *self->buckets);
         self->nbuckets = nb;
     }
-    for (size_t i = 0; i < n; i++)
-        hash_insert(self, all[i]);
-
     /* Group the listings by tree (offers at code c: tree c; demands at
      * pattern p: tree ncodes + p), keeping id order within each, as
      * (order, listing) pairs; listing r is the r-th listed (order, pattern)
@@ -393,10 +390,12 @@ wf_book_load_end(wf_book_t *self)
         uint32_t root = tree_at(self, offers ? self->offer_tree : self->demand_tree, key);
         spatial__build(&self->sp, root, it, it + m, m, slots);
     }
-    /* The slots into the orders, in load order: the order the refs were made in. */
+    /* The slots into the orders and the orders into the id hash, in load
+     * order (the order the refs were made in): one visit per order. */
     ref = 0;
     for (size_t i = 0; i < n; i++) {
         wf_order_t *o = all[i];
+        hash_insert(self, o);
         if (o->side == WF_OFFER) {
             o->pos[0] = slots[ref++];
             continue;
