@@ -9,6 +9,7 @@
  * into the book with the matcher's bulk loader. */
 #include "engine_int.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,7 +58,8 @@ live_pack(const wf_order_rec_t *r, uint32_t firm, uint8_t *buf)
 }
 
 int
-wf_order__put(MDB_txn *t, const wf_engine_t *e, const wf_order_rec_t *r, bool was_live)
+wf_order__put(MDB_txn *t, const wf_engine_t *e, const wf_order_rec_t *r, uint32_t firm,
+              bool was_live)
 {
     uint8_t key[8];
     wf_store__be64(key, r->id);
@@ -66,11 +68,9 @@ wf_order__put(MDB_txn *t, const wf_engine_t *e, const wf_order_rec_t *r, bool wa
         return rc;
     if (!rec_live(r))
         return was_live ? wf_store__del(t, e->store.live, key, 8) : WF_OK;
-    const wf_firm_rec_t *f = wf_firmtab__find(&e->firms, r->firm);
-    if (!f)
-        return WF_E_INTERNAL;
+    assert(firm < e->firms.cap && strncmp(e->firms.recs[firm].id, r->firm, WF_FIRM_LEN) == 0);
     uint8_t buf[WF_LIVE_MAX];
-    MDB_val k = {8, key}, v = {live_pack(r, f->number, buf), buf};
+    MDB_val k = {8, key}, v = {live_pack(r, firm, buf), buf};
     /* A new order has the highest id yet: appending fills the table's
      * pages instead of splitting them in half. */
     int mrc = was_live ? MDB_KEYEXIST : mdb_put(t, e->store.live, &k, &v, MDB_APPEND);

@@ -68,7 +68,7 @@ wf_op__cancel(wf_exec_t *x)
     rc = wf_exec__begin(x, &child);
     if (rc != WF_OK)
         return rc;
-    rc = wf_order__put(child, x->e, &r, true);
+    rc = wf_order__put(child, x->e, &r, o->firm, true);
     if (rc == WF_OK)
         rc = wf_exec__journal(x, child);
     rc = wf_exec__end(x, child, rc);
