@@ -79,6 +79,39 @@ wf_order__put(MDB_txn *t, const wf_engine_t *e, const wf_order_rec_t *r, uint32_
     return wf_store__err(mrc);
 }
 
+int
+wf_live__rebuild(MDB_txn *txn, const wf_store_t *s)
+{
+    MDB_cursor *c;
+    int rc = mdb_cursor_open(txn, s->orders, &c);
+    if (rc != 0)
+        return wf_store__err(rc);
+    MDB_val k, v;
+    int err = WF_OK;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && err == WF_OK;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        wf_order_rec_t r;
+        wf_firm_rec_t f;
+        if (v.mv_size != sizeof r || k.mv_size != 8) {
+            err = WF_E_INTERNAL;
+            break;
+        }
+        memcpy(&r, v.mv_data, sizeof r);
+        if (!rec_live(&r))
+            continue;
+        err = wf_store__get(txn, s->firms, r.firm, WF_FIRM_ID_LEN, &f, sizeof f);
+        if (err != WF_OK)
+            break;
+        uint8_t buf[WF_LIVE_MAX];
+        MDB_val lk = {8, k.mv_data}, lv = {live_pack(&r, f.number, buf), buf};
+        err = wf_store__err(mdb_put(txn, s->live, &lk, &lv, MDB_APPEND));
+    }
+    mdb_cursor_close(c);
+    if (err != WF_OK)
+        return err == WF_E_NOTFOUND ? WF_E_INTERNAL : err;
+    return rc == MDB_NOTFOUND ? WF_OK : wf_store__err(rc);
+}
+
 /* Small memo of the code strings seen last, so that the catalogue's hash
  * is not asked once per order for the same few codes. */
 typedef struct code_memo {

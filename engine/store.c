@@ -163,7 +163,6 @@ open_dbs(wf_store_t *s, MDB_txn *txn, unsigned flags)
         {"credit", offsetof(wf_store_t, credit)},
         {"subs", offsetof(wf_store_t, subs)},
         {"pushes", offsetof(wf_store_t, pushes)},
-        {"live", offsetof(wf_store_t, live)},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         int rc = mdb_dbi_open(txn, dbs[i].name, flags, (MDB_dbi *)((char *)s + dbs[i].off));
@@ -173,10 +172,24 @@ open_dbs(wf_store_t *s, MDB_txn *txn, unsigned flags)
     return 0;
 }
 
+/* Schema 6 differs from 7 only by the live table: a writable open
+ * builds it from the orders table (wf_live__rebuild) and rewrites the
+ * schema record, in the open's transaction. True when have is schema 6 of
+ * this build's record layouts. */
+static bool
+upgradable(const wf_store_layout_t *have, size_t have_len, const wf_store_layout_t *want)
+{
+    wf_store_layout_t old = *want;
+    old.version = 6;
+    return have->version == 6 && have_len == offsetof(wf_store_layout_t, live) &&
+           memcmp(have, &old, offsetof(wf_store_layout_t, live)) == 0;
+}
+
 /* Checks the schema record of an existing database, or writes it into a
- * fresh one (whose main database is empty). */
+ * fresh one (whose main database is empty); upgrades schema 6 when
+ * writable. */
 static int
-check_schema(wf_store_t *s, MDB_txn *txn, const char *dir, bool *fresh, char *err,
+check_schema(wf_store_t *s, MDB_txn *txn, const char *dir, bool writable, bool *fresh, char *err,
              size_t errlen)
 {
     MDB_stat st;
@@ -198,6 +211,13 @@ check_schema(wf_store_t *s, MDB_txn *txn, const char *dir, bool *fresh, char *er
         snprintf(err, errlen, "%s: cannot open tables: %s", dir, mdb_strerror(rc));
         return wf_store__err(rc);
     }
+    /* the live table came with schema 7: created here for a fresh or an
+     * upgraded database, missing (s->live 0) in an older one opened read-only */
+    rc = mdb_dbi_open(txn, "live", writable ? MDB_CREATE : 0, &s->live);
+    if (rc != 0 && !(rc == MDB_NOTFOUND && !writable)) {
+        snprintf(err, errlen, "%s: cannot open tables: %s", dir, mdb_strerror(rc));
+        return wf_store__err(rc);
+    }
     wf_store_layout_t want = layout_now(), have;
     if (*fresh) {
         rc = wf_store__put(txn, s->meta, "schema", 6, &want, sizeof want);
@@ -214,6 +234,20 @@ check_schema(wf_store_t *s, MDB_txn *txn, const char *dir, bool *fresh, char *er
         return WF_E_FIELD;
     }
     memcpy(&have, v.mv_data, v.mv_size < sizeof have ? v.mv_size : sizeof have);
+    if (writable && upgradable(&have, v.mv_size, &want)) {
+        rc = wf_live__rebuild(txn, s);
+        if (rc == WF_OK)
+            rc = wf_store__put(txn, s->meta, "schema", 6, &want, sizeof want);
+        if (rc != WF_OK)
+            snprintf(err, errlen, "%s: cannot upgrade schema 6 to %u (the live table): %s", dir,
+                     want.version, wf_strerror(rc));
+        return rc;
+    }
+    if (upgradable(&have, v.mv_size, &want)) {
+        snprintf(err, errlen, "%s has schema version 6; start wufeid on it once to upgrade it to %u",
+                 dir, want.version);
+        return WF_E_FIELD;
+    }
     if (have.version != want.version) {
         snprintf(err, errlen,
                  "%s has schema version %u but this wufei reads version %u; "
@@ -279,7 +313,7 @@ wf_store__open(wf_store_t *s, const char *dir, size_t map_size, bool no_sync, bo
         }
     }
     if (rc == WF_OK)
-        rc = check_schema(s, txn, dir, fresh, err, errlen);
+        rc = check_schema(s, txn, dir, true, fresh, err, errlen);
     if (rc == WF_OK) {
         int mrc = mdb_txn_commit(txn);
         txn = NULL;
@@ -324,7 +358,7 @@ wf_store__open_readonly(wf_store_t *s, const char *dir, char *err, size_t errlen
         return WF_E_INTERNAL;
     }
     bool fresh = false;
-    rc = check_schema(s, txn, dir, &fresh, err, errlen);
+    rc = check_schema(s, txn, dir, false, &fresh, err, errlen);
     if (rc == WF_OK && fresh) {
         snprintf(err, errlen, "%s is an empty database", dir);
         rc = WF_E_NOTFOUND;

@@ -51,7 +51,8 @@
                                  5: rate_per_s, rate_burst in the config;
                                  6: manifests with steps, stream manifest payload, chained
                                  journal;
-                                 7: the live table (wf_live_rec_t) */
+                                 7: the live table (wf_live_rec_t); a writable open
+                                    upgrades a schema 6 database in place */
 #define WF_JOURNAL_FORMAT 2u /* 2: every entry carries its chain hash */
 #define WF_FIRM_ID_LEN 18 /* bytes of a firm id in keys (no NUL) */
 
@@ -153,6 +154,11 @@ typedef struct wf_store {
     MDB_dbi meta, firms, firm_keys, orders, firm_orders, matches, manifests, stream, config,
         journal, licences, lanes, auctions, credit, subs, pushes, live;
 } wf_store_t;
+
+/* Fills the (empty) live table from the orders table: every live order
+ * record, its owner's number read from firms. For the upgrade from schema
+ * 6 (store.c). */
+int wf_live__rebuild(MDB_txn *txn, const wf_store_t *s);
 
 /* Opens an existing database read-only (the daemon may be running: LMDB
  * readers do not block its writer) and checks its schema. For audit and

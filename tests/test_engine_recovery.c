@@ -9,7 +9,8 @@
  * rebuilt book equals, node by node, the book wf_book_add makes of the
  * same records in id order (the old start); and a stream of probe orders
  * plans the same fills on the rebuilt book as on the book before the
- * restart. */
+ * restart. Also: a corrupt live record is refused, and a schema 6 database
+ * (before the live table) is upgraded by the first writable open. */
 #include "engine/engine_int.h"
 #include "engine_fixture.h"
 #include "matcher/book_int.h"
@@ -274,4 +275,63 @@ Test(engine_recovery, corrupt_live_record_is_refused)
     E = wf_engine_new(&o, err, sizeof err);
     cr_assert_null(E);
     cr_assert(strstr(err, "corrupt live order record"), "%s", err);
+}
+
+/* A schema 6 database (no live table) is upgraded in place by the first
+ * writable open, and refused with a sentence by a read-only one. */
+Test(engine_recovery, upgrades_schema_6)
+{
+    trade(400);
+    size_t resting = wf_book_count(wf_engine_book(E));
+    cr_assert_gt(resting, 10);
+    wf_engine_destroy(&E);
+    /* make it schema 6: drop the live table, write the old schema record */
+    MDB_env *env;
+    MDB_txn *t;
+    MDB_dbi meta, live;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 24);
+    cr_assert_eq(mdb_env_open(env, dir, 0, 0600), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &t), 0);
+    cr_assert_eq(mdb_dbi_open(t, "meta", 0, &meta), 0);
+    cr_assert_eq(mdb_dbi_open(t, "live", 0, &live), 0);
+    cr_assert_eq(mdb_drop(t, live, 1), 0);
+    MDB_val k = {6, "schema"}, v;
+    cr_assert_eq(mdb_get(t, meta, &k, &v), 0);
+    wf_store_layout_t l;
+    cr_assert_eq(v.mv_size, sizeof l);
+    memcpy(&l, v.mv_data, sizeof l);
+    l.version = 6;
+    l.live = 0;
+    v = (MDB_val){offsetof(wf_store_layout_t, live), &l};
+    cr_assert_eq(mdb_put(t, meta, &k, &v, 0), 0);
+    cr_assert_eq(mdb_txn_commit(t), 0);
+    mdb_env_close(env);
+
+    wf_store_t s;
+    char err[256] = "";
+    cr_assert_eq(wf_store__open_readonly(&s, dir, err, sizeof err), WF_E_FIELD);
+    cr_assert(strstr(err, "schema version 6; start wufeid on it once"), "%s", err);
+
+    E = open_at(dir, 0);
+    cr_assert_eq(wf_book_count(wf_engine_book(E)), resting);
+    static wf_order_t want[4000];
+    cr_assert_eq(mdb_txn_begin(E->store.env, NULL, MDB_RDONLY, &t), 0);
+    size_t n = live_records(E, t, want, 4000);
+    MDB_stat st;
+    cr_assert_eq(mdb_stat(t, E->store.live, &st), 0);
+    cr_assert_eq(wf_store__get(t, E->store.meta, "schema", 6, &l, sizeof l), WF_OK);
+    mdb_txn_abort(t);
+    cr_assert_eq(l.version, WF_SCHEMA_VERSION);
+    cr_assert_eq(st.ms_entries, n);
+    cr_assert_eq(n, resting);
+    wf_book_t *old = wf_book_new(wf_engine_catalogue(E));
+    for (size_t i = 0; i < n; i++)
+        wf_book_add(old, &want[i]);
+    char why[256] = "";
+    cr_assert_eq(wf_book__compare(wf_engine_book(E), old, why, sizeof why), 0, "%s", why);
+    wf_book_destroy(&old);
+    /* and the read-only open takes it now */
+    cr_assert_eq(wf_store__open_readonly(&s, dir, err, sizeof err), WF_OK, "%s", err);
+    wf_store__close(&s);
 }
