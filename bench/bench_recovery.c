@@ -497,7 +497,9 @@ main(int argc, char **argv)
     long rss1 = status_kb(getpid(), "VmRSS");
     size_t book = wf_book_count(wf_engine_book(e));
     wf_engine_destroy(&e);
-    double heap_bpo = (double)(m1.uordblks - m0.uordblks) / (double)book;
+    /* in-use heap chunks plus mmapped ones (the book's pool is one) */
+    double heap_bpo = ((double)m1.uordblks + (double)m1.hblkhd - (double)m0.uordblks - (double)m0.hblkhd) /
+                      (double)book;
     printf("\nwf_engine_new: %.3f s for %zu resting orders; heap +%.0f B/order, RSS +%.1f MiB\n", engine_s, book,
            heap_bpo, (rss1 - rss0) / 1024.0);
     bool pass = ping_med < 2.0;

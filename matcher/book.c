@@ -145,6 +145,17 @@ rehash(wf_book_t *self)
 
 /* ---- pool --------------------------------------------------------------- */
 
+/* Chunk c (BOOK_CHUNK orders, listed in chunks[] already) into the free
+ * list, its first slot on top. */
+static void
+pool_free_chunk(wf_book_t *self, wf_order_t *c)
+{
+    for (size_t i = BOOK_CHUNK; i-- > 0;) {
+        c[i].hnext = self->free;
+        self->free = &c[i];
+    }
+}
+
 /* Slow path: one more chunk of free slots. */
 static void __attribute__((noinline))
 pool_grow(wf_book_t *self)
@@ -152,11 +163,9 @@ pool_grow(wf_book_t *self)
     self->chunks = wf_realloc(self->chunks, (self->nchunks + 1) * sizeof *self->chunks);
     wf_order_t *c = wf_malloc(BOOK_CHUNK * sizeof *c);
     self->chunks[self->nchunks++] = c;
-    for (size_t i = BOOK_CHUNK; i-- > 0;) {
-        c[i].hnext = self->free;
-        self->free = &c[i];
-    }
+    pool_free_chunk(self, c);
 }
+
 
 /* ---- public ------------------------------------------------------------- */
 
@@ -187,8 +196,9 @@ wf_book_destroy(wf_book_t **self_p)
     wf_free(self->pre_end);
     wf_free(self->levels);
     wf_free(self->buckets);
-    for (size_t c = 0; c < self->nchunks; c++)
+    for (size_t c = self->nslab; c < self->nchunks; c++)
         wf_free(self->chunks[c]);
+    wf_free(self->slab);
     wf_free(self->chunks);
     wf_free(self->scratch->cand);
     wf_free(self->scratch->heap);
@@ -281,11 +291,19 @@ wf_book_load_begin(wf_book_t *self, size_t n)
            "bulk loading needs a new book");
     if (wf_catalogue_count(self->cat) != self->ncodes)
         build_tree(self);
+    /* The whole pool in one block of huge pages where the system has
+     * them: a million orders are 240 MB that would otherwise fault in 4 KiB
+     * at a time; its chunks are chunks like any other, only freed as one. */
     size_t chunks = (n + BOOK_CHUNK - 1) / BOOK_CHUNK;
-    if (chunks > self->nchunks) { /* one resize of the chunk list, then the chunks */
+    if (chunks > 0) {
         self->chunks = wf_realloc(self->chunks, chunks * sizeof *self->chunks);
-        while (self->nchunks < chunks)
-            pool_grow(self);
+        self->slab = wf_malloc_huge(chunks * BOOK_CHUNK * sizeof *self->slab);
+        self->nslab = chunks;
+        for (size_t k = chunks; k-- > 0;) { /* chunk 0's first slot on top */
+            self->chunks[k] = self->slab + k * BOOK_CHUNK;
+            pool_free_chunk(self, self->chunks[k]);
+        }
+        self->nchunks = chunks;
     }
     self->loadcap = n ? n : 1024;
     self->loading = wf_realloc(self->loading, self->loadcap * sizeof *self->loading);

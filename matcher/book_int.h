@@ -55,6 +55,8 @@ struct wf_book {
 
     wf_order_t **chunks;    /* the pool: BOOK_CHUNK orders each, never moved */
     size_t nchunks;
+    wf_order_t *slab;       /* the first nslab chunks, in one block (bulk loading) */
+    size_t nslab;
     wf_order_t *free;       /* free slots, chained through hnext */
 
     book_scratch_t *scratch;
