@@ -166,7 +166,6 @@ pool_grow(wf_book_t *self)
     pool_free_chunk(self, c);
 }
 
-
 /* ---- public ------------------------------------------------------------- */
 
 wf_book_t *
@@ -293,9 +292,10 @@ wf_book_load_begin(wf_book_t *self, size_t n)
         build_tree(self);
     /* The whole pool in one block of huge pages where the system has
      * them: a million orders are 240 MB that would otherwise fault in 4 KiB
-     * at a time; its chunks are chunks like any other, only freed as one. */
+     * at a time; its chunks are chunks like any other, only freed as one.
+     * A small book (under one huge page) grows chunk by chunk as usual. */
     size_t chunks = (n + BOOK_CHUNK - 1) / BOOK_CHUNK;
-    if (chunks > 0) {
+    if (chunks * BOOK_CHUNK * sizeof(wf_order_t) >= ((size_t)2 << 20)) {
         self->chunks = wf_realloc(self->chunks, chunks * sizeof *self->chunks);
         self->slab = wf_malloc_huge(chunks * BOOK_CHUNK * sizeof *self->slab);
         self->nslab = chunks;
