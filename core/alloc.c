@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static void
 oom(size_t n)
@@ -37,6 +38,20 @@ wf_realloc(void *p, size_t n)
     if (!q)
         oom(n);
     return q;
+}
+
+void *
+wf_malloc_huge(size_t n)
+{
+    size_t align = (size_t)2 << 20;
+    n = (n + align - 1) / align * align;
+    void *p = NULL;
+    if (posix_memalign(&p, align, n ? n : align) != 0)
+        oom(n);
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, n, MADV_HUGEPAGE); /* a hint: without it, ordinary pages */
+#endif
+    return p;
 }
 
 char *

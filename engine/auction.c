@@ -70,9 +70,9 @@ wf_eplan__write(wf_exec_t *x, MDB_txn *t, wf_eplan_t *p, uint64_t *next_match)
             wf_licence__use(e, d->firm, o->firm, o->code, q, x->now);
         }
         wf_order_rec_t orec, drec;
-        int rc = wf_order__take(x, t, o->id, q, &orec);
+        int rc = wf_order__take(x, t, o, q, &orec);
         if (rc == WF_OK)
-            rc = wf_order__take(x, t, d->id, q, &drec);
+            rc = wf_order__take(x, t, d, q, &drec);
         if (rc != WF_OK)
             return rc;
         const wf_firm_rec_t *prod = wf_firmtab__find(&e->firms, orec.firm);

@@ -205,44 +205,6 @@ load_firms(wf_engine_t *e, MDB_txn *txn, char *err, size_t errlen)
 }
 
 static int
-load_book(wf_engine_t *e, MDB_txn *txn, char *err, size_t errlen)
-{
-    MDB_cursor *c;
-    int rc = mdb_cursor_open(txn, e->store.orders, &c);
-    if (rc != 0)
-        return wf_store__err(rc);
-    MDB_val k, v;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        wf_order_rec_t r;
-        wf_order_t o;
-        if (v.mv_size != sizeof r) {
-            snprintf(err, errlen, "corrupt order record (%zu bytes)", v.mv_size);
-            rc = -1;
-            break;
-        }
-        memcpy(&r, v.mv_data, sizeof r);
-        if (r.state != WF_ORDER_LIVE || r.remaining <= 0)
-            continue;
-        if (wf_order__from_rec(e, &r, &o) != WF_OK) {
-            char id[WF_OID_LEN];
-            wf_order__id(id, &r);
-            snprintf(err, errlen, "live order %s names a firm or code this engine does not know "
-                     "(was the catalogue changed?)", id);
-            rc = -1;
-            break;
-        }
-        wf_book_add(e->book, &o);
-        if (o.expires)
-            wf_timers__add(&e->timers, &(wf_timer_t){.due = o.expires,
-                                                     .kind = WF_TIMER_ORDER_EXPIRY, .ref = o.id});
-    }
-    mdb_cursor_close(c);
-    if (rc == MDB_NOTFOUND)
-        return WF_OK;
-    return rc == -1 ? WF_E_INTERNAL : wf_store__err(rc);
-}
-
-static int
 load_counters(wf_engine_t *e, MDB_txn *txn)
 {
     int rc = wf_store__meta_get(txn, &e->store, "next_order", &e->next_order);
@@ -282,7 +244,7 @@ load_state(wf_engine_t *e, char *err, size_t errlen)
     if (rc == WF_OK)
         rc = wf_licence__load(e, txn, err, errlen);
     if (rc == WF_OK)
-        rc = load_book(e, txn, err, errlen);
+        rc = wf_live__load(e, txn, err, errlen);
     if (rc == WF_OK && (rc = wf_auction__load(e, txn)) != WF_OK)
         snprintf(err, errlen, "cannot load the call auctions (was the catalogue changed?)");
     if (rc == WF_OK && (rc = wf_manifest__timers(e, txn)) != WF_OK)

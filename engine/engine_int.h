@@ -295,9 +295,9 @@ void wf_match__msg(wf_stream_msg_t *s, const wf_match_rec_t *m, uint8_t side,
 /* Queues m's public feed message and starts the age timer of the
  * manifest m opened (after the commit). */
 void wf_match__feed(wf_engine_t *e, const wf_match_rec_t *m);
-/* Takes qty off the live order id in t; *y is its record afterwards.
- * WF_E_INTERNAL (reply failed) when the store disagrees. */
-int wf_order__take(wf_exec_t *x, MDB_txn *t, uint64_t id, int64_t qty, wf_order_rec_t *y);
+/* Takes qty off resting order o (in the book) in t; *y is its record
+ * afterwards. WF_E_INTERNAL (reply failed) when the store disagrees. */
+int wf_order__take(wf_exec_t *x, MDB_txn *t, const wf_order_t *o, int64_t qty, wf_order_rec_t *y);
 
 /* ---- call auctions and the optimiser (auction.c, optimize.c) ---- */
 
@@ -528,6 +528,17 @@ int wf_manifest__timers(wf_engine_t *e, MDB_txn *txn);
 wf_rules_t wf_config__rules(const wf_config_t *c);
 /* A stored order as the book holds it; WF_E_CODE when a code is unknown. */
 int wf_order__from_rec(const wf_engine_t *e, const wf_order_rec_t *r, wf_order_t *o);
+/* Writes order record r in t and keeps the live table in step (live.c):
+ * a live record (state live, remaining > 0) is put there as well, and
+ * deleted from it when was_live (the order rested before this write) and
+ * it is live no longer. firm is the number of r's firm (the caller has it
+ * at hand: the poster's, or the book order's). Every write of an order
+ * record goes through here. Returns WF_OK or a store error. */
+int wf_order__put(MDB_txn *t, const wf_engine_t *e, const wf_order_rec_t *r, uint32_t firm,
+                  bool was_live);
+/* Rebuilds the book (empty, new) from the live table in txn with the
+ * matcher's bulk loader, and arms the orders' expiry timers. */
+int wf_live__load(wf_engine_t *e, MDB_txn *txn, char *err, size_t errlen);
 /* "O12" or "D12" for an order. */
 void wf_order__id(char out[WF_OID_LEN], const wf_order_rec_t *r);
 

@@ -68,9 +68,7 @@ wf_op__cancel(wf_exec_t *x)
     rc = wf_exec__begin(x, &child);
     if (rc != WF_OK)
         return rc;
-    uint8_t key[8];
-    wf_store__be64(key, r.id);
-    rc = wf_store__put(child, x->e->store.orders, key, 8, &r, sizeof r);
+    rc = wf_order__put(child, x->e, &r, o->firm, true);
     if (rc == WF_OK)
         rc = wf_exec__journal(x, child);
     rc = wf_exec__end(x, child, rc);

@@ -345,8 +345,9 @@ wf_match__msg(wf_stream_msg_t *s, const wf_match_rec_t *m, uint8_t side,
 }
 
 int
-wf_order__take(wf_exec_t *x, MDB_txn *t, uint64_t id, int64_t qty, wf_order_rec_t *y)
+wf_order__take(wf_exec_t *x, MDB_txn *t, const wf_order_t *o, int64_t qty, wf_order_rec_t *y)
 {
+    uint64_t id = o->id;
     uint8_t key[8];
     wf_store__be64(key, id);
     int rc = wf_store__get(t, x->e->store.orders, key, 8, y, sizeof *y);
@@ -357,7 +358,7 @@ wf_order__take(wf_exec_t *x, MDB_txn *t, uint64_t id, int64_t qty, wf_order_rec_
     if (y->remaining == 0)
         y->state = WF_ORDER_FILLED;
     y->updated = x->now;
-    return wf_store__put(t, x->e->store.orders, key, 8, y, sizeof *y);
+    return wf_order__put(t, x->e, y, o->firm, true);
 }
 
 /* Writes fill i: the resting order, the match, its manifest, the owner's
@@ -367,7 +368,7 @@ write_fill(wf_exec_t *x, MDB_txn *t, struct wf_post_plan *pl, size_t i)
 {
     const wf_fill_t *f = &pl->fills[i];
     wf_order_rec_t *y = &pl->resting[i];
-    int rc = wf_order__take(x, t, f->resting->id, f->qty, y);
+    int rc = wf_order__take(x, t, f->resting, f->qty, y);
     if (rc != WF_OK)
         return rc;
     const wf_firm_rec_t *owner = wf_firmtab__find(&x->e->firms, y->firm);
@@ -389,7 +390,7 @@ write_order(wf_exec_t *x, MDB_txn *t, const wf_order_rec_t *r)
     wf_store__be64(key, r->id);
     memcpy(fkey, r->firm, WF_FIRM_ID_LEN);
     memcpy(fkey + WF_FIRM_ID_LEN, key, 8);
-    int rc = wf_store__put(t, x->e->store.orders, key, 8, r, sizeof *r);
+    int rc = wf_order__put(t, x->e, r, x->as->number, false);
     if (rc == WF_OK)
         rc = wf_store__put(t, x->e->store.firm_orders, fkey, sizeof fkey, "", 0);
     return rc;

@@ -33,6 +33,7 @@ layout_now(void)
     l.push_entry = sizeof(wf_push_entry_t);
     l.stream_notify = sizeof(wf_stream_notify_t);
     l.notice = sizeof(wf_notice_rec_t);
+    l.live = sizeof(wf_live_rec_t);
     return l;
 }
 
@@ -166,6 +167,7 @@ open_dbs(wf_store_t *s, MDB_txn *txn, unsigned flags)
         {"pushes", offsetof(wf_store_t, pushes)},
         {"notices", offsetof(wf_store_t, notices)},
         {"stream_floors", offsetof(wf_store_t, stream_floors)},
+        {"live", offsetof(wf_store_t, live)},
     };
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         int rc = mdb_dbi_open(txn, dbs[i].name, flags, (MDB_dbi *)((char *)s + dbs[i].off));
@@ -178,8 +180,7 @@ open_dbs(wf_store_t *s, MDB_txn *txn, unsigned flags)
 /* Checks the schema record of an existing database, or writes it into a
  * fresh one (whose main database is empty). */
 static int
-check_schema(wf_store_t *s, MDB_txn *txn, const char *dir, bool *fresh, char *err,
-             size_t errlen)
+check_schema(wf_store_t *s, MDB_txn *txn, const char *dir, bool *fresh, char *err, size_t errlen)
 {
     MDB_stat st;
     MDB_dbi main_db;

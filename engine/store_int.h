@@ -17,6 +17,11 @@
  *                firm's seq is stream state, kept in memory, see stream.c)
  *   firm_keys    40-char z85 key -> 18-char firm id
  *   orders       BE64 order id -> wf_order_rec_t
+ *   live         BE64 order id -> wf_live_rec_t and its codes: the orders that
+ *                rest in the book (state live, remaining > 0) and nothing else,
+ *                compact, so that a start reads them without the history
+ *                (wf_order__put keeps it beside orders; not in the state hash,
+ *                it follows from orders)
  *   firm_orders  firm id + BE64 order id -> empty (a firm's orders)
  *   matches      BE64 match id -> wf_match_rec_t
  *   manifests    BE64 manifest id -> wf_manifest_rec_t
@@ -59,7 +64,9 @@
                                  notify as a small entry naming a shared notice in the
                                  new table notices); a firm's seq lives in memory,
                                  from its stream's last key and the new table
-                                 stream_floors at start, not in its firm record */
+                                 stream_floors at start, not in its firm record;
+                                 the live table (wf_live_rec_t): the resting orders,
+                                 compact, read at start */
 #define WF_JOURNAL_FORMAT 2u /* 2: every entry carries its chain hash */
 #define WF_FIRM_ID_LEN 18 /* bytes of a firm id in keys (no NUL) */
 
@@ -143,6 +150,28 @@ typedef struct wf_push_entry {
     double km;
 } wf_push_entry_t;
 
+/* A resting order as the live table keeps it: what the book indexes, with
+ * the owner by firm number (numbers are never reused) and the codes as
+ * ncodes NUL-terminated strings right after the header (an offer: its
+ * code; a demand: its patterns), codes_len bytes in all, so that the
+ * record stays near 100 bytes where wf_order_rec_t has 536. Codes are kept
+ * as text, not catalogue ids, because the catalogue may change between
+ * starts (a city's file added). */
+typedef struct wf_live_rec {
+    uint32_t firm;             /* the owner's firm number */
+    uint8_t side;              /* wf_side_t */
+    uint8_t ncodes;
+    uint16_t codes_len;
+    int64_t qty, remaining, price, min_fill;
+    int32_t min_credit;
+    uint32_t reserved;
+    double lat, lon, max_km;
+    int64_t expires;
+    uint64_t target;
+} wf_live_rec_t;
+
+#define WF_LIVE_MAX (sizeof(wf_live_rec_t) + WF_MAX_PATTERNS * WF_CODE_LEN)
+
 #define WF_JOURNAL_HASHED offsetof(wf_journal_rec_t, hash)
 
 /* The signed head kept in meta "head", rewritten by every batch that
@@ -160,12 +189,14 @@ typedef struct wf_store_layout {
     uint32_t licence, lane;
     uint32_t credit, sub, push, push_entry;
     uint32_t stream_notify, notice;
+    uint32_t live;
 } wf_store_layout_t;
 
 typedef struct wf_store {
     MDB_env *env;
     MDB_dbi meta, firms, firm_keys, orders, firm_orders, matches, manifests, stream, config,
-        journal, licences, lanes, auctions, credit, subs, pushes, notices, stream_floors;
+        journal, licences, lanes, auctions, credit, subs, pushes, notices, stream_floors,
+        live;
 } wf_store_t;
 
 /* Opens an existing database read-only (the daemon may be running: LMDB

@@ -152,7 +152,7 @@ expire_order_write(wf_exec_t *x, MDB_txn *t, wf_tick_t *k, wf_fire_t *f)
         return WF_OK; /* filled by an earlier timer of this tick */
     r.state = WF_ORDER_EXPIRED;
     r.updated = x->now;
-    rc = wf_store__put(t, x->e->store.orders, key, 8, &r, sizeof r);
+    rc = wf_order__put(t, x->e, &r, o->firm, true);
     if (rc != WF_OK)
         return rc;
     wf_stream_msg_t *m = wf_tick__msg(k, f);

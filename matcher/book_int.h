@@ -1,6 +1,7 @@
 /* The book's private layout, shared by book.c (storage and indexes),
  * spatial.c (the per-code quadtrees) and match.c (the rule, ranking and
- * the best-first search). Not for use outside matcher/. */
+ * the best-first search). Not for use outside matcher/, but for tests
+ * that compare two books' indexes (wf_book__compare). */
 #ifndef WF_BOOK_INT_H
 #define WF_BOOK_INT_H
 
@@ -54,9 +55,16 @@ struct wf_book {
 
     wf_order_t **chunks;    /* the pool: BOOK_CHUNK orders each, never moved */
     size_t nchunks;
+    wf_order_t *slab;       /* the first nslab chunks, in one block (bulk loading) */
+    size_t nslab;
     wf_order_t *free;       /* free slots, chained through hnext */
 
     book_scratch_t *scratch;
+
+    wf_order_t **loading;   /* between wf_book_load_begin and _end: the orders so far */
+    sp_item_t *items;       /*   and their leaf entries, made while the order is at hand */
+    size_t nloading, loadcap;
+    bool is_loading;
 
     wf_book_level_t *levels;                /* [ncodes] */
     wf_book_level_t classes[WF_CLASS__COUNT];
@@ -65,5 +73,12 @@ struct wf_book {
 /* The pos[] slot of o that records its place in the tree of catalogue id
  * key (an offer's code, or one of a demand's patterns). */
 uint32_t *book__pos(wf_order_t *o, int32_t key);
+
+/* Compares the indexes of two books holding the same orders: the same
+ * orders by id with the same fields and leaf slots, the same trees per side
+ * and code (spatial__compare), the same totals and versions, the same
+ * index memory. Returns 0 when equal, else nonzero with a sentence in why.
+ * For tests: the bulk-loaded book against one built order by order. */
+int wf_book__compare(const wf_book_t *a, const wf_book_t *b, char *why, size_t len);
 
 #endif

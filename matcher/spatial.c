@@ -39,6 +39,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "wf_alloc.h"
@@ -437,4 +438,157 @@ spatial__remove(spatial_t *sp, uint32_t root, int32_t key, wf_order_t *o)
      * SP_LEAF_CAP / 2 entries. */
     for (unsigned j = np - 1; j-- > 0 && mergeable(sp, &sp->nodes[path[j]]);)
         merge(sp, path[j], key);
+}
+
+/* ---- bulk build ----------------------------------------------------------- */
+
+static bool
+items_one_point(const sp_item_t *it, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        if (memcmp(&it[0].lat, &it[i].lat, sizeof it[0].lat) != 0 ||
+            memcmp(&it[0].lon, &it[i].lon, sizeof it[0].lon) != 0)
+            return false;
+    return true;
+}
+
+/* Node i becomes the leaf of it[0..n), in that (id) order, with the room
+ * leaf_push's doubling would have given it. */
+static void
+build_leaf(spatial_t *sp, uint32_t i, const sp_item_t *it, uint32_t n, uint32_t *slots)
+{
+    sp_node_t *nd = &sp->nodes[i];
+    nd->count = n;
+    if (n == 0)
+        return;
+    uint32_t cap = 8;
+    while (cap < n)
+        cap *= 2;
+    nd->e = wf_malloc(cap * sizeof *nd->e);
+    nd->cap = cap;
+    nd->n = n;
+    sp->entry_bytes += cap * sizeof *nd->e;
+    for (uint32_t k = 0; k < n; k++) {
+        nd->e[k] = it[k].e;
+        slots[it[k].ref] = k;
+        agg_add(nd, &it[k].e);
+    }
+}
+
+/* Places it[0..n) (in id order) below node i, whose cell is box at depth:
+ * a leaf unless an insert would have split it (more than SP_LEAF_CAP
+ * orders, not all on one point, not at SP_MAX_DEPTH), else four children
+ * built the same way, each from a stable partition (tmp: room for n). */
+static void
+build_node(spatial_t *sp, uint32_t i, sp_item_t *it, sp_item_t *tmp, uint32_t n,
+           const double box[4], unsigned depth, uint32_t *slots)
+{
+    if (n <= SP_LEAF_CAP || depth >= SP_MAX_DEPTH || items_one_point(it, n)) {
+        build_leaf(sp, i, it, n, slots);
+        return;
+    }
+    uint32_t c = quad_new(sp); /* moves the pool: indexes only from here */
+    sp->nodes[i].child = c;
+    uint32_t at[4] = {0, 0, 0, 0}, cnt[4] = {0, 0, 0, 0};
+    for (uint32_t k = 0; k < n; k++) {
+        double b[4] = {box[0], box[1], box[2], box[3]};
+        cnt[quarter(it[k].lat, it[k].lon, b)]++;
+    }
+    for (unsigned q = 1; q < 4; q++)
+        at[q] = at[q - 1] + cnt[q - 1];
+    uint32_t fill[4] = {at[0], at[1], at[2], at[3]};
+    for (uint32_t k = 0; k < n; k++) {
+        double b[4] = {box[0], box[1], box[2], box[3]};
+        tmp[fill[quarter(it[k].lat, it[k].lon, b)]++] = it[k];
+    }
+    memcpy(it, tmp, n * sizeof *it);
+    double ml = (box[0] + box[1]) / 2, mo = (box[2] + box[3]) / 2;
+    for (unsigned q = 0; q < 4; q++) {
+        double b[4] = {q & 2 ? ml : box[0], q & 2 ? box[1] : ml,
+                       q & 1 ? mo : box[2], q & 1 ? box[3] : mo};
+        build_node(sp, c + q, it + at[q], tmp, cnt[q], b, depth + 1, slots);
+    }
+    inner_recompute(sp, &sp->nodes[i]);
+}
+
+void
+spatial__item(wf_order_t *o, sp_item_t *it)
+{
+    entry_of(o, &it->e);
+    it->lat = o->lat;
+    it->lon = o->lon;
+    it->ref = 0;
+}
+
+void
+spatial__build(spatial_t *sp, uint32_t root, sp_item_t *it, sp_item_t *tmp, size_t n,
+               uint32_t *slots)
+{
+    assert(sp->nodes[root].count == 0 && sp->nodes[root].child == SP_NONE);
+    assert(n <= UINT32_MAX);
+    if (n == 0)
+        return;
+    double box[4];
+    root_box(box);
+    build_node(sp, root, it, tmp, (uint32_t)n, box, 0, slots);
+}
+
+/* ---- comparing (tests) ---------------------------------------------------- */
+
+static bool
+agg_same(const sp_node_t *a, const sp_node_t *b)
+{
+    for (int k = 0; k < 3; k++)
+        if (a->lo[k] != b->lo[k] || a->hi[k] != b->hi[k])
+            return false;
+    return a->max_km == b->max_km && a->min_price == b->min_price && a->max_price == b->max_price;
+}
+
+static int
+compare_node(const spatial_t *a, uint32_t ia, const spatial_t *b, uint32_t ib, unsigned depth,
+             char *why, size_t len)
+{
+    const sp_node_t *x = &a->nodes[ia], *y = &b->nodes[ib];
+    if (x->count != y->count || (x->child == SP_NONE) != (y->child == SP_NONE)) {
+        snprintf(why, len, "depth %u: %s of %u orders against %s of %u", depth,
+                 x->child == SP_NONE ? "leaf" : "node", x->count,
+                 y->child == SP_NONE ? "leaf" : "node", y->count);
+        return 1;
+    }
+    if (x->count && !agg_same(x, y)) {
+        snprintf(why, len, "depth %u: aggregates of %u orders differ", depth, x->count);
+        return 1;
+    }
+    if (x->child != SP_NONE) {
+        for (unsigned q = 0; q < 4; q++)
+            if (compare_node(a, x->child + q, b, y->child + q, depth + 1, why, len))
+                return 1;
+        return 0;
+    }
+    if (x->n != y->n || x->cap != y->cap) {
+        snprintf(why, len, "depth %u: leaf of %u entries (room %u) against %u (room %u)", depth,
+                 x->n, x->cap, y->n, y->cap);
+        return 1;
+    }
+    for (uint32_t k = 0; k < x->n; k++) {
+        const sp_entry_t *p = &x->e[k], *q = &y->e[k];
+        if (p->o->id != q->o->id || memcmp(p->v, q->v, sizeof p->v) != 0 ||
+            p->max_km != q->max_km || p->price != q->price) {
+            snprintf(why, len, "depth %u: leaf slot %u holds order %llu against %llu", depth, k,
+                     (unsigned long long)p->o->id, (unsigned long long)q->o->id);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int
+spatial__compare(const spatial_t *a, uint32_t ra, const spatial_t *b, uint32_t rb, char *why,
+                 size_t len)
+{
+    if ((ra == SP_NONE) != (rb == SP_NONE)) {
+        snprintf(why, len, "a tree on one side only");
+        return 1;
+    }
+    return ra == SP_NONE ? 0 : compare_node(a, ra, b, rb, 0, why, len);
 }

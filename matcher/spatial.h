@@ -62,6 +62,31 @@ uint32_t spatial__tree(spatial_t *sp);
  * o's slot for key (book__pos) tracks where it is. */
 void spatial__insert(spatial_t *sp, uint32_t root, int32_t key, wf_order_t *o);
 
+/* An order waiting to be listed by spatial__build: its leaf entry, its
+ * point, and ref, the index in the caller's slots[] that receives its leaf
+ * slot. */
+typedef struct sp_item {
+    sp_entry_t e;
+    double lat, lon;
+    uint32_t ref;
+} sp_item_t;
+
+/* The item of o (ref left to the caller). */
+void spatial__item(wf_order_t *o, sp_item_t *it);
+
+/* Lists the n items of it[] (increasing order ids) in the empty tree at
+ * root in one go, writing each one's leaf slot to slots[ref] (the caller
+ * copies them into the orders, book__pos, afterwards: one pass in pool
+ * order instead of a scattered write per entry). The tree, its leaves
+ * (entries in id order, the same room) and its aggregates come out as n
+ * calls of spatial__insert in that order would leave them, up to the sign
+ * of a zero bound (the search cannot tell the two apart). it[] is
+ * reordered; tmp has room for n. Work: each item is placed once per level
+ * it descends, at most SP_MAX_DEPTH, with no leaf grown or split on the
+ * way. */
+void spatial__build(spatial_t *sp, uint32_t root, sp_item_t *it, sp_item_t *tmp, size_t n,
+                    uint32_t *slots);
+
 /* Unlists o from the tree at root (as listed by spatial__insert). */
 void spatial__remove(spatial_t *sp, uint32_t root, int32_t key, wf_order_t *o);
 
@@ -70,5 +95,12 @@ void spatial__unit(double lat, double lon, double v[3]);
 
 /* Bytes the index holds beyond the orders themselves. */
 size_t spatial__bytes(const spatial_t *sp);
+
+/* Compares the trees at ra in a and rb in b: 0 when they have the same
+ * shape, counts, aggregates (float bounds compared by value), and leaves
+ * listing the same order ids in the same slots; otherwise nonzero, with
+ * what differs in why. For tests. */
+int spatial__compare(const spatial_t *a, uint32_t ra, const spatial_t *b, uint32_t rb, char *why,
+                     size_t len);
 
 #endif
