@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "wf_alloc.h"
+#include "wf_clock.h"
 #include "wf_error.h"
 
 #ifndef WUFEI_CATALOGUE
@@ -518,6 +519,7 @@ wf_engine_apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t n, int64_t now,
         return WF_OK;
     MDB_txn *txn;
     uint64_t seq0 = self->journal_seq;
+    int64_t t0 = wf_mono_ns();
     int rc = run_batch(self, cmds, n, now, replies, false, &txn);
     if (rc == WF_OK && self->redo) {
         /* A command failed halfway through its writes on the fast path:
@@ -532,9 +534,11 @@ wf_engine_apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t n, int64_t now,
     }
     if (rc != WF_OK)
         return fail_all(cmds, n, replies, out, rc, "store: cannot begin a transaction");
+    int64_t t1 = wf_mono_ns();
     rc = self->journal_seq == seq0 ? WF_OK
                                    : wf_journal__sign_head(txn, &self->store, self->journal_seq,
                                                            self->sign_sk);
+    int64_t t2 = wf_mono_ns();
     if (rc != WF_OK) {
         mdb_txn_abort(txn);
         recover(self);
@@ -548,6 +552,11 @@ wf_engine_apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t n, int64_t now,
                         err == WF_E_FULL ? "the store is full; nothing was changed"
                                          : "store commit failed; nothing was changed");
     }
+    int64_t t3 = wf_mono_ns();
+    self->times.batches++;
+    self->times.exec_ns += (uint64_t)(t1 - t0);
+    self->times.sign_ns += (uint64_t)(t2 - t1);
+    self->times.commit_ns += (uint64_t)(t3 - t2);
     if (self->stream.n)
         wf_trim__arm(self, now);
     out->stream = self->stream.items;
@@ -627,6 +636,12 @@ wf_engine_journal_head(wf_engine_t *self, uint64_t *seq, uint8_t hash[32], uint8
     crypto_sign_detached(sig, NULL, msg, sizeof msg, self->sign_sk);
     *seq = last;
     return WF_OK;
+}
+
+void
+wf_engine_times(const wf_engine_t *self, wf_engine_times_t *out)
+{
+    *out = self->times;
 }
 
 uint64_t

@@ -386,6 +386,18 @@ void wf_engine_destroy(wf_engine_t **self_p);
 int wf_engine_apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t n, int64_t now,
                     wf_reply_t *replies, wf_outbox_t *out);
 
+/* Where the batches that committed spent their time, summed since start
+ * (monotonic clock; diagnostics only, never part of the state). */
+typedef struct wf_engine_times {
+    uint64_t batches;   /* batches that committed */
+    uint64_t exec_ns;   /* running the commands inside the batch transaction */
+    uint64_t sign_ns;   /* chaining and signing the journal head */
+    uint64_t commit_ns; /* mdb_txn_commit: writing the dirty pages, data and meta sync */
+} wf_engine_times_t;
+
+/* Copies the batch times so far into *out. */
+void wf_engine_times(const wf_engine_t *self, wf_engine_times_t *out);
+
 /* When the earliest timer (order expiry, push delay, ...) falls due, in
  * unix ms; INT64_MAX when none is set. Once that time has passed, submit a
  * batch with one WF_OP_TICK command (no identity needed): it fires every

@@ -1220,6 +1220,14 @@ wf_server_log_stats(const wf_server_t *self)
     wf_server_log(self->log, "served %llu requests in %llu engine batches (mean %.2f, max %llu; sizes %s)",
                   st->requests, st->batches, st->batches ? (double)st->requests / (double)st->batches : 0.0,
                   st->max_batch, sizes);
+    wf_engine_times_t et;
+    wf_engine_times(self->engine, &et);
+    double nb = st->batches ? (double)st->batches : 1.0, ne = et.batches ? (double)et.batches : 1.0;
+    wf_server_log(self->log, "per batch: wait %.1f us, read %.1f us, apply %.1f us (exec %.1f us, sign %.1f us, "
+                             "commit %.1f us), send %.1f us",
+                  (double)st->wait_ns / nb / 1e3, (double)st->read_ns / nb / 1e3, (double)st->apply_ns / nb / 1e3,
+                  (double)et.exec_ns / ne / 1e3, (double)et.sign_ns / ne / 1e3, (double)et.commit_ns / ne / 1e3,
+                  (double)st->send_ns / nb / 1e3);
 }
 
 /* Fires the engine's due timers (expiry, push delays) as one internal
@@ -1276,7 +1284,9 @@ wf_server_poll(wf_server_t *s, int timeout_ms)
         {.socket = s->router, .events = ZMQ_POLLIN},
         {.socket = s->zap, .events = ZMQ_POLLIN},
     };
+    int64_t t_wait = wf_mono_ns();
     int rc = zmq_poll(items, s->zap ? 2 : 1, timeout_ms);
+    int64_t t_read = wf_mono_ns();
     if (rc < 0) {
         if (errno != EINTR)
             return -1;
@@ -1298,12 +1308,12 @@ wf_server_poll(wf_server_t *s, int timeout_ms)
     }
 
     wf_outbox_t out = {0};
+    int64_t t0 = wf_mono_ns(), t1 = t0;
     if (ncmds > 0) {
         memset(s->replies, 0, ncmds * sizeof *s->replies);
-        int64_t t0 = wf_mono_ns();
         int arc = wf_engine_apply(s->engine, s->cmds, ncmds, wf_now_ms(), s->replies, &out);
         count_batch(&s->stats, ncmds);
-        int64_t t1 = wf_mono_ns();
+        t1 = wf_mono_ns();
         wf_net_figures_batch(&s->fig, t1 > t0 ? (uint64_t)(t1 - t0) / 1000 : 0, ncmds);
         if (arc != WF_OK)
             wf_server_log(s->log, "batch of %zu failed: %s", ncmds, wf_err_name(arc));
@@ -1354,6 +1364,10 @@ wf_server_poll(wf_server_t *s, int timeout_ms)
     if (ncmds > 0) {
         send_streams(s, &out);
         send_feed(s, &out);
+        s->stats.wait_ns += (unsigned long long)(t_read - t_wait);
+        s->stats.read_ns += (unsigned long long)(t0 - t_read);
+        s->stats.apply_ns += (unsigned long long)(t1 - t0);
+        s->stats.send_ns += (unsigned long long)(wf_mono_ns() - t1);
     }
     if (s->limited != s->limited_logged) {
         int64_t t = wf_now_ms();
