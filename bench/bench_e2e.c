@@ -149,6 +149,7 @@ typedef struct daemon {
     char db[600];
     char cmd_ep[64], feed_ep[64];
     pid_t pid;
+    int reports;            /* stats reports asked for so far (SIGUSR1) */
     bool secure;
     char server_pub[41], op_pub[41], op_sec[41];
 } daemon_t;
@@ -240,15 +241,118 @@ daemon_start(daemon_t *d, bool secure)
         die("cannot read the key files in %s", d->db);
 }
 
-/* Where wufeid's writer loop spent a batch on average, from its log line
- * at stop ("per batch: wait ..."), in µs. */
+/* Where wufeid's writer loop spent a batch on average, in µs. */
 typedef struct loop_times {
     double wait, read, apply, exec, sign, commit, send;
 } loop_times_t;
 
-/* SIGTERM; returns the engine's batch stats from the log lines at stop. */
+/* One of wufeid's stats reports (its two log lines "served ..." and "per
+ * batch: ..."), cumulative since it started; times are sums in µs. */
+typedef struct report {
+    unsigned long long requests, batches, commits, hist[9];
+    double wait, read, apply, send, exec, sign, commit;
+} report_t;
+
+/* Reads the k-th (from 0) complete report in wufeid's log. */
+static bool
+read_report(const daemon_t *d, int k, report_t *out)
+{
+    char log[700], line[1024];
+    snprintf(log, sizeof log, "%s/wufeid.log", d->dir);
+    FILE *f = fopen(log, "r");
+    int seen = -1;
+    bool got = false;
+    memset(out, 0, sizeof *out);
+    while (f && !got && fgets(line, sizeof line, f)) {
+        char *p = strstr(line, "wufeid: served ");
+        if (p) {
+            seen++;
+            if (seen != k)
+                continue;
+            unsigned long long r, b;
+            if (sscanf(p, "wufeid: served %llu requests in %llu engine batches", &r, &b) == 2) {
+                out->requests = r;
+                out->batches = b;
+            }
+            char *h = strstr(p, "sizes ");
+            for (int i = 0; h && i < 9; i++) {
+                h = strchr(h, ':');
+                if (h)
+                    out->hist[i] = strtoull(++h, &h, 10);
+            }
+            continue;
+        }
+        char *q = strstr(line, "wufeid: per batch: ");
+        if (q && seen == k) {
+            double w, r, a, sd, e, sg, c;
+            unsigned long long nb, nc;
+            if (sscanf(q, "wufeid: per batch: wait %lf us, read %lf us, apply %lf us, send %lf us over %llu "
+                          "batches; engine: exec %lf us, sign %lf us, commit %lf us over %llu commits",
+                       &w, &r, &a, &sd, &nb, &e, &sg, &c, &nc) == 9) {
+                out->wait = w * (double)nb;
+                out->read = r * (double)nb;
+                out->apply = a * (double)nb;
+                out->send = sd * (double)nb;
+                out->commits = nc;
+                out->exec = e * (double)nc;
+                out->sign = sg * (double)nc;
+                out->commit = c * (double)nc;
+                got = true;
+            }
+        }
+    }
+    if (f)
+        fclose(f);
+    return got;
+}
+
+/* Asks wufeid for a stats report (SIGUSR1) and waits for it, at most 5 s. */
 static void
-daemon_stop(daemon_t *d, double *mean_batch, char *hist, size_t histlen, loop_times_t *lt)
+daemon_report(daemon_t *d, report_t *out)
+{
+    kill(d->pid, SIGUSR1);
+    int64_t deadline = mono_ns() + 5 * 1000000000LL;
+    while (!read_report(d, d->reports, out)) {
+        if (mono_ns() > deadline)
+            die("wufeid wrote no stats report within 5 s of SIGUSR1 (an older wufeid?)");
+        usleep(2000);
+    }
+    d->reports++;
+}
+
+/* The batches between two reports: mean size, size histogram, loop times. */
+static void
+report_diff(const report_t *a, const report_t *b, double *mean_batch, char *hist, size_t histlen,
+            loop_times_t *lt)
+{
+    double nb = (double)(b->batches - a->batches), nc = (double)(b->commits - a->commits);
+    *mean_batch = nb > 0 ? (double)(b->requests - a->requests) / nb : 0;
+    size_t len = 0;
+    hist[0] = 0;
+    for (int i = 0; i < 9 && len < histlen; i++) {
+        unsigned lo = 1u << i, hi = (2u << i) - 1;
+        unsigned long long n = b->hist[i] - a->hist[i];
+        if (i == 0 || i == 8)
+            len += (size_t)snprintf(hist + len, histlen - len, "%s%u:%llu", i ? " " : "", lo, n);
+        else
+            len += (size_t)snprintf(hist + len, histlen - len, " %u-%u:%llu", lo, hi, n);
+    }
+    if (nb < 1)
+        nb = 1;
+    if (nc < 1)
+        nc = 1;
+    lt->wait = (b->wait - a->wait) / nb;
+    lt->read = (b->read - a->read) / nb;
+    lt->apply = (b->apply - a->apply) / nb;
+    lt->send = (b->send - a->send) / nb;
+    lt->exec = (b->exec - a->exec) / nc;
+    lt->sign = (b->sign - a->sign) / nc;
+    lt->commit = (b->commit - a->commit) / nc;
+}
+
+/* SIGTERM, SIGKILL after 15 s. */
+static void
+daemon_stop(daemon_t *d)
 {
     kill(d->pid, SIGTERM);
     int st = 0;
@@ -265,33 +369,6 @@ daemon_stop(daemon_t *d, double *mean_batch, char *hist, size_t histlen, loop_ti
         waitpid(d->pid, &st, 0);
         fprintf(stderr, "bench-e2e: wufeid had to be killed\n");
     }
-    *mean_batch = 0;
-    hist[0] = 0;
-    memset(lt, 0, sizeof *lt);
-    char log[700], line[1024];
-    snprintf(log, sizeof log, "%s/wufeid.log", d->dir);
-    FILE *f = fopen(log, "r");
-    while (f && fgets(line, sizeof line, f)) {
-        char *q = strstr(line, "wufeid: per batch: ");
-        if (q)
-            sscanf(q, "wufeid: per batch: wait %lf us, read %lf us, apply %lf us (exec %lf us, sign %lf us, "
-                      "commit %lf us), send %lf us",
-                   &lt->wait, &lt->read, &lt->apply, &lt->exec, &lt->sign, &lt->commit, &lt->send);
-        char *p = strstr(line, "wufeid: served ");
-        if (!p)
-            continue;
-        unsigned long long r, b;
-        double m;
-        if (sscanf(p, "wufeid: served %llu requests in %llu engine batches (mean %lf", &r, &b, &m) == 3)
-            *mean_batch = m;
-        char *s = strstr(p, "sizes ");
-        if (s) {
-            snprintf(hist, histlen, "%s", s + 6);
-            hist[strcspn(hist, ")")] = 0;
-        }
-    }
-    if (f)
-        fclose(f);
 }
 
 static int
@@ -1128,6 +1205,8 @@ engine_run(mode_result_t *mr, bool curve, int which, double rate)
     bool sat = which < 0;
     if (sat)
         db_census(d.db, &c0);
+    report_t rep0, rep1;
+    daemon_report(&d, &rep0); /* what the measured run did, without registration and warm-up */
     unsigned long long w0 = proc_wchar(d.pid), sc0 = proc_syscw(d.pid);
     double u0, s0, bu0, bs0;
     proc_cpu(d.pid, &u0, &s0);
@@ -1142,8 +1221,10 @@ engine_run(mode_result_t *mr, bool curve, int which, double rate)
     double u1, s1, bu1, bs1;
     proc_cpu(d.pid, &u1, &s1);
     self_cpu(&bu1, &bs1);
+    daemon_report(&d, &rep1);
     point_t *pt = sat ? &mr->sat : &mr->open[which];
     fill_point(pt, &r, rate);
+    report_diff(&rep0, &rep1, &pt->batch_mean, pt->hist, sizeof pt->hist, &pt->lt);
     double nreq = r.sent ? (double)r.sent : 1.0;
     pt->cpu_user = (u1 - u0) / nreq;
     pt->cpu_sys = (s1 - s0) / nreq;
@@ -1153,7 +1234,7 @@ engine_run(mode_result_t *mr, bool curve, int which, double rate)
     pt->p = percentiles(&r, sat ? r.sent : r.cap);
     close_clients(O.clients);
     zmq_ctx_term(ctx);
-    daemon_stop(&d, &pt->batch_mean, pt->hist, sizeof pt->hist, &pt->lt);
+    daemon_stop(&d);
     if (sat) {
         db_census(d.db, &c1);
         /* every acknowledged request of the run, window and drain */

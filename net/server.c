@@ -114,6 +114,7 @@ struct wf_server {
     FILE *log;
     size_t batch;
     atomic_int stop;
+    atomic_int stats_soon;  /* wf_server_log_stats_soon() was called */
     char command_ep[EP_LEN];
     char feed_ep[EP_LEN];
 
@@ -524,6 +525,7 @@ wf_server_new(wf_engine_t *engine, const wf_server_opts_t *opts, char *err, size
     s->log = opts->log ? opts->log : stderr;
     s->batch = opts->batch ? opts->batch : WF_BATCH_MAX;
     atomic_init(&s->stop, 0);
+    atomic_init(&s->stats_soon, 0);
     s->ctx = opts->zmq_ctx;
     if (!s->ctx) {
         s->ctx = zmq_ctx_new();
@@ -1223,11 +1225,11 @@ wf_server_log_stats(const wf_server_t *self)
     wf_engine_times_t et;
     wf_engine_times(self->engine, &et);
     double nb = st->batches ? (double)st->batches : 1.0, ne = et.batches ? (double)et.batches : 1.0;
-    wf_server_log(self->log, "per batch: wait %.1f us, read %.1f us, apply %.1f us (exec %.1f us, sign %.1f us, "
-                             "commit %.1f us), send %.1f us",
+    wf_server_log(self->log, "per batch: wait %.1f us, read %.1f us, apply %.1f us, send %.1f us over %llu batches; "
+                             "engine: exec %.1f us, sign %.1f us, commit %.1f us over %llu commits",
                   (double)st->wait_ns / nb / 1e3, (double)st->read_ns / nb / 1e3, (double)st->apply_ns / nb / 1e3,
-                  (double)et.exec_ns / ne / 1e3, (double)et.sign_ns / ne / 1e3, (double)et.commit_ns / ne / 1e3,
-                  (double)st->send_ns / nb / 1e3);
+                  (double)st->send_ns / nb / 1e3, st->batches, (double)et.exec_ns / ne / 1e3,
+                  (double)et.sign_ns / ne / 1e3, (double)et.commit_ns / ne / 1e3, (unsigned long long)et.batches);
 }
 
 /* Fires the engine's due timers (expiry, push delays) as one internal
@@ -1390,6 +1392,14 @@ wf_server_run(wf_server_t *s)
             wf_server_log(s->log, "command socket failed: %s", zmq_strerror(errno));
             return -1;
         }
+        if (atomic_exchange(&s->stats_soon, 0))
+            wf_server_log_stats(s);
     }
     return 0;
+}
+
+void
+wf_server_log_stats_soon(wf_server_t *self)
+{
+    atomic_store(&self->stats_soon, 1);
 }

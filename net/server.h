@@ -85,12 +85,17 @@ typedef struct wf_server_stats {
 } wf_server_stats_t;
 void wf_server_stats(const wf_server_t *self, wf_server_stats_t *out);
 
-/* Writes the stats as two log lines: "served R requests in B engine
- * batches (mean M, max X; sizes 1:n 2-3:n ... 128-256:n)", then "per
- * batch: wait W us, read R us, apply A us (exec E us, sign S us, commit C
- * us), send N us" (means over the batches served; apply's parts from
- * wf_engine_times). */
+/* Writes the stats so far as two log lines: "served R requests in B
+ * engine batches (mean M, max X; sizes 1:n 2-3:n ... 256:n)", then "per
+ * batch: wait W us, read R us, apply A us, send N us over B batches;
+ * engine: exec E us, sign S us, commit C us over K commits" (means; the
+ * engine's from wf_engine_times, timer ticks included). The counts are
+ * cumulative, so two reports bracket a measurement. */
 void wf_server_log_stats(const wf_server_t *self);
+
+/* Asks wf_server_run() to write the stats lines after the current turn.
+ * Safe from a signal handler (wufeid: SIGUSR1). */
+void wf_server_log_stats_soon(wf_server_t *self);
 
 /* The HTTP endpoint as bound ("tcp://127.0.0.1:41234"), or NULL when
  * there is none. */
