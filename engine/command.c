@@ -136,10 +136,24 @@ wf_config_default(void)
     return c;
 }
 
+_Static_assert(WF_OID_LEN >= 22, "an id is a prefix, up to 20 digits and a NUL");
+
+/* By hand rather than with snprintf: every reply, match and stream message
+ * formats ids, and snprintf was a tenth of a request's instructions
+ * (bench-hotpath under callgrind). */
 void
 wf_id_format(char out[WF_OID_LEN], char prefix, uint64_t n)
 {
-    snprintf(out, WF_OID_LEN, "%c%llu", prefix, (unsigned long long)n);
+    char digits[20];
+    size_t k = 0;
+    do {
+        digits[k++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    out[0] = prefix;
+    for (size_t i = 0; i < k; i++)
+        out[1 + i] = digits[k - 1 - i];
+    out[1 + k] = '\0';
 }
 
 uint64_t
