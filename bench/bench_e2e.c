@@ -24,8 +24,14 @@
  *  (b) a plain LMDB writer with wufeid's flags (sync on) committing per
  *      operation the records the engine wrote per acknowledged request (count
  *      and bytes, measured from the database after the saturation run), in
- *      transactions of the engine's mean batch size (wufeid logs its batch
- *      sizes at stop), and the latency of a lone one-operation commit.
+ *      transactions of the engine's mean batch size in that run, and the
+ *      latency of a lone one-operation commit.
+ *
+ * Each wufeid run is bracketed by two stats reports (SIGUSR1: requests,
+ * batch sizes, the writer loop's time per batch by phase, cumulative), so
+ * its batch figures leave out registration and warm-up; with its CPU time
+ * and write system calls from /proc they make the second table, "where the
+ * time goes".
  *
  * Every reply of wufeid is sent after its batch committed: wf_engine_apply()
  * returns only after mdb_txn_commit(), and the server sends replies after it
