@@ -29,6 +29,7 @@
  * and each batch's engine time go into bounded histograms. */
 #include "server.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -1139,20 +1140,23 @@ publish_snapshot(wf_server_t *s, int64_t now)
 /* ------------------------------------------------------------------ */
 /* The loop                                                            */
 
-/* Reads up to a batch of requests. Returns their number, or -1. */
+/* Reads the requests waiting, into reqs[*nreq..] and the decoded ones into
+ * cmds[*ncmds..], until none is left or the batch holds s->batch requests.
+ * Returns how many it read, or -1 on a socket failure before any. */
 static int
-drain(wf_server_t *s, size_t *ncmds)
+drain(wf_server_t *s, size_t *nreq, size_t *ncmds)
 {
-    size_t n = 0;
-    *ncmds = 0;
+    size_t n = *nreq, start = *nreq;
     const wf_config_t *cfg = wf_engine_config(s->engine);
     int64_t now = wf_now_ms();
     while (n < s->batch) {
         req_t *r = &s->reqs[n];
         zmq_msg_t body;
         int got = recv_msg(s, r, &body);
-        if (got < 0)
-            return n > 0 ? (int)n : -1;
+        if (got < 0) {
+            *nreq = n;
+            return n > start ? (int)(n - start) : -1;
+        }
         if (got == 0)
             break;
         if (got == 2) {
@@ -1184,7 +1188,27 @@ drain(wf_server_t *s, size_t *ncmds)
         zmq_msg_close(&body);
         n++;
     }
-    return (int)n;
+    *nreq = n;
+    return (int)(n - start);
+}
+
+/* The requests of a running batch (wf_engine_apply_more's source): those
+ * that arrived while it executed join it and share its commit. */
+struct more_ctx {
+    wf_server_t *s;
+    size_t nreq, ncmds;
+};
+
+static size_t
+more_requests(void *ctx, wf_cmd_t *cmds, size_t cap)
+{
+    struct more_ctx *m = ctx;
+    size_t before = m->ncmds;
+    assert(cmds == m->s->cmds + before && cap >= m->s->batch - m->nreq);
+    (void)cmds;
+    (void)cap;
+    drain(m->s, &m->nreq, &m->ncmds);
+    return m->ncmds - before;
 }
 
 static void
@@ -1302,8 +1326,8 @@ wf_server_poll(wf_server_t *s, int timeout_ms)
         return 0;
     }
 
-    size_t ncmds;
-    int n = drain(s, &ncmds);
+    size_t nreq = 0, ncmds = 0;
+    int n = drain(s, &nreq, &ncmds);
     if (n <= 0) {
         housekeeping(s);
         return n;
@@ -1312,8 +1336,14 @@ wf_server_poll(wf_server_t *s, int timeout_ms)
     wf_outbox_t out = {0};
     int64_t t0 = wf_mono_ns(), t1 = t0;
     if (ncmds > 0) {
-        memset(s->replies, 0, ncmds * sizeof *s->replies);
-        int arc = wf_engine_apply(s->engine, s->cmds, ncmds, wf_now_ms(), s->replies, &out);
+        /* Requests that arrive while the batch runs join it (bounded by
+         * s->batch and WF_MORE_ROUNDS): they share its commit instead of
+         * waiting for the next one, and are answered after it with the rest. */
+        struct more_ctx more = {.s = s, .nreq = nreq, .ncmds = ncmds};
+        int arc = wf_engine_apply_more(s->engine, s->cmds, &ncmds, s->batch, more_requests, &more, wf_now_ms(),
+                                       s->replies, &out);
+        nreq = more.nreq;
+        n = (int)nreq;
         count_batch(&s->stats, ncmds);
         t1 = wf_mono_ns();
         wf_net_figures_batch(&s->fig, t1 > t0 ? (uint64_t)(t1 - t0) / 1000 : 0, ncmds);
