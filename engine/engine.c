@@ -7,7 +7,9 @@
  * rebuilt from disk, so memory and disk always agree. The fast path skips
  * the child transactions (LMDB copies every page a child touches that its
  * parent has dirtied: most of a command's cost); a command that fails after
- * it began writing sends the batch to the slow path with them. The op
+ * it began writing sends the batch to the slow path with them. A batch
+ * may grow while it runs (wf_engine_apply_more): commands the net layer
+ * received meanwhile run in the same transaction and share its commit. The op
  * handlers live
  * in post.c (trading), orders.c (order queries, cancel, hello),
  * admin.c (firms, config), licence.c (licences and lanes), optimize.c

@@ -1,9 +1,11 @@
 /* wufeid's I/O loop (see server.h). One thread owns both sockets and the
  * engine; nothing here blocks on a client. A turn: zmq_poll the ROUTER,
  * drain up to a batch of requests (ZMQ_DONTWAIT), decode each, apply the
- * decoded ones as one engine batch, reply to every request in arrival
- * order, bind private streams for successful hellos, send the outbox's
- * stream messages to their firms' bound connections, publish the feed.
+ * decoded ones as one engine batch (requests that arrive while it executes
+ * join it before its commit: wf_engine_apply_more), reply to every request
+ * in arrival order after the commit, bind private streams for successful
+ * hellos, send the outbox's stream messages to their firms' bound
+ * connections, publish the feed.
  *
  * A request's envelope (routing id, any further frames such as REQ's empty
  * delimiter) is echoed back verbatim. Private streams go to the envelope of
