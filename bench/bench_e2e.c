@@ -24,8 +24,14 @@
  *  (b) a plain LMDB writer with wufeid's flags (sync on) committing per
  *      operation the records the engine wrote per acknowledged request (count
  *      and bytes, measured from the database after the saturation run), in
- *      transactions of the engine's mean batch size (wufeid logs its batch
- *      sizes at stop), and the latency of a lone one-operation commit.
+ *      transactions of the engine's mean batch size in that run, and the
+ *      latency of a lone one-operation commit.
+ *
+ * Each wufeid run is bracketed by two stats reports (SIGUSR1: requests,
+ * batch sizes, the writer loop's time per batch by phase, cumulative), so
+ * its batch figures leave out registration and warm-up; with its CPU time
+ * and write system calls from /proc they make the second table, "where the
+ * time goes".
  *
  * Every reply of wufeid is sent after its batch committed: wf_engine_apply()
  * returns only after mdb_txn_commit(), and the server sends replies after it
@@ -42,6 +48,7 @@
 #include <limits.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -52,6 +59,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -147,6 +155,7 @@ typedef struct daemon {
     char db[600];
     char cmd_ep[64], feed_ep[64];
     pid_t pid;
+    int reports;            /* stats reports asked for so far (SIGUSR1) */
     bool secure;
     char server_pub[41], op_pub[41], op_sec[41];
 } daemon_t;
@@ -238,9 +247,118 @@ daemon_start(daemon_t *d, bool secure)
         die("cannot read the key files in %s", d->db);
 }
 
-/* SIGTERM; returns the engine's batch stats from the log line at stop. */
+/* Where wufeid's writer loop spent a batch on average, in µs. */
+typedef struct loop_times {
+    double wait, read, apply, exec, sign, commit, send;
+} loop_times_t;
+
+/* One of wufeid's stats reports (its two log lines "served ..." and "per
+ * batch: ..."), cumulative since it started; times are sums in µs. */
+typedef struct report {
+    unsigned long long requests, batches, commits, hist[9];
+    double wait, read, apply, send, exec, sign, commit;
+} report_t;
+
+/* Reads the k-th (from 0) complete report in wufeid's log. */
+static bool
+read_report(const daemon_t *d, int k, report_t *out)
+{
+    char log[700], line[1024];
+    snprintf(log, sizeof log, "%s/wufeid.log", d->dir);
+    FILE *f = fopen(log, "r");
+    int seen = -1;
+    bool got = false;
+    memset(out, 0, sizeof *out);
+    while (f && !got && fgets(line, sizeof line, f)) {
+        char *p = strstr(line, "wufeid: served ");
+        if (p) {
+            seen++;
+            if (seen != k)
+                continue;
+            unsigned long long r, b;
+            if (sscanf(p, "wufeid: served %llu requests in %llu engine batches", &r, &b) == 2) {
+                out->requests = r;
+                out->batches = b;
+            }
+            char *h = strstr(p, "sizes ");
+            for (int i = 0; h && i < 9; i++) {
+                h = strchr(h, ':');
+                if (h)
+                    out->hist[i] = strtoull(++h, &h, 10);
+            }
+            continue;
+        }
+        char *q = strstr(line, "wufeid: per batch: ");
+        if (q && seen == k) {
+            double w, r, a, sd, e, sg, c;
+            unsigned long long nb, nc;
+            if (sscanf(q, "wufeid: per batch: wait %lf us, read %lf us, apply %lf us, send %lf us over %llu "
+                          "batches; engine: exec %lf us, sign %lf us, commit %lf us over %llu commits",
+                       &w, &r, &a, &sd, &nb, &e, &sg, &c, &nc) == 9) {
+                out->wait = w * (double)nb;
+                out->read = r * (double)nb;
+                out->apply = a * (double)nb;
+                out->send = sd * (double)nb;
+                out->commits = nc;
+                out->exec = e * (double)nc;
+                out->sign = sg * (double)nc;
+                out->commit = c * (double)nc;
+                got = true;
+            }
+        }
+    }
+    if (f)
+        fclose(f);
+    return got;
+}
+
+/* Asks wufeid for a stats report (SIGUSR1) and waits for it, at most 5 s. */
 static void
-daemon_stop(daemon_t *d, double *mean_batch, char *hist, size_t histlen)
+daemon_report(daemon_t *d, report_t *out)
+{
+    kill(d->pid, SIGUSR1);
+    int64_t deadline = mono_ns() + 5 * 1000000000LL;
+    while (!read_report(d, d->reports, out)) {
+        if (mono_ns() > deadline)
+            die("wufeid wrote no stats report within 5 s of SIGUSR1 (an older wufeid?)");
+        usleep(2000);
+    }
+    d->reports++;
+}
+
+/* The batches between two reports: mean size, size histogram, loop times. */
+static void
+report_diff(const report_t *a, const report_t *b, double *mean_batch, char *hist, size_t histlen,
+            loop_times_t *lt)
+{
+    double nb = (double)(b->batches - a->batches), nc = (double)(b->commits - a->commits);
+    *mean_batch = nb > 0 ? (double)(b->requests - a->requests) / nb : 0;
+    size_t len = 0;
+    hist[0] = 0;
+    for (int i = 0; i < 9 && len < histlen; i++) {
+        unsigned lo = 1u << i, hi = (2u << i) - 1;
+        unsigned long long n = b->hist[i] - a->hist[i];
+        if (i == 0 || i == 8)
+            len += (size_t)snprintf(hist + len, histlen - len, "%s%u:%llu", i ? " " : "", lo, n);
+        else
+            len += (size_t)snprintf(hist + len, histlen - len, " %u-%u:%llu", lo, hi, n);
+    }
+    if (nb < 1)
+        nb = 1;
+    if (nc < 1)
+        nc = 1;
+    lt->wait = (b->wait - a->wait) / nb;
+    lt->read = (b->read - a->read) / nb;
+    lt->apply = (b->apply - a->apply) / nb;
+    lt->send = (b->send - a->send) / nb;
+    lt->exec = (b->exec - a->exec) / nc;
+    lt->sign = (b->sign - a->sign) / nc;
+    lt->commit = (b->commit - a->commit) / nc;
+}
+
+/* SIGTERM, SIGKILL after 15 s. */
+static void
+daemon_stop(daemon_t *d)
 {
     kill(d->pid, SIGTERM);
     int st = 0;
@@ -257,27 +375,6 @@ daemon_stop(daemon_t *d, double *mean_batch, char *hist, size_t histlen)
         waitpid(d->pid, &st, 0);
         fprintf(stderr, "bench-e2e: wufeid had to be killed\n");
     }
-    *mean_batch = 0;
-    hist[0] = 0;
-    char log[700], line[1024];
-    snprintf(log, sizeof log, "%s/wufeid.log", d->dir);
-    FILE *f = fopen(log, "r");
-    while (f && fgets(line, sizeof line, f)) {
-        char *p = strstr(line, "wufeid: served ");
-        if (!p)
-            continue;
-        unsigned long long r, b;
-        double m;
-        if (sscanf(p, "wufeid: served %llu requests in %llu engine batches (mean %lf", &r, &b, &m) == 3)
-            *mean_batch = m;
-        char *s = strstr(p, "sizes ");
-        if (s) {
-            snprintf(hist, histlen, "%s", s + 6);
-            hist[strcspn(hist, ")")] = 0;
-        }
-    }
-    if (f)
-        fclose(f);
 }
 
 static int
@@ -307,6 +404,56 @@ proc_wchar(pid_t pid)
     if (f)
         fclose(f);
     return v;
+}
+
+/* Write system calls (syscw) of a process so far, from /proc/PID/io. */
+static unsigned long long
+proc_syscw(pid_t pid)
+{
+    char path[64], line[128];
+    snprintf(path, sizeof path, "/proc/%d/io", (int)pid);
+    FILE *f = fopen(path, "r");
+    unsigned long long v = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "syscw: %llu", &v) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return v;
+}
+
+/* CPU time of a process so far (all its threads), user and system, in µs,
+ * from /proc/PID/stat (clock-tick resolution). */
+static void
+proc_cpu(pid_t pid, double *user_us, double *sys_us)
+{
+    char path[64], buf[2048];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    *user_us = *sys_us = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    unsigned long long ut, st;
+    if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2) {
+        double tick = 1e6 / (double)sysconf(_SC_CLK_TCK);
+        *user_us = (double)ut * tick;
+        *sys_us = (double)st * tick;
+    }
+}
+
+/* This process's CPU time so far (the load thread, its ZeroMQ I/O thread
+ * and, during echo runs, the echo thread), in µs. */
+static void
+self_cpu(double *user_us, double *sys_us)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    *user_us = (double)ru.ru_utime.tv_sec * 1e6 + (double)ru.ru_utime.tv_usec;
+    *sys_us = (double)ru.ru_stime.tv_sec * 1e6 + (double)ru.ru_stime.tv_usec;
 }
 
 /* ------------------------------------------------------------------ */
@@ -602,22 +749,33 @@ run_free(run_t *r)
     free(r->sent_at);
 }
 
-/* Waits up to timeout_ns for any socket to be readable (ms granularity
- * above a millisecond, a short sleep below). */
+/* Waits up to timeout_ns for any socket to be readable, blocking (no
+ * spinning: the load thread shares the machine's cores with the server it
+ * measures). zmq_poll() counts its timeout in whole milliseconds, too
+ * coarse for an open loop that sends every 100 µs, so this waits on the
+ * sockets' ZMQ_FD with ppoll() and a nanosecond timeout, the way
+ * zmq_poll() does inside: ZMQ_FD signals that ZMQ_EVENTS must be read
+ * again (edge-triggered), so every socket's ZMQ_EVENTS is checked first,
+ * which also resets its signal, and only then does the thread sleep. */
 static void
 wait_any(int n, int64_t timeout_ns)
 {
-    zmq_pollitem_t items[MAX_CLIENTS];
-    for (int i = 0; i < n; i++)
-        items[i] = (zmq_pollitem_t){.socket = C[i].sock, .events = ZMQ_POLLIN};
-    if (timeout_ns >= 1000000) {
-        zmq_poll(items, n, (long)(timeout_ns / 1000000));
+    struct pollfd fds[MAX_CLIENTS];
+    if (timeout_ns <= 0)
         return;
+    for (int i = 0; i < n; i++) {
+        int ev = 0;
+        size_t len = sizeof ev;
+        if (zmq_getsockopt(C[i].sock, ZMQ_EVENTS, &ev, &len) == 0 && (ev & ZMQ_POLLIN))
+            return;
+        len = sizeof fds[i].fd;
+        if (zmq_getsockopt(C[i].sock, ZMQ_FD, &fds[i].fd, &len) != 0)
+            die("zmq_getsockopt ZMQ_FD: %s", zmq_strerror(errno));
+        fds[i].events = POLLIN;
+        fds[i].revents = 0;
     }
-    if (zmq_poll(items, n, 0) > 0 || timeout_ns <= 0)
-        return;
-    struct timespec ts = {0, timeout_ns > 200000 ? 200000 : timeout_ns};
-    nanosleep(&ts, NULL);
+    struct timespec ts = {(time_t)(timeout_ns / 1000000000), (long)(timeout_ns % 1000000000)};
+    ppoll(fds, (nfds_t)n, &ts, NULL);
 }
 
 /* Open loop at rate requests/s for seconds; rids 0..total-1. */
@@ -992,6 +1150,10 @@ typedef struct point {
     double batch_mean;
     char hist[256];
     char load[64];
+    loop_times_t lt;                     /* wufeid runs: its loop's time per batch */
+    double cpu_user, cpu_sys, syscw;     /* wufeid runs: its CPU µs and write calls per request */
+    double self_user, self_sys;          /* the bench's own CPU µs per request */
+    char what[64];
 } point_t;
 
 typedef struct mode_result {
@@ -1049,20 +1211,36 @@ engine_run(mode_result_t *mr, bool curve, int which, double rate)
     bool sat = which < 0;
     if (sat)
         db_census(d.db, &c0);
-    unsigned long long w0 = proc_wchar(d.pid);
+    report_t rep0, rep1;
+    daemon_report(&d, &rep0); /* what the measured run did, without registration and warm-up */
+    unsigned long long w0 = proc_wchar(d.pid), sc0 = proc_syscw(d.pid);
+    double u0, s0, bu0, bs0;
+    proc_cpu(d.pid, &u0, &s0);
+    self_cpu(&bu0, &bs0);
     run_t r;
     r.echo = false;
     if (sat)
         closed_loop(&r, O.clients, O.window, O.seconds, !curve);
     else
         open_loop(&r, O.clients, rate, O.seconds, !curve);
-    unsigned long long w1 = proc_wchar(d.pid);
+    unsigned long long w1 = proc_wchar(d.pid), sc1 = proc_syscw(d.pid);
+    double u1, s1, bu1, bs1;
+    proc_cpu(d.pid, &u1, &s1);
+    self_cpu(&bu1, &bs1);
+    daemon_report(&d, &rep1);
     point_t *pt = sat ? &mr->sat : &mr->open[which];
     fill_point(pt, &r, rate);
+    report_diff(&rep0, &rep1, &pt->batch_mean, pt->hist, sizeof pt->hist, &pt->lt);
+    double nreq = r.sent ? (double)r.sent : 1.0;
+    pt->cpu_user = (u1 - u0) / nreq;
+    pt->cpu_sys = (s1 - s0) / nreq;
+    pt->syscw = (double)(sc1 - sc0) / nreq;
+    pt->self_user = (bu1 - bu0) / nreq;
+    pt->self_sys = (bs1 - bs0) / nreq;
     pt->p = percentiles(&r, sat ? r.sent : r.cap);
     close_clients(O.clients);
     zmq_ctx_term(ctx);
-    daemon_stop(&d, &pt->batch_mean, pt->hist, sizeof pt->hist);
+    daemon_stop(&d);
     if (sat) {
         db_census(d.db, &c1);
         /* every acknowledged request of the run, window and drain */
@@ -1082,11 +1260,11 @@ engine_run(mode_result_t *mr, bool curve, int which, double rate)
         mr->mean_req = (double)r.req_bytes / (double)r.sent;
         mr->mean_rep = (double)r.rep_bytes / acked;
         mr->matched_posts_frac = r.posts ? (double)r.matched_posts / (double)r.posts : 0;
-        print_point(curve ? "wufeid curve sat" : "wufeid plain sat", pt);
+        snprintf(pt->what, sizeof pt->what, "wufeid %s sat", curve ? "curve" : "plain");
+        print_point(pt->what, pt);
     } else {
-        char what[64];
-        snprintf(what, sizeof what, "wufeid %s open", curve ? "curve" : "plain");
-        print_point(what, pt);
+        snprintf(pt->what, sizeof pt->what, "wufeid %s open", curve ? "curve" : "plain");
+        print_point(pt->what, pt);
     }
     run_free(&r);
     rm_tree(d.dir);
@@ -1106,20 +1284,43 @@ echo_run(mode_result_t *mr, bool curve, int which, double rate)
     run_t r;
     r.echo = true;
     bool sat = which < 0;
+    double bu0, bs0, bu1, bs1;
+    self_cpu(&bu0, &bs0);
     if (sat)
         closed_loop(&r, O.clients, O.window, O.seconds, !curve);
     else
         open_loop(&r, O.clients, rate, O.seconds, !curve);
+    self_cpu(&bu1, &bs1);
     point_t *pt = sat ? &mr->echo_sat : &mr->echo_open[which];
     fill_point(pt, &r, rate);
+    pt->self_user = (bu1 - bu0) / (r.sent ? (double)r.sent : 1.0);
+    pt->self_sys = (bs1 - bs0) / (r.sent ? (double)r.sent : 1.0);
     pt->p = percentiles(&r, sat ? r.sent : r.cap);
     close_clients(O.clients);
     zmq_ctx_term(ctx);
     echo_stop(&e);
-    char what[64];
-    snprintf(what, sizeof what, "echo %s %s", curve ? "curve" : "plain", sat ? "sat" : "open");
-    print_point(what, pt);
+    snprintf(pt->what, sizeof pt->what, "echo %s %s", curve ? "curve" : "plain", sat ? "sat" : "open");
+    print_point(pt->what, pt);
     run_free(&r);
+}
+
+/* The second table: where each run's time went. For wufeid runs, its
+ * writer loop's mean time per batch by phase (from its log at stop), its
+ * CPU per request (all threads, user and system) and its write system
+ * calls per request (LMDB's page writes and syncs, ZeroMQ's sends); for
+ * every run, the bench's own CPU per request (load thread, its ZeroMQ I/O
+ * thread, the echo thread). */
+static void
+print_times(const point_t *pt)
+{
+    if (strncmp(pt->what, "wufeid", 6) == 0)
+        printf("| %s | %.0f | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f | %.1f | %.1f |\n",
+               pt->what, pt->rate, pt->batch_mean, pt->lt.wait, pt->lt.read, pt->lt.exec, pt->lt.sign,
+               pt->lt.commit, pt->lt.send, pt->lt.wait + pt->lt.read + pt->lt.apply + pt->lt.send, pt->cpu_user,
+               pt->cpu_sys, pt->syscw, pt->self_user, pt->self_sys);
+    else
+        printf("| %s | %.0f | - | - | - | - | - | - | - | - | - | - | - | %.1f | %.1f |\n", pt->what, pt->rate,
+               pt->self_user, pt->self_sys);
 }
 
 static void
@@ -1170,7 +1371,13 @@ json_point(FILE *f, const point_t *pt)
     json_num(f, pt->max_lag_us);
     fprintf(f, ",\"batch_mean\":");
     json_num(f, pt->batch_mean);
-    fprintf(f, ",\"batch_sizes\":\"%s\",\"loadavg\":\"%s\"}", pt->hist, pt->load);
+    fprintf(f, ",\"batch_sizes\":\"%s\",\"loadavg\":\"%s\"", pt->hist, pt->load);
+    fprintf(f, ",\"batch_us\":{\"wait\":%.1f,\"read\":%.1f,\"apply\":%.1f,\"exec\":%.1f,\"sign\":%.1f,"
+               "\"commit\":%.1f,\"send\":%.1f}",
+            pt->lt.wait, pt->lt.read, pt->lt.apply, pt->lt.exec, pt->lt.sign, pt->lt.commit, pt->lt.send);
+    fprintf(f, ",\"wufeid_user_us_per_op\":%.2f,\"wufeid_sys_us_per_op\":%.2f,\"wufeid_write_calls_per_op\":%.3f,"
+               "\"bench_user_us_per_op\":%.2f,\"bench_sys_us_per_op\":%.2f}",
+            pt->cpu_user, pt->cpu_sys, pt->syscw, pt->self_user, pt->self_sys);
 }
 
 static const point_t *
@@ -1273,6 +1480,21 @@ main(int argc, char **argv)
         run_mode(&M[nm++], false);
     if (O.curve)
         run_mode(&M[nm++], true);
+
+    printf("\nWhere the time goes (wufeid: mean µs per batch by phase of its writer loop, then its CPU and write "
+           "system calls per request; every run: the bench's own CPU per request):\n\n");
+    printf("| run | offered/s | batch mean | wait | read | exec | sign | commit | send | turn | wufeid usr µs/op | "
+           "wufeid sys µs/op | write calls/op | bench usr µs/op | bench sys µs/op |\n");
+    printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    for (int i = 0; i < nm; i++) {
+        mode_result_t *m = &M[i];
+        print_times(&m->sat);
+        for (int j = 0; j < O.nrates; j++)
+            print_times(&m->open[j]);
+        print_times(&m->echo_sat);
+        for (int j = 0; j < O.nrates; j++)
+            print_times(&m->echo_open[j]);
+    }
 
     /* targets and the JSON line */
     printf("\n");

@@ -7,7 +7,9 @@
  * rebuilt from disk, so memory and disk always agree. The fast path skips
  * the child transactions (LMDB copies every page a child touches that its
  * parent has dirtied: most of a command's cost); a command that fails after
- * it began writing sends the batch to the slow path with them. The op
+ * it began writing sends the batch to the slow path with them. A batch
+ * may grow while it runs (wf_engine_apply_more): commands the net layer
+ * received meanwhile run in the same transaction and share its commit. The op
  * handlers live
  * in post.c (trading), orders.c (order queries, cancel, hello),
  * admin.c (firms, config), licence.c (licences and lanes), optimize.c
@@ -21,6 +23,7 @@
 #include <string.h>
 
 #include "wf_alloc.h"
+#include "wf_clock.h"
 #include "wf_error.h"
 
 #ifndef WUFEI_CATALOGUE
@@ -459,57 +462,76 @@ recover(wf_engine_t *e)
 /* Runs the batch in a new write transaction (*txn, left open). The fast
  * path (nested false) writes each command straight into it and stops at
  * the first command whose write phase fails, setting self->redo; the slow
- * path gives every command a child transaction. Returns WF_OK or the error
- * of mdb_txn_begin. */
+ * path gives every command a child transaction. When the *n commands have
+ * run, more (when not NULL) may append further ones at room + *n, up to
+ * cap in all, in at most WF_MORE_ROUNDS rounds; *n counts them. Returns
+ * WF_OK or the error of mdb_txn_begin. */
 static int
-run_batch(wf_engine_t *self, const wf_cmd_t *cmds, size_t n, int64_t now, wf_reply_t *replies,
-          bool nested, MDB_txn **txn)
+run_batch(wf_engine_t *self, const wf_cmd_t *cmds, size_t *n, size_t cap, wf_cmd_t *room, wf_more_fn more,
+          void *ctx, int64_t now, wf_reply_t *replies, bool nested, MDB_txn **txn)
 {
     self->nested = nested;
     self->redo = false;
     int rc = mdb_txn_begin(self->store.env, NULL, 0, txn);
     if (rc != 0)
         return wf_store__err(rc);
-    for (size_t i = 0; i < n && !self->redo; i++) {
+    unsigned rounds = 0;
+    for (size_t i = 0; !self->redo; i++) {
+        if (i == *n) {
+            if (!more || rounds == WF_MORE_ROUNDS || *n >= cap)
+                break;
+            rounds++;
+            size_t k = more(ctx, room + *n, cap - *n);
+            if (k == 0)
+                break;
+            *n += k < cap - *n ? k : cap - *n;
+        }
         reply_init(&replies[i], &cmds[i]);
         exec_one(self, *txn, &cmds[i], now, &replies[i]);
     }
     return WF_OK;
 }
 
-int
-wf_engine_apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t n, int64_t now,
-                wf_reply_t *replies, wf_outbox_t *out)
+/* wf_engine_apply and wf_engine_apply_more: room is cmds, writable, when
+ * more is not NULL. */
+static int
+apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t *np, size_t cap, wf_cmd_t *room, wf_more_fn more,
+      void *ctx, int64_t now, wf_reply_t *replies, wf_outbox_t *out)
 {
     wf_arena__reset(&self->arena);
     self->stream.n = self->feed.n = 0;
     memset(out, 0, sizeof *out);
     if (self->broken)
-        return fail_all(cmds, n, replies, out, WF_E_INTERNAL,
+        return fail_all(cmds, *np, replies, out, WF_E_INTERNAL,
                         "the engine lost its state after a failed commit; restart it");
-    if (n > WF_BATCH_MAX)
-        return fail_all(cmds, n, replies, out, WF_E_LIMIT, "too many commands in one batch");
-    if (n == 0)
+    if (*np > WF_BATCH_MAX)
+        return fail_all(cmds, *np, replies, out, WF_E_LIMIT, "too many commands in one batch");
+    if (*np == 0)
         return WF_OK;
     MDB_txn *txn;
     uint64_t seq0 = self->journal_seq;
-    int rc = run_batch(self, cmds, n, now, replies, false, &txn);
+    int64_t t0 = wf_mono_ns();
+    int rc = run_batch(self, cmds, np, cap, room, more, ctx, now, replies, false, &txn);
+    size_t n = *np;
     if (rc == WF_OK && self->redo) {
         /* A command failed halfway through its writes on the fast path:
          * drop the batch, rebuild memory and run it again, each command in
-         * a child transaction, so that only that command fails. */
+         * a child transaction, so that only that command fails. The batch
+         * keeps the commands it had; it asks for no more. */
         mdb_txn_abort(txn);
         recover(self);
         if (self->broken)
             return fail_all(cmds, n, replies, out, WF_E_INTERNAL,
                             "the engine lost its state after a failed write; restart it");
-        rc = run_batch(self, cmds, n, now, replies, true, &txn);
+        rc = run_batch(self, cmds, &n, n, NULL, NULL, NULL, now, replies, true, &txn);
     }
     if (rc != WF_OK)
         return fail_all(cmds, n, replies, out, rc, "store: cannot begin a transaction");
+    int64_t t1 = wf_mono_ns();
     rc = self->journal_seq == seq0 ? WF_OK
                                    : wf_journal__sign_head(txn, &self->store, self->journal_seq,
                                                            self->sign_sk);
+    int64_t t2 = wf_mono_ns();
     if (rc != WF_OK) {
         mdb_txn_abort(txn);
         recover(self);
@@ -523,6 +545,11 @@ wf_engine_apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t n, int64_t now,
                         err == WF_E_FULL ? "the store is full; nothing was changed"
                                          : "store commit failed; nothing was changed");
     }
+    int64_t t3 = wf_mono_ns();
+    self->times.batches++;
+    self->times.exec_ns += (uint64_t)(t1 - t0);
+    self->times.sign_ns += (uint64_t)(t2 - t1);
+    self->times.commit_ns += (uint64_t)(t3 - t2);
     if (self->stream.n)
         wf_trim__arm(self, now);
     out->stream = self->stream.items;
@@ -530,6 +557,24 @@ wf_engine_apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t n, int64_t now,
     out->feed = self->feed.items;
     out->nfeed = self->feed.n;
     return WF_OK;
+}
+
+int
+wf_engine_apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t n, int64_t now,
+                wf_reply_t *replies, wf_outbox_t *out)
+{
+    return apply(self, cmds, &n, n, NULL, NULL, NULL, now, replies, out);
+}
+
+int
+wf_engine_apply_more(wf_engine_t *self, wf_cmd_t *cmds, size_t *n, size_t cap, wf_more_fn more, void *ctx,
+                     int64_t now, wf_reply_t *replies, wf_outbox_t *out)
+{
+    if (cap > WF_BATCH_MAX)
+        cap = WF_BATCH_MAX;
+    if (cap < *n)
+        cap = *n;
+    return apply(self, cmds, n, cap, cmds, more, ctx, now, replies, out);
 }
 
 /* ---- accessors ---- */
@@ -602,6 +647,12 @@ wf_engine_journal_head(wf_engine_t *self, uint64_t *seq, uint8_t hash[32], uint8
     crypto_sign_detached(sig, NULL, msg, sizeof msg, self->sign_sk);
     *seq = last;
     return WF_OK;
+}
+
+void
+wf_engine_times(const wf_engine_t *self, wf_engine_times_t *out)
+{
+    *out = self->times;
 }
 
 uint64_t

@@ -389,6 +389,36 @@ void wf_engine_destroy(wf_engine_t **self_p);
 int wf_engine_apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t n, int64_t now,
                     wf_reply_t *replies, wf_outbox_t *out);
 
+/* A source of further commands for a batch that is already running (see
+ * wf_engine_apply_more): writes up to cap commands at cmds and returns how
+ * many it wrote, 0 when none is waiting. Called by the engine between
+ * commands, inside the batch's transaction; it must not call the engine. */
+typedef size_t (*wf_more_fn)(void *ctx, wf_cmd_t *cmds, size_t cap);
+
+#define WF_MORE_ROUNDS 8 /* times one batch asks for more commands, at most */
+
+/* wf_engine_apply with a batch that can grow while it runs: once the *n
+ * commands at cmds have run, more(ctx, cmds + *n, cap - *n) is asked for
+ * further ones (at most WF_MORE_ROUNDS times; up to cap <= WF_BATCH_MAX
+ * commands in all), which run in the same transaction and share its
+ * commit, so requests that arrive while a batch executes need not wait for
+ * the next one. On return *n is the number of commands the batch held and
+ * replies[0..*n) answer them, as wf_engine_apply's do. */
+int wf_engine_apply_more(wf_engine_t *self, wf_cmd_t *cmds, size_t *n, size_t cap, wf_more_fn more, void *ctx,
+                         int64_t now, wf_reply_t *replies, wf_outbox_t *out);
+
+/* Where the batches that committed spent their time, summed since start
+ * (monotonic clock; diagnostics only, never part of the state). */
+typedef struct wf_engine_times {
+    uint64_t batches;   /* batches that committed */
+    uint64_t exec_ns;   /* running the commands inside the batch transaction */
+    uint64_t sign_ns;   /* chaining and signing the journal head */
+    uint64_t commit_ns; /* mdb_txn_commit: writing the dirty pages, data and meta sync */
+} wf_engine_times_t;
+
+/* Copies the batch times so far into *out. */
+void wf_engine_times(const wf_engine_t *self, wf_engine_times_t *out);
+
 /* When the earliest timer (order expiry, push delay, ...) falls due, in
  * unix ms; INT64_MAX when none is set. Once that time has passed, submit a
  * batch with one WF_OP_TICK command (no identity needed): it fires every

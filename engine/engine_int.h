@@ -166,6 +166,7 @@ struct wf_engine {
     uint8_t sign_pk[32];  /* Ed25519: manifest tokens and the journal head */
     uint8_t sign_sk[64];
     struct wf_mstats *mstats;  /* stats.c: market statistics */
+    wf_engine_times_t times;   /* where committed batches spent their time */
 };
 
 /* One firm's active credit events (credit.c). */

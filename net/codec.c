@@ -172,21 +172,38 @@ get_bool(dec_t *d, const char *name, bool required, bool *out, bool *present)
     return WF_OK;
 }
 
-/* Copies a msgpack string of minlen..maxlen bytes (no NUL inside) into out
- * (at least maxlen + 1 bytes). what names the field in messages. */
-static int
-copy_str(dec_t *d, const char *what, const msgpack_object *o, size_t minlen, size_t maxlen, char *out)
+/* The field's name for a message: field "name", or field "name" entry N
+ * when entry (1-based) is not 0. Only failures format it: the decoder runs
+ * for every request and a message is needed only when one is refused. */
+static const char *
+field_what(char buf[64], const char *name, unsigned entry)
 {
+    if (entry)
+        snprintf(buf, 64, "field \"%s\" entry %u", name, entry);
+    else
+        snprintf(buf, 64, "field \"%s\"", name);
+    return buf;
+}
+
+/* Copies a msgpack string of minlen..maxlen bytes (no NUL inside) into out
+ * (at least maxlen + 1 bytes). name and entry (see field_what) name the
+ * field in messages. */
+static int
+copy_str(dec_t *d, const char *name, unsigned entry, const msgpack_object *o, size_t minlen, size_t maxlen,
+         char *out)
+{
+    char what[64];
     if (o->type != MSGPACK_OBJECT_STR)
-        return fail(d, WF_E_FIELD, "%s must be a string", what);
+        return fail(d, WF_E_FIELD, "%s must be a string", field_what(what, name, entry));
     size_t n = o->via.str.size;
     if (n < minlen || n > maxlen) {
         if (minlen == maxlen)
-            return fail(d, WF_E_FIELD, "%s must be %zu characters long", what, minlen);
-        return fail(d, WF_E_FIELD, "%s must be %zu to %zu bytes long", what, minlen, maxlen);
+            return fail(d, WF_E_FIELD, "%s must be %zu characters long", field_what(what, name, entry), minlen);
+        return fail(d, WF_E_FIELD, "%s must be %zu to %zu bytes long", field_what(what, name, entry), minlen,
+                    maxlen);
     }
     if (memchr(o->via.str.ptr, '\0', n))
-        return fail(d, WF_E_FIELD, "%s must not contain a NUL byte", what);
+        return fail(d, WF_E_FIELD, "%s must not contain a NUL byte", field_what(what, name, entry));
     memcpy(out, o->via.str.ptr, n);
     out[n] = '\0';
     return WF_OK;
@@ -203,9 +220,7 @@ get_str(dec_t *d, const char *name, bool required, size_t minlen, size_t maxlen,
         *present = o != NULL;
     if (!o)
         return required ? missing(d, name) : WF_OK;
-    char what[48];
-    snprintf(what, sizeof what, "field \"%s\"", name);
-    return copy_str(d, what, o, minlen, maxlen, out);
+    return copy_str(d, name, 0, o, minlen, maxlen, out);
 }
 
 /* A firm id: exactly 18 digits or capital letters. */
@@ -233,9 +248,7 @@ get_codes(dec_t *d, const char *name, uint8_t *n, char codes[][WF_CODE_LEN])
     if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 1 || o->via.array.size > WF_MAX_PATTERNS)
         return fail(d, WF_E_FIELD, "field \"%s\" must be a list of 1 to %d codes", name, WF_MAX_PATTERNS);
     for (uint32_t i = 0; i < o->via.array.size; i++) {
-        char what[48];
-        snprintf(what, sizeof what, "field \"%s\" entry %u", name, (unsigned)i + 1);
-        rc = copy_str(d, what, &o->via.array.ptr[i], 1, WF_CODE_LEN - 1, codes[i]);
+        rc = copy_str(d, name, (unsigned)i + 1, &o->via.array.ptr[i], 1, WF_CODE_LEN - 1, codes[i]);
         if (rc)
             return rc;
     }

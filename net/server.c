@@ -1,9 +1,11 @@
 /* wufeid's I/O loop (see server.h). One thread owns both sockets and the
  * engine; nothing here blocks on a client. A turn: zmq_poll the ROUTER,
  * drain up to a batch of requests (ZMQ_DONTWAIT), decode each, apply the
- * decoded ones as one engine batch, reply to every request in arrival
- * order, bind private streams for successful hellos, send the outbox's
- * stream messages to their firms' bound connections, publish the feed.
+ * decoded ones as one engine batch (requests that arrive while it executes
+ * join it before its commit: wf_engine_apply_more), reply to every request
+ * in arrival order after the commit, bind private streams for successful
+ * hellos, send the outbox's stream messages to their firms' bound
+ * connections, publish the feed.
  *
  * A request's envelope (routing id, any further frames such as REQ's empty
  * delimiter) is echoed back verbatim. Private streams go to the envelope of
@@ -29,6 +31,7 @@
  * and each batch's engine time go into bounded histograms. */
 #include "server.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -114,6 +117,7 @@ struct wf_server {
     FILE *log;
     size_t batch;
     atomic_int stop;
+    atomic_int stats_soon;  /* wf_server_log_stats_soon() was called */
     char command_ep[EP_LEN];
     char feed_ep[EP_LEN];
 
@@ -524,6 +528,7 @@ wf_server_new(wf_engine_t *engine, const wf_server_opts_t *opts, char *err, size
     s->log = opts->log ? opts->log : stderr;
     s->batch = opts->batch ? opts->batch : WF_BATCH_MAX;
     atomic_init(&s->stop, 0);
+    atomic_init(&s->stats_soon, 0);
     s->ctx = opts->zmq_ctx;
     if (!s->ctx) {
         s->ctx = zmq_ctx_new();
@@ -1137,20 +1142,23 @@ publish_snapshot(wf_server_t *s, int64_t now)
 /* ------------------------------------------------------------------ */
 /* The loop                                                            */
 
-/* Reads up to a batch of requests. Returns their number, or -1. */
+/* Reads the requests waiting, into reqs[*nreq..] and the decoded ones into
+ * cmds[*ncmds..], until none is left or the batch holds s->batch requests.
+ * Returns how many it read, or -1 on a socket failure before any. */
 static int
-drain(wf_server_t *s, size_t *ncmds)
+drain(wf_server_t *s, size_t *nreq, size_t *ncmds)
 {
-    size_t n = 0;
-    *ncmds = 0;
+    size_t n = *nreq, start = *nreq;
     const wf_config_t *cfg = wf_engine_config(s->engine);
     int64_t now = wf_now_ms();
     while (n < s->batch) {
         req_t *r = &s->reqs[n];
         zmq_msg_t body;
         int got = recv_msg(s, r, &body);
-        if (got < 0)
-            return n > 0 ? (int)n : -1;
+        if (got < 0) {
+            *nreq = n;
+            return n > start ? (int)(n - start) : -1;
+        }
         if (got == 0)
             break;
         if (got == 2) {
@@ -1182,7 +1190,27 @@ drain(wf_server_t *s, size_t *ncmds)
         zmq_msg_close(&body);
         n++;
     }
-    return (int)n;
+    *nreq = n;
+    return (int)(n - start);
+}
+
+/* The requests of a running batch (wf_engine_apply_more's source): those
+ * that arrived while it executed join it and share its commit. */
+struct more_ctx {
+    wf_server_t *s;
+    size_t nreq, ncmds;
+};
+
+static size_t
+more_requests(void *ctx, wf_cmd_t *cmds, size_t cap)
+{
+    struct more_ctx *m = ctx;
+    size_t before = m->ncmds;
+    assert(cmds == m->s->cmds + before && cap >= m->s->batch - m->nreq);
+    (void)cmds;
+    (void)cap;
+    drain(m->s, &m->nreq, &m->ncmds);
+    return m->ncmds - before;
 }
 
 static void
@@ -1220,6 +1248,14 @@ wf_server_log_stats(const wf_server_t *self)
     wf_server_log(self->log, "served %llu requests in %llu engine batches (mean %.2f, max %llu; sizes %s)",
                   st->requests, st->batches, st->batches ? (double)st->requests / (double)st->batches : 0.0,
                   st->max_batch, sizes);
+    wf_engine_times_t et;
+    wf_engine_times(self->engine, &et);
+    double nb = st->batches ? (double)st->batches : 1.0, ne = et.batches ? (double)et.batches : 1.0;
+    wf_server_log(self->log, "per batch: wait %.1f us, read %.1f us, apply %.1f us, send %.1f us over %llu batches; "
+                             "engine: exec %.1f us, sign %.1f us, commit %.1f us over %llu commits",
+                  (double)st->wait_ns / nb / 1e3, (double)st->read_ns / nb / 1e3, (double)st->apply_ns / nb / 1e3,
+                  (double)st->send_ns / nb / 1e3, st->batches, (double)et.exec_ns / ne / 1e3,
+                  (double)et.sign_ns / ne / 1e3, (double)et.commit_ns / ne / 1e3, (unsigned long long)et.batches);
 }
 
 /* Fires the engine's due timers (expiry, push delays) as one internal
@@ -1276,7 +1312,9 @@ wf_server_poll(wf_server_t *s, int timeout_ms)
         {.socket = s->router, .events = ZMQ_POLLIN},
         {.socket = s->zap, .events = ZMQ_POLLIN},
     };
+    int64_t t_wait = wf_mono_ns();
     int rc = zmq_poll(items, s->zap ? 2 : 1, timeout_ms);
+    int64_t t_read = wf_mono_ns();
     if (rc < 0) {
         if (errno != EINTR)
             return -1;
@@ -1290,20 +1328,26 @@ wf_server_poll(wf_server_t *s, int timeout_ms)
         return 0;
     }
 
-    size_t ncmds;
-    int n = drain(s, &ncmds);
+    size_t nreq = 0, ncmds = 0;
+    int n = drain(s, &nreq, &ncmds);
     if (n <= 0) {
         housekeeping(s);
         return n;
     }
 
     wf_outbox_t out = {0};
+    int64_t t0 = wf_mono_ns(), t1 = t0;
     if (ncmds > 0) {
-        memset(s->replies, 0, ncmds * sizeof *s->replies);
-        int64_t t0 = wf_mono_ns();
-        int arc = wf_engine_apply(s->engine, s->cmds, ncmds, wf_now_ms(), s->replies, &out);
+        /* Requests that arrive while the batch runs join it (bounded by
+         * s->batch and WF_MORE_ROUNDS): they share its commit instead of
+         * waiting for the next one, and are answered after it with the rest. */
+        struct more_ctx more = {.s = s, .nreq = nreq, .ncmds = ncmds};
+        int arc = wf_engine_apply_more(s->engine, s->cmds, &ncmds, s->batch, more_requests, &more, wf_now_ms(),
+                                       s->replies, &out);
+        nreq = more.nreq;
+        n = (int)nreq;
         count_batch(&s->stats, ncmds);
-        int64_t t1 = wf_mono_ns();
+        t1 = wf_mono_ns();
         wf_net_figures_batch(&s->fig, t1 > t0 ? (uint64_t)(t1 - t0) / 1000 : 0, ncmds);
         if (arc != WF_OK)
             wf_server_log(s->log, "batch of %zu failed: %s", ncmds, wf_err_name(arc));
@@ -1354,6 +1398,10 @@ wf_server_poll(wf_server_t *s, int timeout_ms)
     if (ncmds > 0) {
         send_streams(s, &out);
         send_feed(s, &out);
+        s->stats.wait_ns += (unsigned long long)(t_read - t_wait);
+        s->stats.read_ns += (unsigned long long)(t0 - t_read);
+        s->stats.apply_ns += (unsigned long long)(t1 - t0);
+        s->stats.send_ns += (unsigned long long)(wf_mono_ns() - t1);
     }
     if (s->limited != s->limited_logged) {
         int64_t t = wf_now_ms();
@@ -1376,6 +1424,14 @@ wf_server_run(wf_server_t *s)
             wf_server_log(s->log, "command socket failed: %s", zmq_strerror(errno));
             return -1;
         }
+        if (atomic_exchange(&s->stats_soon, 0))
+            wf_server_log_stats(s);
     }
     return 0;
+}
+
+void
+wf_server_log_stats_soon(wf_server_t *self)
+{
+    atomic_store(&self->stats_soon, 1);
 }

@@ -74,16 +74,28 @@ const char *wf_server_feed_endpoint(const wf_server_t *self);
 
 /* Engine batches served (timer ticks aside) and their sizes, for the
  * log line at stop and for benchmarks. hist[i] counts batches of 2^i to
- * 2^(i+1) - 1 requests (the last bucket: 128..256). */
+ * 2^(i+1) - 1 requests (the last bucket: 128..256). The loop's time in
+ * the turns that served a batch, summed (monotonic ns): waiting in
+ * zmq_poll, reading and decoding the requests, in wf_engine_apply, and
+ * encoding and sending replies, streams and feed. */
 typedef struct wf_server_stats {
     unsigned long long batches, requests, max_batch;
     unsigned long long hist[9];
+    unsigned long long wait_ns, read_ns, apply_ns, send_ns;
 } wf_server_stats_t;
 void wf_server_stats(const wf_server_t *self, wf_server_stats_t *out);
 
-/* Writes the stats as one log line: "served R requests in B engine
- * batches (mean M, max X; sizes 1:n 2-3:n ... 128-256:n)". */
+/* Writes the stats so far as two log lines: "served R requests in B
+ * engine batches (mean M, max X; sizes 1:n 2-3:n ... 256:n)", then "per
+ * batch: wait W us, read R us, apply A us, send N us over B batches;
+ * engine: exec E us, sign S us, commit C us over K commits" (means; the
+ * engine's from wf_engine_times, timer ticks included). The counts are
+ * cumulative, so two reports bracket a measurement. */
 void wf_server_log_stats(const wf_server_t *self);
+
+/* Asks wf_server_run() to write the stats lines after the current turn.
+ * Safe from a signal handler (wufeid: SIGUSR1). */
+void wf_server_log_stats_soon(wf_server_t *self);
 
 /* The HTTP endpoint as bound ("tcp://127.0.0.1:41234"), or NULL when
  * there is none. */

@@ -1,7 +1,8 @@
 /* wufeid: the wufei engine daemon. Parses the command line and the
  * configuration file it names (net/conf.c; command-line options win),
  * opens the engine on its database, runs the I/O loop of net/server.c
- * until SIGTERM or SIGINT, then closes everything and exits 0. Exit status
+ * until SIGTERM or SIGINT (SIGUSR1 logs the served-requests figures so
+ * far), then closes everything and exits 0. Exit status
  * 2 means the command line or the configuration file was refused, 1 that
  * the engine or a socket failed. An installed wufeid finds its catalogue
  * beside its binary's prefix (<prefix>/share/wufei/catalogue.tsv); a
@@ -35,8 +36,11 @@ static wf_server_t *running;
 static void
 on_signal(int sig)
 {
-    (void)sig;
-    if (running)
+    if (!running)
+        return;
+    if (sig == SIGUSR1)
+        wf_server_log_stats_soon(running);
+    else
         wf_server_stop(running);
 }
 
@@ -78,7 +82,8 @@ usage(FILE *f)
             "  --version           print the version\n"
             "\n"
             "Prints \"wufeid VERSION ready on ENDPOINT\" on stdout once it answers; logs to\n"
-            "stderr, one line per event, prefixed with the UTC time. SIGTERM or SIGINT stop it.\n",
+            "stderr, one line per event, prefixed with the UTC time. SIGTERM or SIGINT stop it;\n"
+            "SIGUSR1 logs the requests served so far, the batch sizes and the loop's time per batch.\n",
             WF_BATCH_MAX, WF_BATCH_MAX);
 }
 
@@ -302,6 +307,7 @@ run(wf_engine_opts_t *eo_p, wf_server_opts_t *so_p)
     running = srv;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
 
     if (wf_server_http_endpoint(srv))
         wf_server_log(stderr, "http on %s: /metrics, /healthz%s%s", wf_server_http_endpoint(srv),

@@ -47,3 +47,112 @@ Test(engine_fastpath, failed_write_leaves_no_trace_in_its_batch)
     wf_id_format(id, 'O', c);
     cr_assert_eq(ok(ref(WF_OP_ORDER_GET, P1, id))->order->qty, 70);
 }
+
+/* ---- a batch that grows while it runs (wf_engine_apply_more) ---- */
+
+/* The source of further commands: hands out queue[0..nqueue) in slices of
+ * at most `slice`, and counts how often it was asked. */
+static wf_cmd_t queue[64];
+static size_t nqueue, taken, slice, asked;
+
+static size_t
+more_from_queue(void *ctx, wf_cmd_t *cmds, size_t cap)
+{
+    (void)ctx;
+    asked++;
+    size_t k = nqueue - taken;
+    if (k > slice)
+        k = slice;
+    if (k > cap)
+        k = cap;
+    memcpy(cmds, queue + taken, k * sizeof *cmds);
+    taken += k;
+    return k;
+}
+
+static void
+queue_offers(size_t n, size_t per_slice)
+{
+    nqueue = n;
+    taken = asked = 0;
+    slice = per_slice;
+    for (size_t i = 0; i < n; i++) {
+        queue[i] = offer(i % 2 ? P2 : P1, "SW07", 10 + (int64_t)i, 100);
+        queue[i].rid = 100 + i;
+    }
+}
+
+Test(engine_fastpath, commands_that_arrive_while_a_batch_runs_share_its_commit)
+{
+    market();
+    uint64_t seq = wf_engine_journal_seq(E);
+    wf_engine_times_t t0, t1;
+    wf_engine_times(E, &t0);
+    static wf_cmd_t b[WF_BATCH_MAX];
+    b[0] = offer(P1, "SW07", 5, 100);
+    b[0].rid = 1;
+    queue_offers(5, 2); /* arrive as 2, 2, 1 */
+    size_t n = 1;
+    cr_assert_eq(wf_engine_apply_more(E, b, &n, WF_BATCH_MAX, more_from_queue, NULL, now, R, &OUT), WF_OK);
+    wf_engine_times(E, &t1);
+    cr_assert_eq(n, 6, "the batch holds the first command and the 5 that arrived");
+    cr_assert_eq(asked, 4, "asked until nothing more was waiting");
+    cr_assert_eq(t1.batches, t0.batches + 1, "one commit for all six");
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(R[i].err, WF_OK, "command %zu: %s", i, R[i].msg);
+        cr_assert_eq(R[i].rid, i == 0 ? 1 : 100 + (i - 1), "reply %zu answers its own command", i);
+    }
+    cr_assert_eq(wf_engine_journal_seq(E), seq + 6);
+    cr_assert_eq(wf_book_count(wf_engine_book(E)), 6);
+    /* on disk as in memory */
+    wf_engine_destroy(&E);
+    E = open_at(dir, 0);
+    cr_assert_eq(wf_engine_journal_seq(E), seq + 6);
+    cr_assert_eq(wf_book_count(wf_engine_book(E)), 6);
+}
+
+Test(engine_fastpath, a_batch_grows_a_bounded_number_of_times_up_to_its_cap)
+{
+    market();
+    static wf_cmd_t b[WF_BATCH_MAX];
+    b[0] = offer(P1, "SW07", 5, 100);
+    queue_offers(64, 1); /* one at a time, always one more waiting */
+    size_t n = 1;
+    cr_assert_eq(wf_engine_apply_more(E, b, &n, WF_BATCH_MAX, more_from_queue, NULL, now, R, &OUT), WF_OK);
+    cr_assert_eq(asked, WF_MORE_ROUNDS);
+    cr_assert_eq(n, 1 + WF_MORE_ROUNDS);
+    queue_offers(64, 64);
+    n = 1;
+    cr_assert_eq(wf_engine_apply_more(E, b, &n, 10, more_from_queue, NULL, now, R, &OUT), WF_OK);
+    cr_assert_eq(n, 10, "no more than the cap");
+    cr_assert_eq(taken, 9);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(R[i].err, WF_OK, "command %zu: %s", i, R[i].msg);
+}
+
+Test(engine_fastpath, a_failed_write_among_the_late_commands_fails_alone)
+{
+    market();
+    uint64_t seq = wf_engine_journal_seq(E);
+    static wf_cmd_t b[WF_BATCH_MAX];
+    b[0] = offer(P1, "SW07", 5, 100);
+    b[0].rid = 1;
+    queue_offers(3, 3);
+    E->fail_journal_rid = 101; /* the second late command */
+    size_t n = 1;
+    cr_assert_eq(wf_engine_apply_more(E, b, &n, WF_BATCH_MAX, more_from_queue, NULL, now, R, &OUT), WF_OK);
+    E->fail_journal_rid = 0;
+    cr_assert_eq(n, 4, "the redo keeps the commands the batch had");
+    cr_assert_eq(asked, 1, "and asks for no more: the redo runs what the batch had");
+    cr_assert_eq(R[0].err, WF_OK, "%s", R[0].msg);
+    cr_assert_eq(R[1].err, WF_OK, "%s", R[1].msg);
+    cr_assert_eq(R[2].err, WF_E_INTERNAL);
+    cr_assert_eq(R[2].rid, 101);
+    cr_assert_eq(R[3].err, WF_OK, "%s", R[3].msg);
+    cr_assert_eq(wf_engine_journal_seq(E), seq + 3);
+    cr_assert_eq(wf_book_count(wf_engine_book(E)), 3);
+    wf_engine_destroy(&E);
+    E = open_at(dir, 0);
+    cr_assert_eq(wf_engine_journal_seq(E), seq + 3);
+    cr_assert_eq(wf_book_count(wf_engine_book(E)), 3);
+}
