@@ -253,6 +253,23 @@ Test(journal, replay_reproduces_the_state_hash)
     E = open_at(dir, 0);
 }
 
+/* The state hash of E now, then a replay of the journal from scratch
+ * (E closed meanwhile, reopened after): the replay must reproduce it. */
+static void
+replay_reproduces_live(const char *what)
+{
+    uint8_t live[32];
+    cr_assert_eq(wf_engine_state_hash(E, live), WF_OK);
+    wf_engine_destroy(&E);
+    wf_replay_report_t rep;
+    char err[512] = "";
+    cr_assert_eq(wf_engine_replay(dir, WUFEI_CATALOGUE, NULL, &rep, err, sizeof err), WF_OK, "%s", err);
+    cr_assert(rep.equal, "replay %s: %s", what, rep.problem);
+    cr_assert_eq(memcmp(rep.live, live, 32), 0, "the offline hash is the engine's");
+    cr_assert_eq(memcmp(rep.replayed, live, 32), 0);
+    E = open_at(dir, 0);
+}
+
 /* More timers fall due at once than one tick may act on, and many of them
  * are stale (their orders were cancelled). Stale timers must not take a
  * tick's places: the live engine keeps them in its heap, a restarted one
@@ -303,15 +320,7 @@ Test(journal, replay_after_a_restart_fires_the_same_timers)
     cr_assert_eq(expired_in_outbox(), 200);
     now = due + 1;
     ok(offer(P1, "SW07", 500, 900)); /* something after the tick */
-    uint8_t live[32];
-    cr_assert_eq(wf_engine_state_hash(E, live), WF_OK);
-    wf_engine_destroy(&E);
-    wf_replay_report_t rep;
-    char err[512] = "";
-    cr_assert_eq(wf_engine_replay(dir, WUFEI_CATALOGUE, NULL, &rep, err, sizeof err), WF_OK, "%s", err);
-    cr_assert(rep.equal, "replay with the stale timers in its heap: %s", rep.problem);
-    cr_assert_eq(memcmp(rep.replayed, live, 32), 0);
-    E = open_at(dir, 0);
+    replay_reproduces_live("with the stale timers in its heap");
 }
 
 /* Pushes to subscribers, their delayed tiers, and retention that trims
@@ -347,14 +356,6 @@ Test(journal, replay_agrees_after_pushes_and_retention_across_a_restart)
         tick(later);
     now = later + 1000;
     ok(offer(P2, "SW07", 4000, 1000)); /* seq 2 for the tier-A subscriber */
-    uint8_t live[32];
-    cr_assert_eq(wf_engine_state_hash(E, live), WF_OK);
-    wf_engine_destroy(&E);
-    wf_replay_report_t rep;
-    char err[512] = "";
-    cr_assert_eq(wf_engine_replay(dir, WUFEI_CATALOGUE, NULL, &rep, err, sizeof err), WF_OK, "%s", err);
-    cr_assert(rep.equal, "replay: %s", rep.problem);
-    cr_assert_eq(memcmp(rep.live, live, 32), 0);
-    E = open_at(dir, 0);
+    replay_reproduces_live("after pushes, retention and a restart");
     cr_assert_eq(wf_engine_firm(E, subs[0])->stream_seq, 2);
 }
