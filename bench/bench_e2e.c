@@ -390,32 +390,18 @@ rm_tree(const char *dir)
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* Write bytes (wchar) of a process so far, from /proc/PID/io. */
+/* One counter of /proc/PID/io so far ("wchar": bytes written, "syscw":
+ * write system calls); 0 when it cannot be read. */
 static unsigned long long
-proc_wchar(pid_t pid)
+proc_io(pid_t pid, const char *field)
 {
     char path[64], line[128];
     snprintf(path, sizeof path, "/proc/%d/io", (int)pid);
     FILE *f = fopen(path, "r");
     unsigned long long v = 0;
+    size_t n = strlen(field);
     while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "wchar: %llu", &v) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return v;
-}
-
-/* Write system calls (syscw) of a process so far, from /proc/PID/io. */
-static unsigned long long
-proc_syscw(pid_t pid)
-{
-    char path[64], line[128];
-    snprintf(path, sizeof path, "/proc/%d/io", (int)pid);
-    FILE *f = fopen(path, "r");
-    unsigned long long v = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "syscw: %llu", &v) == 1)
+        if (strncmp(line, field, n) == 0 && line[n] == ':' && sscanf(line + n + 1, "%llu", &v) == 1)
             break;
     if (f)
         fclose(f);
@@ -1033,7 +1019,7 @@ typedef struct lmdb_result {
 static unsigned long long
 self_wchar(void)
 {
-    return proc_wchar(getpid());
+    return proc_io(getpid(), "wchar");
 }
 
 static MDB_env *
@@ -1213,7 +1199,7 @@ engine_run(mode_result_t *mr, bool curve, int which, double rate)
         db_census(d.db, &c0);
     report_t rep0, rep1;
     daemon_report(&d, &rep0); /* what the measured run did, without registration and warm-up */
-    unsigned long long w0 = proc_wchar(d.pid), sc0 = proc_syscw(d.pid);
+    unsigned long long w0 = proc_io(d.pid, "wchar"), sc0 = proc_io(d.pid, "syscw");
     double u0, s0, bu0, bs0;
     proc_cpu(d.pid, &u0, &s0);
     self_cpu(&bu0, &bs0);
@@ -1223,7 +1209,7 @@ engine_run(mode_result_t *mr, bool curve, int which, double rate)
         closed_loop(&r, O.clients, O.window, O.seconds, !curve);
     else
         open_loop(&r, O.clients, rate, O.seconds, !curve);
-    unsigned long long w1 = proc_wchar(d.pid), sc1 = proc_syscw(d.pid);
+    unsigned long long w1 = proc_io(d.pid, "wchar"), sc1 = proc_io(d.pid, "syscw");
     double u1, s1, bu1, bs1;
     proc_cpu(d.pid, &u1, &s1);
     self_cpu(&bu1, &bs1);
