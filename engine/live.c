@@ -183,9 +183,16 @@ wf_live__load(wf_engine_t *e, MDB_txn *txn, char *err, size_t errlen)
             if (urc == WF_E_INTERNAL)
                 snprintf(err, errlen, "corrupt live order record %llu (%zu bytes)",
                          (unsigned long long)id, v.mv_size);
-            else
-                snprintf(err, errlen, "live order %llu names a firm or code this engine does not "
-                         "know (was the catalogue changed?)", (unsigned long long)id);
+            else {
+                /* a well-formed record (its side is valid): name the order
+                 * as its owner knows it, O… or D… */
+                wf_live_rec_t h;
+                memcpy(&h, v.mv_data, sizeof h);
+                char oid[WF_OID_LEN];
+                wf_id_format(oid, h.side == WF_OFFER ? 'O' : 'D', id);
+                snprintf(err, errlen, "live order %s names a firm or code this engine does not "
+                         "know (was the catalogue changed?)", oid);
+            }
             rc = -1;
             break;
         }

@@ -275,3 +275,37 @@ Test(engine_recovery, corrupt_live_record_is_refused)
     cr_assert_null(E);
     cr_assert(strstr(err, "corrupt live order record"), "%s", err);
 }
+
+/* A resting order of a city's code (catalogue_add) keeps an engine without
+ * that file from starting, and the message names the order as its owner
+ * knows it. */
+Test(engine_recovery, an_order_of_a_removed_code_is_named)
+{
+    wf_engine_destroy(&E);
+    char city[300];
+    snprintf(city, sizeof city, "%s.city.tsv", dir);
+    FILE *f = fopen(city, "w");
+    cr_assert_not_null(f);
+    fputs("code\tparent\tclass\tunit\thazard\tname\nISW-07\tSW07\tindustrial\tkg\t-\tsludge\n", f);
+    fclose(f);
+    char err[512] = "";
+    wf_engine_opts_t o = {.dir = dir, .catalogue = WUFEI_CATALOGUE, .catalogue_add = city,
+                          .no_sync = true};
+    E = wf_engine_new(&o, err, sizeof err);
+    cr_assert_not_null(E, "%s", err);
+    market();
+    wf_reply_t *r = ok(offer(P1, "ISW-07", 1000, 100));
+    char id[WF_OID_LEN];
+    snprintf(id, sizeof id, "%s", r->id);
+    wf_engine_destroy(&E);
+    o.catalogue_add = NULL;
+    E = wf_engine_new(&o, err, sizeof err);
+    cr_assert_null(E);
+    char want[64];
+    snprintf(want, sizeof want, "live order %s names a firm or code", id);
+    cr_assert(strstr(err, want), "%s", err);
+    o.catalogue_add = city;
+    E = wf_engine_new(&o, err, sizeof err);
+    cr_assert_not_null(E, "with the file again: %s", err);
+    unlink(city);
+}
