@@ -136,7 +136,7 @@ wf_journal_audit(const char *dir, wf_audit_report_t *rep, char *err, size_t errl
     if (rc != WF_OK)
         return rc;
     MDB_txn *txn;
-    rc = wf_store__err(mdb_txn_begin(s.env, NULL, MDB_RDONLY, &txn));
+    rc = wf_store__err(mdb_txn_begin(s.jenv, NULL, MDB_RDONLY, &txn));
     if (rc != WF_OK) {
         snprintf(err, errlen, "%s: cannot begin a read transaction", dir);
         wf_store__close(&s);
@@ -145,7 +145,7 @@ wf_journal_audit(const char *dir, wf_audit_report_t *rep, char *err, size_t errl
     uint8_t last[32];
     rc = walk(txn, &s, rep, last);
     wf_journal_head_t h;
-    int hrc = rc == WF_OK ? wf_store__get(txn, s.meta, "head", 4, &h, sizeof h) : rc;
+    int hrc = rc == WF_OK ? wf_store__get(txn, s.jmeta, "head", 4, &h, sizeof h) : rc;
     mdb_txn_abort(txn);
     wf_store__close(&s);
     if (rc != WF_OK) {
@@ -194,10 +194,13 @@ mono_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Applies every journal entry of the live snapshot to scratch, one batch
- * each, stopping at the first that replay refuses or does not journal. */
+/* Applies the journal entries 1..upto of the live snapshot (the state's
+ * "applied" seq: the journal may be one batch ahead of the state) to
+ * scratch, one batch each, stopping at the first that replay refuses or
+ * does not journal. */
 static int
-replay_all(MDB_txn *txn, const wf_store_t *s, wf_engine_t *scratch, wf_replay_report_t *rep)
+replay_all(MDB_txn *txn, const wf_store_t *s, uint64_t upto, wf_engine_t *scratch,
+           wf_replay_report_t *rep)
 {
     MDB_cursor *c;
     int rc = mdb_cursor_open(txn, s->journal, &c);
@@ -212,6 +215,10 @@ replay_all(MDB_txn *txn, const wf_store_t *s, wf_engine_t *scratch, wf_replay_re
             break;
         }
         uint64_t seq = wf_store__from_be64(k.mv_data);
+        if (seq > upto) {
+            rc = MDB_NOTFOUND;
+            break;
+        }
         memcpy(rec, v.mv_data, sizeof *rec);
         wf_outbox_t out;
         int arc = wf_engine_apply(scratch, &rec->cmd, 1, rec->now, reply, &out);
@@ -260,17 +267,29 @@ wf_engine_replay_with(const char *dir, const char *catalogue, const char *catalo
         return rc;
     MDB_envinfo info;
     mdb_env_info(s.env, &info);
-    MDB_txn *txn;
-    rc = wf_store__err(mdb_txn_begin(s.env, NULL, MDB_RDONLY, &txn));
+    /* The state's snapshot first, then the journal's: the journal is
+     * committed first, so it holds at least every entry the state does. */
+    MDB_txn *stxn = NULL, *txn = NULL;
+    rc = wf_store__err(mdb_txn_begin(s.env, NULL, MDB_RDONLY, &stxn));
     if (rc == WF_OK)
-        rc = wf_store__state_hash(txn, &s, rep->live);
-    uint64_t last = 0;
+        rc = wf_store__state_hash(stxn, &s, rep->live);
+    uint64_t applied = 0, last = 0;
+    if (rc == WF_OK)
+        rc = wf_store__applied(stxn, &s, &applied);
+    if (stxn)
+        mdb_txn_abort(stxn);
+    if (rc == WF_OK)
+        rc = wf_store__err(mdb_txn_begin(s.jenv, NULL, MDB_RDONLY, &txn));
     if (rc == WF_OK)
         rc = wf_journal__last(txn, &s, &last);
+    if (rc == WF_OK && last < applied)
+        rc = WF_E_STATE;
     if (rc == WF_OK)
-        rc = wf_journal__hash(txn, &s, last, rep->live_head);
+        rc = wf_journal__hash(txn, &s, applied, rep->live_head);
     if (rc != WF_OK) {
-        snprintf(err, errlen, "%s: cannot read the live state: %s", dir, wf_strerror(rc));
+        snprintf(err, errlen, "%s: cannot read the live state: %s", dir,
+                 rc == WF_E_STATE ? "the state holds journal entries the journal does not"
+                                  : wf_strerror(rc));
         if (txn)
             mdb_txn_abort(txn);
         wf_store__close(&s);
@@ -291,7 +310,7 @@ wf_engine_replay_with(const char *dir, const char *catalogue, const char *catalo
     if (!e) {
         rc = WF_E_INTERNAL;
     } else {
-        rc = replay_all(txn, &s, e, rep);
+        rc = replay_all(txn, &s, applied, e, rep);
         uint64_t seq;
         uint8_t sig[64];
         if (rc == WF_OK)

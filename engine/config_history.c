@@ -16,7 +16,9 @@ wf_config__history(wf_exec_t *x)
 {
     wf_engine_t *e = x->e;
     MDB_cursor *c;
-    int rc = mdb_cursor_open(x->txn, e->store.journal, &c);
+    if (!e->jcur)
+        return wf_exec__fail(x, WF_E_INTERNAL, "config.get: the journal is not open");
+    int rc = mdb_cursor_open(e->jcur, e->store.journal, &c);
     if (rc != 0)
         return wf_exec__fail(x, wf_store__err(rc), "config.get: cannot read the journal");
     wf_config_change_t *h = wf_arena__alloc(&e->arena, WF_CONFIG_HISTORY_MAX * sizeof *h);

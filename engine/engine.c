@@ -18,8 +18,10 @@
  * and retention.c (stream trimming). */
 #include "engine_int.h"
 
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "wf_alloc.h"
@@ -50,15 +52,41 @@ wf_exec__fail(wf_exec_t *x, int err, const char *fmt, ...)
 int
 wf_exec__begin(wf_exec_t *x, MDB_txn **child)
 {
-    wf_stream__begin(x->e);
-    if (!x->e->nested) {
+    wf_engine_t *e = x->e;
+    wf_stream__begin(e);
+    if (!e->nested) {
         *child = x->txn;
         return WF_OK;
     }
-    int rc = mdb_txn_begin(x->e->store.env, x->txn, 0, child);
+    int rc = mdb_txn_begin(e->store.env, x->txn, 0, child);
     if (rc != 0)
         return wf_exec__fail(x, wf_store__err(rc), "store: cannot begin: %s", mdb_strerror(rc));
+    if (e->jtxn) {
+        rc = mdb_txn_begin(e->store.jenv, e->jtxn, 0, &e->jcur);
+        if (rc != 0) {
+            mdb_txn_abort(*child);
+            e->jcur = e->jtxn;
+            return wf_exec__fail(x, wf_store__err(rc), "journal: cannot begin: %s",
+                                 mdb_strerror(rc));
+        }
+    }
     return WF_OK;
+}
+
+/* The slow path's journal child: committed after the state child was
+ * (rc WF_OK), else aborted. */
+static void
+jchild_end(wf_engine_t *e, bool commit)
+{
+    if (!e->jtxn || e->jcur == e->jtxn)
+        return;
+    if (commit) {
+        if (mdb_txn_commit(e->jcur) != 0)
+            e->jchild_bad = true;
+    } else {
+        mdb_txn_abort(e->jcur);
+    }
+    e->jcur = e->jtxn;
 }
 
 int
@@ -76,15 +104,19 @@ wf_exec__end(wf_exec_t *x, MDB_txn *child, int rc)
     }
     if (rc != WF_OK) {
         mdb_txn_abort(child);
+        jchild_end(x->e, false);
         if (x->reply->err == WF_OK)
             wf_exec__fail(x, rc, "%s", rc == WF_E_FULL ? "the store is full; nothing was changed"
                                                        : "store write failed; nothing was changed");
         return x->reply->err;
     }
     int mrc = mdb_txn_commit(child);
-    if (mrc != 0)
+    if (mrc != 0) {
+        jchild_end(x->e, false);
         return wf_exec__fail(x, wf_store__err(mrc), "store: commit failed (%s); nothing was changed",
                              mdb_strerror(mrc));
+    }
+    jchild_end(x->e, true);
     wf_stream__commit(x->e);
     return WF_OK;
 }
@@ -92,9 +124,22 @@ wf_exec__end(wf_exec_t *x, MDB_txn *child, int rc)
 int
 wf_exec__journal(wf_exec_t *x, MDB_txn *child)
 {
-    if (x->e->fail_journal_rid && x->cmd->rid == x->e->fail_journal_rid)
+    (void)child; /* the journal has its own transaction (store_int.h) */
+    wf_engine_t *e = x->e;
+    if (e->fail_journal_rid && x->cmd->rid == e->fail_journal_rid)
         return WF_E_INTERNAL;
-    return wf_journal__append(child, &x->e->store, x->e->journal_seq + 1, x->now, x->cmd);
+    if (e->replaying) {
+        /* The entry is on disk already: the command must be the one it
+         * holds, at its time, and journal only once. */
+        const wf_journal_rec_t *want = e->replay_rec;
+        if (!want || want->now != x->now || memcmp(&want->cmd, x->cmd, sizeof *x->cmd) != 0)
+            return WF_E_INTERNAL;
+        e->replay_rec = NULL;
+        return WF_OK;
+    }
+    if (!e->jcur)
+        return WF_E_INTERNAL;
+    return wf_journal__append(e->jcur, &e->store, e->journal_seq + 1, x->now, x->cmd);
 }
 
 wf_rules_t
@@ -216,12 +261,75 @@ load_counters(wf_engine_t *e, MDB_txn *txn)
     if (rc == WF_OK)
         rc = wf_store__meta_get(txn, &e->store, "next_firm", &e->next_firm);
     if (rc == WF_OK)
-        rc = wf_journal__last(txn, &e->store, &e->journal_seq);
+        rc = wf_store__applied(txn, &e->store, &e->journal_seq);
+    return rc;
+}
+
+static int apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t *np, size_t cap, wf_cmd_t *room,
+                 wf_more_fn more, void *ctx, int64_t now, wf_reply_t *replies, wf_outbox_t *out);
+
+/* Brings the state up to the journal: applies the entries past the
+ * state's "applied" seq, one batch each, as the replay check does (a kill
+ * -9 between a batch's journal commit and its state commit leaves one
+ * batch; a state file rebuilt after a machine restart, all of them). */
+static int
+replay_tail(wf_engine_t *e, char *err, size_t errlen)
+{
+    MDB_txn *jt;
+    int rc = wf_store__err(mdb_txn_begin(e->store.jenv, NULL, MDB_RDONLY, &jt));
+    uint64_t last = 0;
+    if (rc == WF_OK)
+        rc = wf_journal__last(jt, &e->store, &last);
+    if (rc != WF_OK) {
+        snprintf(err, errlen, "cannot read the journal: %s", wf_strerror(rc));
+        if (jt)
+            mdb_txn_abort(jt);
+        return rc;
+    }
+    if (last < e->journal_seq) {
+        snprintf(err, errlen, "the state holds journal entries up to %llu but the journal ends "
+                 "at %llu: data.mdb and journal.mdb are not from the same database (restore "
+                 "both from the same backup)", (unsigned long long)e->journal_seq,
+                 (unsigned long long)last);
+        mdb_txn_abort(jt);
+        return WF_E_STATE;
+    }
+    wf_journal_rec_t *rec = wf_malloc(sizeof *rec);
+    wf_reply_t *reply = wf_malloc(sizeof *reply);
+    e->replaying = true;
+    for (uint64_t seq = e->journal_seq + 1; rc == WF_OK && seq <= last; seq++) {
+        rc = wf_journal__get(jt, &e->store, seq, rec);
+        if (rc != WF_OK) {
+            snprintf(err, errlen, "cannot read journal entry %llu: %s", (unsigned long long)seq,
+                     wf_strerror(rc));
+            break;
+        }
+        e->replay_rec = rec;
+        wf_outbox_t out;
+        size_t one = 1;
+        int arc = apply(e, &rec->cmd, &one, 1, NULL, NULL, NULL, rec->now, reply, &out);
+        if (arc != WF_OK || reply->err != WF_OK || e->journal_seq != seq) {
+            snprintf(err, errlen, "journal entry %llu (%s at %lld) cannot be applied to the "
+                     "state: %s %s", (unsigned long long)seq,
+                     wf_op_name(rec->cmd.op) ? wf_op_name(rec->cmd.op) : "?", (long long)rec->now,
+                     wf_err_name(arc != WF_OK ? arc : reply->err),
+                     arc != WF_OK || reply->err != WF_OK ? reply->msg : "(it changed nothing)");
+            rc = WF_E_INTERNAL;
+            break;
+        }
+        e->replayed++;
+    }
+    e->replaying = false;
+    e->replay_rec = NULL;
+    wf_free(rec);
+    wf_free(reply);
+    mdb_txn_abort(jt);
     return rc;
 }
 
 /* (Re)builds every in-memory structure from the store, in one write
- * transaction that also completes a first start. */
+ * transaction that also completes a first start, then replays the
+ * journal's tail into it. */
 static int
 load_state(wf_engine_t *e, char *err, size_t errlen)
 {
@@ -268,6 +376,8 @@ load_state(wf_engine_t *e, char *err, size_t errlen)
         mdb_txn_abort(txn);
     if (rc != WF_OK && !err[0])
         snprintf(err, errlen, "cannot load the database: %s", wf_strerror(rc));
+    if (rc == WF_OK && !e->replaying)
+        rc = replay_tail(e, err, errlen);
     return rc;
 }
 
@@ -318,7 +428,10 @@ wf_engine_new(const wf_engine_opts_t *opts, char *err, size_t errlen)
         wf_engine_destroy(&e);
         return NULL;
     }
-    char lerr[256];
+    const char *crash = getenv("WUFEI_TEST_KILL_AFTER_JOURNAL");
+    if (crash && *crash)
+        e->crash_after_journal = strtoull(crash, NULL, 10);
+    char lerr[512];
     if (load_state(e, lerr, sizeof lerr) != WF_OK) {
         snprintf(err, errlen, "%s: %s", opts->dir, lerr);
         wf_engine_destroy(&e);
@@ -459,6 +572,34 @@ recover(wf_engine_t *e)
     }
 }
 
+/* Removes the entries after seq0 that the failed batch appended. */
+static int
+undo_journal(wf_engine_t *self, uint64_t seq0)
+{
+    MDB_txn *jt;
+    int rc = wf_store__err(mdb_txn_begin(self->store.jenv, NULL, 0, &jt));
+    if (rc != WF_OK)
+        return rc;
+    rc = wf_journal__truncate(jt, &self->store, seq0, self->journal_seq, self->sign_sk);
+    if (rc != WF_OK) {
+        mdb_txn_abort(jt);
+        return rc;
+    }
+    return wf_store__err(mdb_txn_commit(jt));
+}
+
+/* Aborts the batch's state transaction and its journal transaction. */
+static void
+abort_batch(wf_engine_t *self, MDB_txn *txn)
+{
+    if (self->jcur && self->jcur != self->jtxn)
+        mdb_txn_abort(self->jcur);
+    if (self->jtxn)
+        mdb_txn_abort(self->jtxn);
+    self->jtxn = self->jcur = NULL;
+    mdb_txn_abort(txn);
+}
+
 /* Runs the batch in a new write transaction (*txn, left open). The fast
  * path (nested false) writes each command straight into it and stops at
  * the first command whose write phase fails, setting self->redo; the slow
@@ -472,9 +613,20 @@ run_batch(wf_engine_t *self, const wf_cmd_t *cmds, size_t *n, size_t cap, wf_cmd
 {
     self->nested = nested;
     self->redo = false;
+    self->jchild_bad = false;
+    self->jtxn = self->jcur = NULL;
     int rc = mdb_txn_begin(self->store.env, NULL, 0, txn);
     if (rc != 0)
         return wf_store__err(rc);
+    if (!self->replaying) {
+        rc = mdb_txn_begin(self->store.jenv, NULL, 0, &self->jtxn);
+        if (rc != 0) {
+            mdb_txn_abort(*txn);
+            self->jtxn = NULL;
+            return wf_store__err(rc);
+        }
+        self->jcur = self->jtxn;
+    }
     unsigned rounds = 0;
     for (size_t i = 0; !self->redo; i++) {
         if (i == *n) {
@@ -518,7 +670,7 @@ apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t *np, size_t cap, wf_cmd_t 
          * drop the batch, rebuild memory and run it again, each command in
          * a child transaction, so that only that command fails. The batch
          * keeps the commands it had; it asks for no more. */
-        mdb_txn_abort(txn);
+        abort_batch(self, txn);
         recover(self);
         if (self->broken)
             return fail_all(cmds, n, replies, out, WF_E_INTERNAL,
@@ -527,19 +679,59 @@ apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t *np, size_t cap, wf_cmd_t 
     }
     if (rc != WF_OK)
         return fail_all(cmds, n, replies, out, rc, "store: cannot begin a transaction");
+    if (self->jchild_bad) {
+        abort_batch(self, txn);
+        recover(self);
+        return fail_all(cmds, n, replies, out, WF_E_INTERNAL,
+                        "journal: a command's entry could not be kept; nothing was changed");
+    }
     int64_t t1 = wf_mono_ns();
-    rc = self->journal_seq == seq0 ? WF_OK
-                                   : wf_journal__sign_head(txn, &self->store, self->journal_seq,
-                                                           self->sign_sk);
+    rc = WF_OK;
+    if (self->journal_seq != seq0) {
+        rc = wf_store__meta_put(txn, &self->store, "applied", self->journal_seq);
+        if (rc == WF_OK && self->jtxn)
+            rc = wf_journal__sign_head(self->jtxn, &self->store, self->journal_seq,
+                                       self->sign_sk);
+    }
     int64_t t2 = wf_mono_ns();
     if (rc != WF_OK) {
-        mdb_txn_abort(txn);
+        abort_batch(self, txn);
         recover(self);
         return fail_all(cmds, n, replies, out, rc, "cannot sign the journal head; nothing was changed");
     }
+    /* The journal first, synced: the batch's commit point. Then the state,
+     * unsynced (store_int.h); a kill between the two leaves the batch in
+     * the journal only, and the next start replays it. */
+    if (self->jtxn) {
+        rc = mdb_txn_commit(self->jtxn);
+        self->jtxn = self->jcur = NULL;
+        if (rc != 0) {
+            int err = wf_store__err(rc);
+            mdb_txn_abort(txn);
+            recover(self);
+            return fail_all(cmds, n, replies, out, err,
+                            err == WF_E_FULL ? "the journal is full; nothing was changed"
+                                             : "journal commit failed; nothing was changed");
+        }
+    }
+    if (self->crash_after_journal && !self->replaying &&
+        self->journal_seq >= self->crash_after_journal)
+        raise(SIGKILL); /* tests: a kill between the two commits */
     rc = mdb_txn_commit(txn);
     if (rc != 0) {
+        /* The state file refused the batch (a full map, mostly: LMDB needs
+         * pages to commit too). Nothing has been acknowledged, so the
+         * batch is taken back out of the journal and fails whole. */
         int err = wf_store__err(rc);
+        if (self->journal_seq != seq0 && !self->replaying && undo_journal(self, seq0) != WF_OK) {
+            fprintf(stderr, "wufei: the state store refused a commit (%s) and the journal "
+                    "could not take the batch back: restart wufeid (it replays the journal; "
+                    "give it a larger map if the store is full)\n", mdb_strerror(rc));
+            self->broken = true;
+            return fail_all(cmds, n, replies, out, WF_E_INTERNAL,
+                            "store commit failed; restart the engine: the outcome of this "
+                            "batch is in its journal");
+        }
         recover(self);
         return fail_all(cmds, n, replies, out, err,
                         err == WF_E_FULL ? "the store is full; nothing was changed"
@@ -616,7 +808,8 @@ wf_op__journal_head(wf_exec_t *x)
     if (!(x->as->roles & WF_ROLE_OPERATOR))
         return wf_exec__fail(x, WF_E_AUTH, "journal.head is for operators only");
     uint8_t *hash = wf_arena__alloc(&x->e->arena, 32), *sig = wf_arena__alloc(&x->e->arena, 64);
-    int rc = wf_journal__hash(x->txn, &x->e->store, x->e->journal_seq, hash);
+    int rc = x->e->jcur ? wf_journal__hash(x->e->jcur, &x->e->store, x->e->journal_seq, hash)
+                        : WF_E_INTERNAL;
     if (rc != WF_OK)
         return wf_exec__fail(x, WF_E_INTERNAL, "cannot read the journal head");
     uint8_t msg[40];
@@ -632,7 +825,7 @@ int
 wf_engine_journal_head(wf_engine_t *self, uint64_t *seq, uint8_t hash[32], uint8_t sig[64])
 {
     MDB_txn *txn;
-    int rc = mdb_txn_begin(self->store.env, NULL, MDB_RDONLY, &txn);
+    int rc = mdb_txn_begin(self->store.jenv, NULL, MDB_RDONLY, &txn);
     if (rc != 0)
         return wf_store__err(rc);
     uint64_t last = 0;
@@ -653,6 +846,13 @@ void
 wf_engine_times(const wf_engine_t *self, wf_engine_times_t *out)
 {
     *out = self->times;
+}
+
+void
+wf_engine_recovery(const wf_engine_t *self, uint64_t *replayed, bool *rebuilt)
+{
+    *replayed = self->replayed;
+    *rebuilt = self->store.rebuilt;
 }
 
 uint64_t

@@ -477,6 +477,12 @@ int64_t wf_cst_day(int64_t t, char out[11]);
 /* Sequence number of the last journal entry. */
 uint64_t wf_engine_journal_seq(wf_engine_t *self);
 
+/* What the last start did to bring the state up to the journal: how many
+ * journal entries it replayed into the state, and whether it rebuilt the
+ * state file from the whole journal (a machine restart after an unclean
+ * stop; see engine/store_int.h). */
+void wf_engine_recovery(const wf_engine_t *self, uint64_t *replayed, bool *rebuilt);
+
 /* The id string of an order ("O12"/"D13") or match ("M5") or manifest ("F5"). */
 void wf_id_format(char out[WF_OID_LEN], char prefix, uint64_t n);
 /* Parses "O12" with the expected prefix; returns 0 when malformed. */

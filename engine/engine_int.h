@@ -116,6 +116,21 @@ struct wf_engine {
     uint64_t next_order, next_match, next_firm;
     uint64_t journal_seq;
     bool broken;          /* in-memory state could not be rebuilt */
+    /* The batch's journal transaction (in store.jenv, committed before the
+     * state's), and the one the command being run journals into: jtxn, or
+     * on the slow path a child of it. NULL while replaying. */
+    MDB_txn *jtxn, *jcur;
+    bool jchild_bad;      /* a command's journal child failed to commit after its state
+                           * child did: the batch cannot be committed */
+    /* While the journal's tail is replayed into the state at start: the
+     * entry being replayed (commands check their entry against it instead
+     * of appending), and how many were replayed. */
+    const struct wf_journal_rec *replay_rec;
+    uint64_t replayed;
+    bool replaying;
+    uint64_t crash_after_journal; /* tests only (WUFEI_TEST_KILL_AFTER_JOURNAL): once the
+                                   * journal reaches this seq, SIGKILL between a batch's
+                                   * journal commit and its state commit */
     wf_arena_t arena;
     wf_vec_t stream;      /* wf_stream_msg_t, this batch */
     wf_vec_t feed;        /* wf_feed_msg_t, this batch */

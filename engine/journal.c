@@ -1,12 +1,12 @@
 /* The command journal: every accepted command that changed state, with the
- * time of its batch, under a gap-free sequence number (BE64 key). It is
- * written in the same transaction as the command's effects, so the journal
- * and the state it produced can never disagree, and replaying it from an
- * empty database reproduces every match. Read-only and failed commands are
- * not journaled.
+ * time of its batch, under a gap-free sequence number (BE64 key). The
+ * journal is the commit point (its own environment, journal.mdb, synced
+ * before any reply); the state follows it (store_int.h), and replaying it
+ * from an empty database reproduces every match. Read-only and failed
+ * commands are not journaled.
  *
  * The entries form a hash chain (BLAKE2b-256, store_int.h), and every batch
- * that journals rewrites the signed head in meta "head" in the same
+ * that journals rewrites the signed head in jmeta "head" in the same
  * transaction, so an offline audit (audit.c) can tell which entry was
  * changed and whether the head is the engine's. */
 #include "store_int.h"
@@ -65,7 +65,7 @@ wf_journal__sign_head(MDB_txn *txn, const wf_store_t *s, uint64_t seq, const uin
     uint8_t msg[40];
     wf_journal__head_msg(seq, h.hash, msg);
     crypto_sign_detached(h.sig, NULL, msg, sizeof msg, sk);
-    return wf_store__put(txn, s->meta, "head", 4, &h, sizeof h);
+    return wf_store__put(txn, s->jmeta, "head", 4, &h, sizeof h);
 }
 
 int
@@ -115,4 +115,20 @@ wf_journal__get(MDB_txn *txn, const wf_store_t *s, uint64_t seq, wf_journal_rec_
     uint8_t key[8];
     wf_store__be64(key, seq);
     return wf_store__get(txn, s->journal, key, sizeof key, out, sizeof *out);
+}
+
+int
+wf_journal__truncate(MDB_txn *txn, const wf_store_t *s, uint64_t seq, uint64_t last,
+                     const uint8_t sk[64])
+{
+    for (uint64_t q = last; q > seq; q--) {
+        uint8_t key[8];
+        wf_store__be64(key, q);
+        int rc = wf_store__del(txn, s->journal, key, sizeof key);
+        if (rc != WF_OK)
+            return rc;
+    }
+    if (seq > 0)
+        return wf_journal__sign_head(txn, s, seq, sk);
+    return wf_store__del(txn, s->jmeta, "head", 4);
 }

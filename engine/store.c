@@ -6,6 +6,7 @@
 #include "store_int.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -158,7 +159,6 @@ open_dbs(wf_store_t *s, MDB_txn *txn, unsigned flags)
         {"manifests", offsetof(wf_store_t, manifests)},
         {"stream", offsetof(wf_store_t, stream)},
         {"config", offsetof(wf_store_t, config)},
-        {"journal", offsetof(wf_store_t, journal)},
         {"licences", offsetof(wf_store_t, licences)},
         {"lanes", offsetof(wf_store_t, lanes)},
         {"auctions", offsetof(wf_store_t, auctions)},
@@ -254,7 +254,8 @@ open_env(wf_store_t *s, const char *dir, size_t map_size, bool no_sync, char *er
         snprintf(err, errlen, "cannot set up LMDB: %s", mdb_strerror(rc));
         return WF_E_INTERNAL;
     }
-    rc = mdb_env_open(s->env, dir, MDB_NOTLS | (no_sync ? MDB_NOSYNC : 0), 0600);
+    (void)no_sync; /* the state is never synced per commit: the journal is (see above) */
+    rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NOSYNC, 0600);
     if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
         snprintf(err, errlen, "%s is not a wufei database (data.mdb is not an LMDB file "
                  "of this version, or its header is damaged: restore it from a backup)", dir);
@@ -269,17 +270,191 @@ open_env(wf_store_t *s, const char *dir, size_t map_size, bool no_sync, char *er
     return WF_OK;
 }
 
-int
-wf_store__open(wf_store_t *s, const char *dir, size_t map_size, bool no_sync, bool *fresh,
-               char *err, size_t errlen)
+/* ---- the journal environment ---- */
+
+static wf_journal_layout_t
+jlayout_now(void)
 {
-    memset(s, 0, sizeof *s);
-    if (!dir || !*dir) {
-        snprintf(err, errlen, "no database directory given");
+    wf_journal_layout_t l;
+    memset(&l, 0, sizeof l);
+    l.version = WF_SCHEMA_VERSION;
+    l.journal = sizeof(wf_journal_rec_t);
+    l.head = sizeof(wf_journal_head_t);
+    l.session = sizeof(wf_store_session_t);
+    return l;
+}
+
+void
+wf_store__boot_id(char out[40])
+{
+    memset(out, 0, 40);
+    const char *fake = getenv("WUFEI_BOOT_ID"); /* tests: a machine restart */
+    if (fake && *fake) {
+        snprintf(out, 40, "%s", fake);
+        return;
+    }
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (f) {
+        if (!fgets(out, 40, f))
+            out[0] = 0;
+        fclose(f);
+    }
+    out[strcspn(out, "\n")] = 0;
+    if (!out[0])
+        snprintf(out, 40, "unknown"); /* never equal across boots is safer: see below */
+}
+
+/* Opens dir/journal.mdb (its lock file beside it) and its two tables,
+ * writing the layout record into a fresh one (*jfresh). */
+static int
+open_journal(wf_store_t *s, const char *dir, size_t map_size, bool no_sync, bool rdonly,
+             bool *jfresh, char *err, size_t errlen)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/journal.mdb", dir);
+    struct stat st;
+    if (rdonly && stat(path, &st) != 0) {
+        snprintf(err, errlen, "%s holds no journal (no journal.mdb)", dir);
+        return WF_E_NOTFOUND;
+    }
+    int rc = mdb_env_create(&s->jenv);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(s->jenv, 4);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(s->jenv, map_size ? map_size : ((size_t)1 << 30));
+    unsigned flags = MDB_NOTLS | MDB_NOSUBDIR | (rdonly ? MDB_RDONLY : 0) |
+                     (no_sync ? MDB_NOSYNC : 0);
+    if (rc == 0)
+        rc = mdb_env_open(s->jenv, path, flags, 0600);
+    if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
+        snprintf(err, errlen, "%s is not a wufei journal (not an LMDB file of this version, or "
+                 "its header is damaged: restore it from a backup)", path);
         return WF_E_FIELD;
     }
-    if (make_dirs(dir, err, errlen) != 0)
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot open the journal %s: %s", path, mdb_strerror(rc));
         return WF_E_INTERNAL;
+    }
+    int dead = 0;
+    if (!rdonly)
+        mdb_reader_check(s->jenv, &dead);
+    MDB_txn *txn;
+    rc = mdb_txn_begin(s->jenv, NULL, rdonly ? MDB_RDONLY : 0, &txn);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: cannot begin a transaction: %s", path, mdb_strerror(rc));
+        return wf_store__err(rc);
+    }
+    MDB_dbi main_db;
+    MDB_stat ms;
+    rc = mdb_dbi_open(txn, NULL, 0, &main_db);
+    if (rc == 0)
+        rc = mdb_stat(txn, main_db, &ms);
+    *jfresh = rc == 0 && ms.ms_entries == 0;
+    wf_journal_layout_t want = jlayout_now();
+    if (rc == 0 && *jfresh && rdonly) {
+        snprintf(err, errlen, "%s is an empty journal", path);
+        mdb_txn_abort(txn);
+        return WF_E_NOTFOUND;
+    }
+    unsigned dflags = *jfresh ? MDB_CREATE : 0;
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "jmeta", dflags, &s->jmeta);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "journal", dflags, &s->journal);
+    if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) {
+        snprintf(err, errlen, "%s is not a wufei journal (no wufei tables in it)", path);
+        mdb_txn_abort(txn);
+        return WF_E_FIELD;
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: cannot open tables: %s", path, mdb_strerror(rc));
+        mdb_txn_abort(txn);
+        return wf_store__err(rc);
+    }
+    if (*jfresh) {
+        rc = wf_store__put(txn, s->jmeta, "schema", 6, &want, sizeof want);
+        if (rc != WF_OK) {
+            snprintf(err, errlen, "%s: cannot write the layout record: %s", path, wf_strerror(rc));
+            mdb_txn_abort(txn);
+            return rc;
+        }
+    } else {
+        MDB_val k = {6, "schema"}, v;
+        if (mdb_get(txn, s->jmeta, &k, &v) != 0 || v.mv_size != sizeof want ||
+            memcmp(v.mv_data, &want, sizeof want) != 0) {
+            snprintf(err, errlen, "%s was written by another wufei version or build (its "
+                     "layout record differs from this build's, schema %u)", path,
+                     WF_SCHEMA_VERSION);
+            mdb_txn_abort(txn);
+            return WF_E_FIELD;
+        }
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: cannot commit: %s", path, mdb_strerror(rc));
+        return wf_store__err(rc);
+    }
+    return WF_OK;
+}
+
+/* Writes the session record: this boot's id, and whether the state file
+ * is on disk as its last commit left it (clean). */
+static int
+put_session(wf_store_t *s, bool clean)
+{
+    wf_store_session_t ss;
+    memset(&ss, 0, sizeof ss);
+    memcpy(ss.boot, s->boot, sizeof ss.boot);
+    ss.clean = clean;
+    MDB_txn *txn;
+    int rc = wf_store__err(mdb_txn_begin(s->jenv, NULL, 0, &txn));
+    if (rc != WF_OK)
+        return rc;
+    rc = wf_store__put(txn, s->jmeta, "session", 7, &ss, sizeof ss);
+    if (rc != WF_OK) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return wf_store__err(mdb_txn_commit(txn));
+}
+
+/* Whether the state file can be trusted: it can unless its writer was
+ * stopped without a clean close (mdb_env_sync, then session clean) and
+ * the machine has restarted since: then its unsynced pages may never
+ * have reached the disk, and LMDB may have reused pages that the last
+ * synced meta page still points to. A process crash alone (kill -9)
+ * loses nothing: its writes are in the page cache. */
+static bool
+state_trusted(wf_store_t *s)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin(s->jenv, NULL, MDB_RDONLY, &txn) != 0)
+        return false;
+    wf_store_session_t ss;
+    int rc = wf_store__get(txn, s->jmeta, "session", 7, &ss, sizeof ss);
+    mdb_txn_abort(txn);
+    if (rc == WF_E_NOTFOUND)
+        return true; /* a journal that never ran a session */
+    if (rc != WF_OK)
+        return false;
+    ss.boot[sizeof ss.boot - 1] = 0;
+    return ss.clean || (strcmp(ss.boot, s->boot) == 0 && strcmp(s->boot, "unknown") != 0);
+}
+
+static void
+remove_state_files(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    remove(path);
+    snprintf(path, sizeof path, "%s/lock.mdb", dir);
+    remove(path);
+}
+
+static int
+open_state(wf_store_t *s, const char *dir, size_t map_size, bool no_sync, bool *fresh, char *err,
+           size_t errlen)
+{
     int rc = open_env(s, dir, map_size, no_sync, err, errlen);
     MDB_txn *txn = NULL;
     if (rc == WF_OK) {
@@ -301,9 +476,62 @@ wf_store__open(wf_store_t *s, const char *dir, size_t map_size, bool no_sync, bo
     }
     if (txn)
         mdb_txn_abort(txn);
-    if (rc != WF_OK)
-        wf_store__close(s);
     return rc;
+}
+
+int
+wf_store__open(wf_store_t *s, const char *dir, size_t map_size, bool no_sync, bool *fresh,
+               char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    if (!dir || !*dir) {
+        snprintf(err, errlen, "no database directory given");
+        return WF_E_FIELD;
+    }
+    if (make_dirs(dir, err, errlen) != 0)
+        return WF_E_INTERNAL;
+    wf_store__boot_id(s->boot);
+    char sp[4200];
+    snprintf(sp, sizeof sp, "%s/data.mdb", dir);
+    struct stat st;
+    bool had_state = stat(sp, &st) == 0 && st.st_size > 0;
+    bool jfresh = false;
+    int rc = open_journal(s, dir, map_size, no_sync, false, &jfresh, err, errlen);
+    if (rc == WF_OK && jfresh && had_state) {
+        /* a state file without its journal: an older schema, or a lost
+         * journal; the schema check names the first */
+        rc = open_state(s, dir, map_size, no_sync, fresh, err, errlen);
+        if (rc == WF_OK) {
+            snprintf(err, errlen, "%s has a state file (data.mdb) but no journal (journal.mdb): "
+                     "without its journal the state cannot be trusted; restore both from a "
+                     "backup", dir);
+            rc = WF_E_FIELD;
+        }
+        char jp[4200];
+        snprintf(jp, sizeof jp, "%s/journal.mdb", dir);
+        wf_store__close(s);
+        remove(jp); /* made just now by this open */
+        snprintf(jp, sizeof jp, "%s/journal.mdb-lock", dir);
+        remove(jp);
+        return rc;
+    }
+    if (rc == WF_OK && !jfresh && had_state && !state_trusted(s)) {
+        remove_state_files(dir);
+        s->rebuilt = true;
+    }
+    if (rc == WF_OK)
+        rc = open_state(s, dir, map_size, no_sync, fresh, err, errlen);
+    if (rc == WF_OK) {
+        rc = put_session(s, false);
+        if (rc != WF_OK)
+            snprintf(err, errlen, "%s: cannot write to the journal: %s", dir, wf_strerror(rc));
+    }
+    if (rc != WF_OK) {
+        wf_store__close(s);
+        return rc;
+    }
+    s->writable = true;
+    return WF_OK;
 }
 
 int
@@ -346,6 +574,9 @@ wf_store__open_readonly(wf_store_t *s, const char *dir, char *err, size_t errlen
         rc = wf_store__err(mdb_txn_commit(txn));
     else
         mdb_txn_abort(txn);
+    bool jfresh;
+    if (rc == WF_OK)
+        rc = open_journal(s, dir, 0, false, true, &jfresh, err, errlen);
     if (rc != WF_OK)
         wf_store__close(s);
     return rc;
@@ -354,7 +585,27 @@ wf_store__open_readonly(wf_store_t *s, const char *dir, char *err, size_t errlen
 void
 wf_store__close(wf_store_t *s)
 {
+    /* A clean close: the state file synced, then the session marked
+     * clean, so that the next start trusts it even after a machine
+     * restart. */
+    if (s->writable && s->env && s->jenv && mdb_env_sync(s->env, 1) == 0)
+        put_session(s, true);
+    s->writable = false;
     if (s->env)
         mdb_env_close(s->env);
     s->env = NULL;
+    if (s->jenv)
+        mdb_env_close(s->jenv);
+    s->jenv = NULL;
+}
+
+int
+wf_store__applied(MDB_txn *txn, const wf_store_t *s, uint64_t *seq)
+{
+    int rc = wf_store__get(txn, s->meta, "applied", 7, seq, sizeof *seq);
+    if (rc == WF_E_NOTFOUND) {
+        *seq = 0;
+        return WF_OK;
+    }
+    return rc;
 }

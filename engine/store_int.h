@@ -1,6 +1,20 @@
-/* The engine's LMDB store: one environment with named databases, and the
+/* The engine's LMDB store: two environments with named databases, and the
  * records kept in them. Private to engine/; tests may include it to check
  * the store directly.
+ *
+ * The journal (DIR/journal.mdb) is the commit point: every batch appends
+ * its entries and the signed head there in one transaction synced to disk
+ * before any reply leaves. The state (DIR/data.mdb: everything else) is
+ * written in a second transaction right after, without a sync of its own
+ * (MDB_NOSYNC): it is the journal applied, up to the seq in its meta
+ * "applied". So a durable batch costs one sync of a few sequential journal
+ * pages instead of a sync of every scattered state page it dirtied. At
+ * start the engine replays journal entries past "applied" into the state
+ * (a kill -9 between the two commits leaves at most one batch to replay);
+ * after a machine restart that followed an unclean stop the state file may
+ * be torn, so it is rebuilt from the whole journal (the jmeta "session"
+ * record tells the two apart: the boot id of the last writer and whether
+ * it closed cleanly, syncing the state file first).
  *
  * Records are the raw POD structs of engine.h and of this header, written
  * byte for byte (zeroed first, so padding is deterministic). That ties the
@@ -9,10 +23,15 @@
  * a database whose version or layout differs.
  *
  * Databases (keys; BE64 = 8-byte big-endian unsigned, so keys sort by
- * number):
+ * number). In journal.mdb:
+ *   jmeta        "schema" -> wf_journal_layout_t; "head" -> wf_journal_head_t
+ *                (the signed head of the journal chain); "session" ->
+ *                wf_store_session_t
+ *   journal      BE64 seq -> wf_journal_rec_t
+ * In data.mdb:
  *   meta         "schema" -> wf_store_layout_t; "next_order", "next_match",
- *                "next_firm" -> uint64_t (next number to mint); "head" ->
- *                wf_journal_head_t (the signed head of the journal chain)
+ *                "next_firm" -> uint64_t (next number to mint); "applied" ->
+ *                uint64_t (the last journal seq the state holds)
  *   firms        18-char firm id -> wf_firm_rec_t (stream_seq always 0: a
  *                firm's seq is stream state, kept in memory, see stream.c)
  *   firm_keys    40-char z85 key -> 18-char firm id
@@ -35,7 +54,6 @@
  *                message when retention trimmed its stream empty; at start a
  *                firm's seq is the larger of it and its stream's last key
  *   config       "config" -> wf_config_t
- *   journal      BE64 seq -> wf_journal_rec_t
  *   licences     BE64 licence id -> wf_licence_rec_t ("next_licence" in meta)
  *   lanes        producer id + consumer id + code (WF_CODE_LEN bytes,
  *                zero-padded) -> wf_lane_rec_t
@@ -55,7 +73,7 @@
 
 #include "engine.h"
 
-#define WF_SCHEMA_VERSION 7u /* 2: licences and lanes; 3: config co2_per_tkm, auctions;
+#define WF_SCHEMA_VERSION 8u /* 2: licences and lanes; 3: config co2_per_tkm, auctions;
                                  4: credit events, subscriptions, pushes, stream_keep_days;
                                  5: rate_per_s, rate_burst in the config;
                                  6: manifests with steps, stream manifest payload, chained
@@ -66,7 +84,10 @@
                                  from its stream's last key and the new table
                                  stream_floors at start, not in its firm record;
                                  the live table (wf_live_rec_t): the resting orders,
-                                 compact, read at start */
+                                 compact, read at start;
+                                 8: the journal and its signed head in their own
+                                 environment, journal.mdb, the commit point; the
+                                 state unsynced, meta "applied" */
 #define WF_JOURNAL_FORMAT 2u /* 2: every entry carries its chain hash */
 #define WF_FIRM_ID_LEN 18 /* bytes of a firm id in keys (no NUL) */
 
@@ -192,12 +213,36 @@ typedef struct wf_store_layout {
     uint32_t live;
 } wf_store_layout_t;
 
+/* What jmeta "schema" holds. */
+typedef struct wf_journal_layout {
+    uint32_t version;
+    uint32_t journal, head, session;
+} wf_journal_layout_t;
+
+/* jmeta "session": who wrote the state file last, and whether it closed
+ * it cleanly (synced). */
+typedef struct wf_store_session {
+    char boot[40];             /* /proc/sys/kernel/random/boot_id */
+    uint32_t clean;
+    uint32_t reserved;
+} wf_store_session_t;
+
 typedef struct wf_store {
-    MDB_env *env;
+    MDB_env *env;              /* data.mdb: the state */
+    MDB_env *jenv;             /* journal.mdb: the journal, synced */
     MDB_dbi meta, firms, firm_keys, orders, firm_orders, matches, manifests, stream, config,
-        journal, licences, lanes, auctions, credit, subs, pushes, notices, stream_floors,
-        live;
+        licences, lanes, auctions, credit, subs, pushes, notices, stream_floors, live;
+    MDB_dbi jmeta, journal;    /* in jenv */
+    char boot[40];             /* this machine's boot id */
+    bool writable;             /* opened by wf_store__open (close syncs and marks clean) */
+    bool rebuilt;              /* the state file was dropped at open: rebuild it */
 } wf_store_t;
+
+/* The last journal seq the state holds (meta "applied"; 0 when absent). */
+int wf_store__applied(MDB_txn *txn, const wf_store_t *s, uint64_t *seq);
+
+/* This machine's boot id (WUFEI_BOOT_ID overrides it, for tests). */
+void wf_store__boot_id(char out[40]);
 
 /* Opens an existing database read-only (the daemon may be running: LMDB
  * readers do not block its writer) and checks its schema. For audit and
@@ -207,9 +252,11 @@ int wf_store__open_readonly(wf_store_t *s, const char *dir, char *err, size_t er
 /* The state hash (see wf_engine_state_hash) of the store as txn sees it. */
 int wf_store__state_hash(MDB_txn *txn, const wf_store_t *s, uint8_t out[32]);
 
-/* Opens or creates the environment in dir (created when missing) and its
- * databases, writing the schema record on first start. Sets *fresh when
- * the database was empty. Returns WF_OK, or an error with a message. */
+/* Opens or creates both environments in dir (created when missing) and
+ * their databases, writing the schema records on first start. Sets *fresh
+ * when the state was empty (a first start, or a state file dropped to be
+ * rebuilt: s->rebuilt). no_sync makes the journal unsynced too (tests,
+ * scratch replays). Returns WF_OK, or an error with a message. */
 int wf_store__open(wf_store_t *s, const char *dir, size_t map_size, bool no_sync, bool *fresh,
                    char *err, size_t errlen);
 void wf_store__close(wf_store_t *s);
@@ -245,8 +292,13 @@ void wf_journal__chain(const uint8_t prev[32], uint64_t seq, const wf_journal_re
                        uint8_t out[32]);
 /* The stored hash of entry seq (32 zero bytes for seq 0). */
 int wf_journal__hash(MDB_txn *txn, const wf_store_t *s, uint64_t seq, uint8_t out[32]);
-/* Writes the signed head for entry seq into meta "head". */
+/* Writes the signed head for entry seq into jmeta "head". txn is a
+ * journal transaction, as for every wf_journal__ function. */
 int wf_journal__sign_head(MDB_txn *txn, const wf_store_t *s, uint64_t seq, const uint8_t sk[64]);
+/* Takes back entries seq + 1 .. last, never acknowledged (their batch's
+ * state commit failed), and signs the head of seq again (none for 0). */
+int wf_journal__truncate(MDB_txn *txn, const wf_store_t *s, uint64_t seq, uint64_t last,
+                         const uint8_t sk[64]);
 /* The signed bytes of a head: BE64(seq) || hash. */
 void wf_journal__head_msg(uint64_t seq, const uint8_t hash[32], uint8_t out[40]);
 /* The last journal seq, 0 when empty. */

@@ -638,8 +638,8 @@ wf_engine_whatif(const wf_whatif_opts_t *o, wf_whatif_report_t *rep, char *err, 
         return rc;
     MDB_envinfo info;
     mdb_env_info(s.env, &info);
-    MDB_txn *txn = NULL;
-    rc = wf_store__err(mdb_txn_begin(s.env, NULL, MDB_RDONLY, &txn));
+    MDB_txn *txn = NULL; /* the journal's snapshot: all the replay reads */
+    rc = wf_store__err(mdb_txn_begin(s.jenv, NULL, MDB_RDONLY, &txn));
     if (rc != WF_OK) {
         snprintf(err, errlen, "%s: cannot begin a read transaction", o->dir);
         wf_store__close(&s);

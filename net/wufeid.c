@@ -315,6 +315,15 @@ run(wf_engine_opts_t *eo_p, wf_server_opts_t *so_p)
                       wf_http_endpoint_local(wf_server_http_endpoint(srv))
                           ? ""
                           : " (WARNING: not loopback, and HTTP has no authentication)");
+    uint64_t replayed;
+    bool rebuilt;
+    wf_engine_recovery(engine, &replayed, &rebuilt);
+    if (rebuilt)
+        wf_server_log(stderr, "the machine restarted after an unclean stop: the state was "
+                      "rebuilt from the journal (%llu entries)", (unsigned long long)replayed);
+    else if (replayed)
+        wf_server_log(stderr, "replayed %llu journal entries the state did not hold yet",
+                      (unsigned long long)replayed);
     wf_server_log(stderr, "command %s, feed %s, journal at seq %llu", wf_server_command_endpoint(srv),
                   wf_server_feed_endpoint(srv), (unsigned long long)wf_engine_journal_seq(engine));
     printf("wufeid %s ready on %s\n", WUFEI_VERSION, wf_server_command_endpoint(srv));

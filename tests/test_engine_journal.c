@@ -141,7 +141,7 @@ tamper(uint64_t seq, size_t off, bool rechain)
     char err[256];
     cr_assert_eq(wf_store__open(&s, dir, 0, false, &fresh, err, sizeof err), WF_OK, "%s", err);
     MDB_txn *txn;
-    cr_assert_eq(mdb_txn_begin(s.env, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_txn_begin(s.jenv, NULL, 0, &txn), 0);
     uint64_t last;
     cr_assert_eq(wf_journal__last(txn, &s, &last), WF_OK);
     wf_journal_rec_t *rec = malloc(sizeof *rec);

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/audit.h"
 #include "engine/engine.h"
 #include "engine/store_int.h"
 #include "wf_alloc.h"
@@ -101,11 +102,21 @@ post_cmd(unsigned *rs)
     return c;
 }
 
-/* The child: posts until killed. Never returns. */
+/* The child: posts until killed. Never returns. With kill_at, the engine
+ * kills it between the journal commit and the state commit of the first
+ * batch that takes the journal to kill_at; with boot, it runs as if on
+ * that machine boot. */
 static void
-child_main(const char *dir, int fd, unsigned seed)
+child_main(const char *dir, int fd, unsigned seed, uint64_t kill_at, const char *boot)
 {
     char err[256];
+    if (kill_at) {
+        char v[32];
+        snprintf(v, sizeof v, "%llu", (unsigned long long)kill_at);
+        setenv("WUFEI_TEST_KILL_AFTER_JOURNAL", v, 1);
+    }
+    if (boot)
+        setenv("WUFEI_BOOT_ID", boot, 1);
     wf_engine_opts_t o = {.dir = dir, .catalogue = WUFEI_CATALOGUE, .no_sync = false};
     wf_engine_t *e = wf_engine_new(&o, err, sizeof err);
     if (!e) {
@@ -202,8 +213,8 @@ drain(int fd, acked_t *a, int64_t deadline, bool until_ready)
 }
 
 typedef struct {
-    MDB_env *env;
-    MDB_txn *txn;
+    MDB_txn *txn;   /* the state's snapshot */
+    MDB_txn *jtxn;  /* the journal's, taken after it */
     wf_store_t s;
 } view_t;
 
@@ -211,24 +222,18 @@ static void
 view_open(view_t *v, const char *dir)
 {
     memset(v, 0, sizeof *v);
-    cr_assert_eq(mdb_env_create(&v->env), 0);
-    mdb_env_set_maxdbs(v->env, 16);
-    cr_assert_eq(mdb_env_open(v->env, dir, MDB_RDONLY, 0600), 0);
-    cr_assert_eq(mdb_txn_begin(v->env, NULL, MDB_RDONLY, &v->txn), 0);
-    cr_assert_eq(mdb_dbi_open(v->txn, "orders", 0, &v->s.orders), 0);
-    cr_assert_eq(mdb_dbi_open(v->txn, "matches", 0, &v->s.matches), 0);
-    cr_assert_eq(mdb_dbi_open(v->txn, "manifests", 0, &v->s.manifests), 0);
-    cr_assert_eq(mdb_dbi_open(v->txn, "journal", 0, &v->s.journal), 0);
-    cr_assert_eq(mdb_dbi_open(v->txn, "firm_orders", 0, &v->s.firm_orders), 0);
-    cr_assert_eq(mdb_dbi_open(v->txn, "stream", 0, &v->s.stream), 0);
-    cr_assert_eq(mdb_dbi_open(v->txn, "firms", 0, &v->s.firms), 0);
+    char err[256];
+    cr_assert_eq(wf_store__open_readonly(&v->s, dir, err, sizeof err), WF_OK, "%s", err);
+    cr_assert_eq(mdb_txn_begin(v->s.env, NULL, MDB_RDONLY, &v->txn), 0);
+    cr_assert_eq(mdb_txn_begin(v->s.jenv, NULL, MDB_RDONLY, &v->jtxn), 0);
 }
 
 static void
 view_close(view_t *v)
 {
     mdb_txn_abort(v->txn);
-    mdb_env_close(v->env);
+    mdb_txn_abort(v->jtxn);
+    wf_store__close(&v->s);
 }
 
 static size_t
@@ -271,9 +276,15 @@ match_sums(view_t *v, uint64_t max_order, size_t *nmatches)
     return sum;
 }
 
-/* Checks the whole database; returns the number of live orders. */
+/* Checks the whole database; returns the number of live orders. Right
+ * after a kill (settled false) the state may lag the journal by the batch
+ * the kill interrupted between its two commits: the state must then be
+ * consistent in itself and equal to a prefix of the journal, and every
+ * acknowledged post must be in the journal. Settled (after a reopen that
+ * replayed the journal's tail), every acknowledged order is in the state
+ * and the state holds the whole journal. */
 static size_t
-verify(const char *dir, const acked_t *a)
+verify(const char *dir, const acked_t *a, bool settled)
 {
     view_t v;
     view_open(&v, dir);
@@ -284,7 +295,7 @@ verify(const char *dir, const acked_t *a)
     max_order = max_order > norders ? max_order : norders;
     size_t nmatches;
     int64_t *sum = match_sums(&v, max_order, &nmatches);
-    for (size_t i = 0; i < a->n; i++) {
+    for (size_t i = 0; settled && i < a->n; i++) {
         uint8_t key[8];
         wf_order_rec_t r;
         wf_store__be64(key, a->ids[i]);
@@ -313,29 +324,43 @@ verify(const char *dir, const acked_t *a)
     wf_free(sum);
     CHECK((entries(&v, v.s.firm_orders)) == (norders), "entries(&v, v.s.firm_orders) != norders");
     cr_assert_eq(entries(&v, v.s.stream), nmatches, "one stream message per match");
-    uint64_t last;
-    CHECK((wf_journal__last(v.txn, &v.s, &last)) == (WF_OK), "wf_journal__last(v.txn, &v.s, &last) != WF_OK");
-    cr_assert_eq(entries(&v, v.s.journal), last, "the journal has a gap");
-    size_t posts = 0;
+    uint64_t last, applied;
+    CHECK(wf_journal__last(v.jtxn, &v.s, &last) == WF_OK, "cannot read the journal's end");
+    CHECK(wf_store__applied(v.txn, &v.s, &applied) == WF_OK, "cannot read the state's seq");
+    MDB_stat st;
+    cr_assert_eq(mdb_stat(v.jtxn, v.s.journal, &st), 0);
+    cr_assert_eq(st.ms_entries, last, "the journal has a gap");
+    cr_assert(applied <= last, "the state holds entry %llu, the journal ends at %llu",
+              (unsigned long long)applied, (unsigned long long)last);
+    if (settled)
+        cr_assert_eq(applied, last, "a reopen left journal entries out of the state");
+    size_t posts = 0, posts_all = 0;
     for (uint64_t s = 1; s <= last; s++) {
         wf_journal_rec_t j;
-        CHECK((wf_journal__get(v.txn, &v.s, s, &j)) == (WF_OK), "wf_journal__get(v.txn, &v.s, s, &j) != WF_OK");
-        posts += j.cmd.op == WF_OP_OFFER_POST || j.cmd.op == WF_OP_DEMAND_POST;
+        CHECK((wf_journal__get(v.jtxn, &v.s, s, &j)) == (WF_OK), "wf_journal__get(v.jtxn, &v.s, s, &j) != WF_OK");
+        bool post = j.cmd.op == WF_OP_OFFER_POST || j.cmd.op == WF_OP_DEMAND_POST;
+        posts += post && s <= applied;
+        posts_all += post;
     }
     cr_assert_eq(posts, norders, "journaled posts %zu, orders %zu", posts, norders);
+    /* order ids are minted in journal order, one per post */
+    for (size_t i = 0; i < a->n; i++)
+        CHECK(a->ids[i] <= posts_all, "acknowledged order %llu is not in the journal (%zu posts)",
+              (unsigned long long)a->ids[i], posts_all);
     view_close(&v);
     return live;
 }
 
 static void
-one_round(const char *dir, acked_t *a, unsigned *rs, int round)
+one_round_as(const char *dir, acked_t *a, unsigned *rs, int round, uint64_t kill_at,
+             const char *boot)
 {
     int fds[2];
     cr_assert_eq(pipe(fds), 0);
     pid_t pid = fork();
     if (pid == 0) { /* no Criterion calls in the child: they talk to the runner */
         close(fds[0]);
-        child_main(dir, fds[1], SEED + (unsigned)round);
+        child_main(dir, fds[1], SEED + (unsigned)round, kill_at, boot);
     }
     cr_assert(pid > 0);
     close(fds[1]);
@@ -348,6 +373,17 @@ one_round(const char *dir, acked_t *a, unsigned *rs, int round)
         cr_assert_fail("the child did not open the engine (status %s %d)",
                        WIFSIGNALED(st) ? "signal" : "exit",
                        WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+    }
+    if (kill_at) { /* the engine kills the child itself */
+        drain(fds[0], a, wf_now_ms() + 60000, false);
+        int status;
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                  "the child was to be killed between its commits");
+        drain(fds[0], a, -1, false);
+        close(fds[0]);
+        cr_assert_eq(a->have, 0, "a torn id in the pipe");
+        return;
     }
     /* Kill at a random moment after the first acknowledgement of this
      * round, so a slow (loaded) machine still tests something each round. */
@@ -366,6 +402,130 @@ one_round(const char *dir, acked_t *a, unsigned *rs, int round)
     cr_assert_eq(a->have, 0, "a torn id in the pipe");
 }
 
+static void
+one_round(const char *dir, acked_t *a, unsigned *rs, int round)
+{
+    one_round_as(dir, a, rs, round, 0, NULL);
+}
+
+/* The state's "applied" seq and the journal's last. */
+static void
+seqs(const char *dir, uint64_t *applied, uint64_t *last)
+{
+    view_t v;
+    view_open(&v, dir);
+    cr_assert_eq(wf_store__applied(v.txn, &v.s, applied), WF_OK);
+    cr_assert_eq(wf_journal__last(v.jtxn, &v.s, last), WF_OK);
+    view_close(&v);
+}
+
+/* Opens and closes the engine on dir (as boot, when not NULL); returns
+ * what the start replayed and whether it rebuilt the state; checks the
+ * book against the settled store and the state against a replay of the
+ * whole journal. */
+static uint64_t
+reopen(const char *dir, const acked_t *a, const char *boot, bool *rebuilt)
+{
+    if (boot)
+        setenv("WUFEI_BOOT_ID", boot, 1);
+    char err[512];
+    wf_engine_opts_t o = {.dir = dir, .catalogue = WUFEI_CATALOGUE};
+    wf_engine_t *e = wf_engine_new(&o, err, sizeof err);
+    unsetenv("WUFEI_BOOT_ID");
+    cr_assert(e, "reopen: %s", err);
+    size_t book = wf_book_count(wf_engine_book(e));
+    uint64_t replayed;
+    wf_engine_recovery(e, &replayed, rebuilt);
+    wf_engine_destroy(&e);
+    cr_assert_eq(book, verify(dir, a, true), "the rebuilt book disagrees");
+    wf_replay_report_t rep;
+    cr_assert_eq(wf_engine_replay(dir, WUFEI_CATALOGUE, NULL, &rep, err, sizeof err), WF_OK, "%s",
+                 err);
+    cr_assert(rep.equal, "the state is not the journal replayed: %s", rep.problem);
+    return replayed;
+}
+
+/* A kill between a batch's journal commit (the commit point: its replies
+ * may already be on their way) and its state commit: the state lags the
+ * journal by that batch, and the next start replays it. */
+Test(store, a_kill_between_the_two_commits_is_replayed_at_start, .timeout = 120)
+{
+    char dir[] = "/tmp/wf_crash_XXXXXX";
+    cr_assert(mkdtemp(dir));
+    acked_t a = {0};
+    unsigned rs = SEED;
+    uint64_t applied = 0, last = 0;
+    for (int round = 0; round < 4; round++) {
+        one_round_as(dir, &a, &rs, round, last + 50 + 37 * (uint64_t)round, NULL);
+        verify(dir, &a, false);
+        seqs(dir, &applied, &last);
+        cr_assert_lt(applied, last, "the kill came after the state commit");
+        bool rebuilt;
+        uint64_t replayed = reopen(dir, &a, NULL, &rebuilt);
+        cr_assert_not(rebuilt);
+        cr_assert_eq(replayed, last - applied, "the start replayed %llu of %llu entries",
+                     (unsigned long long)replayed, (unsigned long long)(last - applied));
+        seqs(dir, &applied, &last);
+        cr_assert_eq(applied, last);
+    }
+    cr_log_info("4 kills between the commits, %zu acknowledged orders checked", a.n);
+    wf_free(a.ids);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* Zeroes every page of data.mdb after its two meta pages, as a machine
+ * restart can leave a state file whose last writes never reached the
+ * disk. */
+static void
+tear_state(const char *dir)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    int fd = open(path, O_WRONLY);
+    cr_assert(fd >= 0);
+    off_t size = lseek(fd, 0, SEEK_END);
+    static char zero[4096];
+    for (off_t off = 2 * 4096; off < size; off += 4096)
+        cr_assert_eq(pwrite(fd, zero, sizeof zero, off), (ssize_t)sizeof zero);
+    close(fd);
+}
+
+/* After an unclean stop and a machine restart (another boot id) the state
+ * file is not trusted: the start drops it and rebuilds it from the whole
+ * journal. A clean stop, or a kill on the same boot, keeps it. */
+Test(store, a_machine_restart_after_an_unclean_stop_rebuilds_the_state, .timeout = 120)
+{
+    char dir[] = "/tmp/wf_crash_XXXXXX";
+    cr_assert(mkdtemp(dir));
+    acked_t a = {0};
+    unsigned rs = SEED;
+    bool rebuilt;
+    /* a kill on boot A, a start on boot A: the state is kept */
+    one_round_as(dir, &a, &rs, 0, 0, "boot-A");
+    reopen(dir, &a, "boot-A", &rebuilt);
+    cr_assert_not(rebuilt, "a kill on the same boot dropped the state");
+    /* that start closed cleanly: a start on boot B keeps the state too */
+    reopen(dir, &a, "boot-B", &rebuilt);
+    cr_assert_not(rebuilt, "a clean stop's state was dropped after a restart");
+    /* a kill on boot B, the state file torn, a start on boot C: rebuilt */
+    one_round_as(dir, &a, &rs, 1, 0, "boot-B");
+    uint64_t applied, last;
+    seqs(dir, &applied, &last);
+    tear_state(dir);
+    uint64_t replayed = reopen(dir, &a, "boot-C", &rebuilt);
+    cr_assert(rebuilt, "a torn state file after a machine restart was trusted");
+    cr_assert_eq(replayed, last, "the rebuild replayed %llu of %llu entries",
+                 (unsigned long long)replayed, (unsigned long long)last);
+    cr_log_info("rebuilt the state from %llu journal entries, %zu acknowledged orders checked",
+                (unsigned long long)last, a.n);
+    wf_free(a.ids);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
 Test(store, kill9_never_half_applies, .timeout = 120)
 {
     char dir[] = "/tmp/wf_crash_XXXXXX";
@@ -373,20 +533,28 @@ Test(store, kill9_never_half_applies, .timeout = 120)
     acked_t a = {0};
     unsigned rs = SEED;
     size_t before = 0;
+    int replays = 0;
     for (int round = 0; round < ROUNDS; round++) {
         one_round(dir, &a, &rs, round);
-        size_t live = verify(dir, &a);
-        char err[256];
+        verify(dir, &a, false);
+        char err[512];
         wf_engine_opts_t o = {.dir = dir, .catalogue = WUFEI_CATALOGUE};
         wf_engine_t *e = wf_engine_new(&o, err, sizeof err);
         cr_assert(e, "reopen after kill: %s", err);
-        cr_assert_eq(wf_book_count(wf_engine_book(e)), live, "the rebuilt book disagrees");
+        size_t book = wf_book_count(wf_engine_book(e));
+        uint64_t replayed;
+        bool rebuilt;
+        wf_engine_recovery(e, &replayed, &rebuilt);
+        cr_assert_not(rebuilt, "a kill on the same boot must not drop the state file");
+        replays += replayed > 0;
         wf_engine_destroy(&e);
+        cr_assert_eq(book, verify(dir, &a, true), "the rebuilt book disagrees");
         cr_assert(a.n >= before);
         before = a.n;
     }
     cr_assert(a.n > ROUNDS, "too few acknowledged orders (%zu) to mean anything", a.n);
-    cr_log_info("%d kills, %zu acknowledged orders checked", ROUNDS, a.n);
+    cr_log_info("%d kills, %zu acknowledged orders checked, %d reopens replayed the journal's "
+                "tail", ROUNDS, a.n, replays);
     wf_free(a.ids);
     char cmd[64];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
