@@ -449,10 +449,11 @@ typedef struct census {
     unsigned long long entries, bytes, pages, matches;
 } census_t;
 
+/* Adds the tables of one LMDB file (a directory's data.mdb, or with
+ * MDB_NOSUBDIR a file such as journal.mdb) to c. */
 static void
-db_census(const char *db, census_t *c)
+census_env(const char *path, unsigned flags, census_t *c)
 {
-    memset(c, 0, sizeof *c);
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi main_db;
@@ -460,12 +461,12 @@ db_census(const char *db, census_t *c)
     if (mdb_env_create(&env) != 0)
         die("mdb_env_create");
     mdb_env_set_maxdbs(env, 64);
-    int rc = mdb_env_open(env, db, MDB_RDONLY | MDB_NOTLS, 0600);
+    int rc = mdb_env_open(env, path, MDB_RDONLY | MDB_NOTLS | flags, 0600);
     if (rc != 0)
-        die("census: cannot open %s: %s", db, mdb_strerror(rc));
+        die("census: cannot open %s: %s", path, mdb_strerror(rc));
     if (mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0 || mdb_dbi_open(txn, NULL, 0, &main_db) != 0 ||
         mdb_cursor_open(txn, main_db, &cur) != 0)
-        die("census: cannot read %s", db);
+        die("census: cannot read %s", path);
     MDB_val k, v;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         char name[64];
@@ -493,6 +494,18 @@ db_census(const char *db, census_t *c)
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
     mdb_env_close(env);
+}
+
+/* Every table of a wufeid database: the state (db/data.mdb) and the
+ * journal (db/journal.mdb). */
+static void
+db_census(const char *db, census_t *c)
+{
+    memset(c, 0, sizeof *c);
+    census_env(db, 0, c);
+    char jpath[4200];
+    snprintf(jpath, sizeof jpath, "%s/journal.mdb", db);
+    census_env(jpath, MDB_NOSUBDIR, c);
 }
 
 /* ------------------------------------------------------------------ */

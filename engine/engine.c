@@ -585,6 +585,7 @@ undo_journal(wf_engine_t *self, uint64_t seq0)
         mdb_txn_abort(jt);
         return rc;
     }
+    wf_store__journal_room(&self->store);
     return wf_store__err(mdb_txn_commit(jt));
 }
 
@@ -703,6 +704,7 @@ apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t *np, size_t cap, wf_cmd_t 
      * unsynced (store_int.h); a kill between the two leaves the batch in
      * the journal only, and the next start replays it. */
     if (self->jtxn) {
+        wf_store__journal_room(&self->store);
         rc = mdb_txn_commit(self->jtxn);
         self->jtxn = self->jcur = NULL;
         if (rc != 0) {

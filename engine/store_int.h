@@ -70,6 +70,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "engine.h"
 
@@ -227,6 +228,19 @@ typedef struct wf_store_session {
     uint32_t reserved;
 } wf_store_session_t;
 
+/* jfill.c: zero-filled room ahead of journal.mdb's last page. */
+typedef struct wf_jfill wf_jfill_t;
+/* Starts the filler on the file at path (NULL when it cannot be opened or
+ * the thread cannot start: commits then just grow the file). */
+wf_jfill_t *wf_jfill_new(const char *path, size_t map_size);
+void wf_jfill_destroy(wf_jfill_t **self_p);
+/* Called before a journal commit with the bytes LMDB uses (its last page
+ * + 1, times the page size): asks for room ahead, and waits for the
+ * filler when a commit might otherwise write where it is writing. */
+void wf_jfill_reserve(wf_jfill_t *f, size_t used);
+/* Bytes of the file known written (tests). */
+off_t wf_jfill_filled(wf_jfill_t *f);
+
 typedef struct wf_store {
     MDB_env *env;              /* data.mdb: the state */
     MDB_env *jenv;             /* journal.mdb: the journal, synced */
@@ -236,7 +250,12 @@ typedef struct wf_store {
     char boot[40];             /* this machine's boot id */
     bool writable;             /* opened by wf_store__open (close syncs and marks clean) */
     bool rebuilt;              /* the state file was dropped at open: rebuild it */
+    wf_jfill_t *jfill;         /* room ahead of the journal (synced stores only) */
+    size_t jpsize;             /* the journal's page size */
 } wf_store_t;
+
+/* Before a journal commit: makes sure of the room ahead (jfill.c). */
+void wf_store__journal_room(wf_store_t *s);
 
 /* The last journal seq the state holds (meta "applied"; 0 when absent). */
 int wf_store__applied(MDB_txn *txn, const wf_store_t *s, uint64_t *seq);
