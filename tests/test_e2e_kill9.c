@@ -140,3 +140,46 @@ Test(kill9, every_acknowledged_post_survives, .timeout = 300)
               cycles, ast);
     dmn_fini(&D);
 }
+
+/* The daemon killed between a batch's journal commit and its state commit
+ * (the engine's test hook WUFEI_TEST_KILL_AFTER_JOURNAL): the restart
+ * replays the batch from the journal, says so in its log, and every
+ * acknowledged order is there; the replay check agrees. */
+Test(kill9, a_kill_between_the_journal_and_the_state_is_replayed_at_restart, .timeout = 120)
+{
+    dmn_init(&D, true);
+    dmn_start(&D);
+    wfc_t *op = dmn_operator(&D);
+    assert_ok(req(op, "config.set", "rate_per_s:i", 0LL), "no rate limit");
+    dmn_put_firm(op, PRODUCER, "producer", 30.08, 120.49, 330603, NULL);
+    dmn_put_firm(op, CONSUMER, "consumer", 30.03, 120.87, 330604, NULL);
+    wfc_destroy(&op);
+    cr_assert_eq(dmn_stop(&D), 0);
+
+    setenv("WUFEI_TEST_KILL_AFTER_JOURNAL", "40", 1);
+    dmn_start(&D);
+    unsetenv("WUFEI_TEST_KILL_AFTER_JOURNAL");
+    nacked = 0;
+    unsigned seed = 7;
+    stream_posts(&seed);
+    int st;
+    cr_assert_eq(waitpid(D.pid, &st, 0), D.pid);
+    cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "the daemon ended otherwise: %d", st);
+    D.pid = -1;
+    cr_assert_gt(nacked, 5);
+
+    dmn_start(&D);
+    cr_assert(dmn_log_has(&D, "journal entries the state did not hold yet", 5000),
+              "the restart did not replay the journal's tail, see %s", D.log);
+    wfc_t *p = dmn_operator(&D);
+    for (int i = 0; i < nacked; i++)
+        if (!wfc_get_bool(req(p, "order.get", "id:s", acked[i].id), "ok", false))
+            cr_assert_fail("acknowledged %s is lost", acked[i].id);
+    wfc_destroy(&p);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "'%s' replay-check --db '%s' >/dev/null 2>&1", WUFEI_CLI_PATH,
+             D.dir);
+    int rst = system(cmd);
+    cr_assert(WIFEXITED(rst) && WEXITSTATUS(rst) == 0, "replay-check failed (status %d)", rst);
+    dmn_fini(&D);
+}

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -556,6 +557,74 @@ Test(store, kill9_never_half_applies, .timeout = 120)
     cr_log_info("%d kills, %zu acknowledged orders checked, %d reopens replayed the journal's "
                 "tail", ROUNDS, a.n, replays);
     wf_free(a.ids);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* journal.mdb is kept written with zeros past LMDB's last page (jfill.c),
+ * so that a journal commit does not grow the file; the file stays a valid
+ * LMDB file whose chain audits clean, and a reopen keeps every entry. */
+Test(store, the_journal_keeps_zeroed_room_past_its_last_page, .timeout = 120)
+{
+    char dir[] = "/tmp/wf_crash_XXXXXX";
+    cr_assert(mkdtemp(dir));
+    char err[512];
+    wf_engine_opts_t o = {.dir = dir, .catalogue = WUFEI_CATALOGUE};
+    wf_engine_t *e = wf_engine_new(&o, err, sizeof err);
+    cr_assert(e, "%s", err);
+    static wf_cmd_t cmds[WF_BATCH_MAX];
+    static wf_reply_t replies[WF_BATCH_MAX];
+    wf_outbox_t out;
+    for (int i = 0; i < 4; i++)
+        cmds[i] = firm_cmd(i);
+    cr_assert_eq(wf_engine_apply(e, cmds, 4, wf_now_ms(), replies, &out), WF_OK);
+    unsigned rs = SEED;
+    for (int b = 0; b < 120; b++) {
+        for (int i = 0; i < 100; i++) {
+            cmds[i] = post_cmd(&rs);
+            if (cmds[i].op == WF_OP_DEMAND_POST && cmds[i].u.post.codes[0][0] == 'H')
+                snprintf(cmds[i].u.post.codes[0], sizeof cmds[i].u.post.codes[0], "SW07");
+        }
+        cr_assert_eq(wf_engine_apply(e, cmds, 100, wf_now_ms(), replies, &out), WF_OK);
+    }
+    uint64_t seq = wf_engine_journal_seq(e);
+    wf_engine_destroy(&e);
+    cr_assert_gt(seq, 10000);
+
+    wf_store_t s;
+    cr_assert_eq(wf_store__open_readonly(&s, dir, err, sizeof err), WF_OK, "%s", err);
+    MDB_envinfo info;
+    MDB_stat ms;
+    cr_assert_eq(mdb_env_info(s.jenv, &info), 0);
+    cr_assert_eq(mdb_env_stat(s.jenv, &ms), 0);
+    off_t used = (off_t)(info.me_last_pgno + 1) * ms.ms_psize;
+    wf_store__close(&s);
+    char path[128];
+    snprintf(path, sizeof path, "%s/journal.mdb", dir);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_geq(st.st_size - used, (off_t)4 << 20, "only %lld bytes of room past %lld used",
+                  (long long)(st.st_size - used), (long long)used);
+    cr_assert_geq((long long)st.st_blocks * 512, (long long)st.st_size - (1 << 20),
+                  "the room is a hole, not written");
+    int fd = open(path, O_RDONLY);
+    static unsigned char tail[1 << 16];
+    cr_assert_eq(pread(fd, tail, sizeof tail, st.st_size - (off_t)sizeof tail), (ssize_t)sizeof tail);
+    close(fd);
+    for (size_t i = 0; i < sizeof tail; i++)
+        CHECK(tail[i] == 0, "the room past the last page is not zeros at %zu", i);
+
+    wf_audit_report_t rep;
+    cr_assert_eq(wf_journal_audit(dir, &rep, err, sizeof err), WF_OK, "%s", err);
+    cr_assert(rep.ok, "the audit failed");
+    cr_assert_eq(rep.entries, seq);
+    e = wf_engine_new(&o, err, sizeof err);
+    cr_assert(e, "%s", err);
+    cr_assert_eq(wf_engine_journal_seq(e), seq);
+    wf_engine_destroy(&e);
+    cr_log_info("%llu entries in %lld bytes, %lld bytes of zeroed room past them",
+                (unsigned long long)seq, (long long)used, (long long)(st.st_size - used));
     char cmd[64];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     cr_assert_eq(system(cmd), 0);
