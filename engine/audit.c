@@ -90,14 +90,13 @@ walk(MDB_txn *txn, const wf_store_t *s, wf_audit_report_t *rep, uint8_t last_has
         }
         expect = seq + 1;
         rep->last_seq = seq;
-        if (v.mv_size != sizeof *rec) {
+        if (wf_journal__decode(v.mv_data, v.mv_size, rec) != WF_OK) {
             bad(rep, seq);
-            problem(rep, "journal entry %llu breaks the chain: %zu bytes, not %zu",
-                    (unsigned long long)seq, v.mv_size, sizeof *rec);
+            problem(rep, "journal entry %llu breaks the chain: its %zu bytes are not a "
+                    "well-formed entry", (unsigned long long)seq, v.mv_size);
             memset(prev, 0, sizeof prev);
             continue;
         }
-        memcpy(rec, v.mv_data, sizeof *rec);
         uint8_t want[32];
         wf_journal__chain(prev, seq, rec, want);
         if (rec->format != WF_JOURNAL_FORMAT) {
@@ -210,7 +209,7 @@ replay_all(MDB_txn *txn, const wf_store_t *s, uint64_t upto, wf_engine_t *scratc
     wf_reply_t *reply = wf_malloc(sizeof *reply);
     MDB_val k, v;
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != 8 || v.mv_size != sizeof *rec) {
+        if (k.mv_size != 8) {
             rc = WF_E_INTERNAL;
             break;
         }
@@ -219,7 +218,10 @@ replay_all(MDB_txn *txn, const wf_store_t *s, uint64_t upto, wf_engine_t *scratc
             rc = MDB_NOTFOUND;
             break;
         }
-        memcpy(rec, v.mv_data, sizeof *rec);
+        if (wf_journal__decode(v.mv_data, v.mv_size, rec) != WF_OK) {
+            rc = WF_E_INTERNAL;
+            break;
+        }
         wf_outbox_t out;
         int arc = wf_engine_apply(scratch, &rec->cmd, 1, rec->now, reply, &out);
         rep->entries++;

@@ -25,7 +25,7 @@ wf_config__history(wf_exec_t *x)
     size_t n = 0;
     uint64_t scanned = 0;
     bool truncated = false;
-    const size_t op_at = offsetof(wf_journal_rec_t, cmd) + offsetof(wf_cmd_t, op);
+    wf_journal_rec_t *rec = wf_arena__alloc(&e->arena, sizeof *rec);
     MDB_val k, v;
     for (rc = mdb_cursor_get(c, &k, &v, MDB_LAST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
         if (scanned == WF_CONFIG_HISTORY_SCAN || n == WF_CONFIG_HISTORY_MAX) {
@@ -33,22 +33,17 @@ wf_config__history(wf_exec_t *x)
             break;
         }
         scanned++;
-        if (k.mv_size != 8 || v.mv_size != sizeof(wf_journal_rec_t))
+        if (k.mv_size != 8 || wf_journal__decode(v.mv_data, v.mv_size, rec) != WF_OK)
             continue;
-        wf_op_t op;
-        memcpy(&op, (const char *)v.mv_data + op_at, sizeof op);
-        if (op != WF_OP_CONFIG_SET)
+        if (rec->cmd.op != WF_OP_CONFIG_SET)
             continue;
-        const wf_journal_rec_t *rec = v.mv_data; /* LMDB data is not aligned: copy fields */
         wf_config_change_t *ch = &h[n++];
         ch->seq = wf_store__from_be64(k.mv_data);
-        memcpy(&ch->ts, (const char *)rec + offsetof(wf_journal_rec_t, now), sizeof ch->ts);
-        memcpy(ch->by, (const char *)rec + offsetof(wf_journal_rec_t, cmd) + offsetof(wf_cmd_t, as),
-               sizeof ch->by);
+        ch->ts = rec->now;
+        memcpy(ch->by, rec->cmd.as, sizeof ch->by);
         ch->by[WF_FIRM_LEN - 1] = '\0';
-        const char *cmd = (const char *)rec + offsetof(wf_journal_rec_t, cmd);
-        memcpy(&ch->set, cmd + offsetof(wf_cmd_t, u.config.set), sizeof ch->set);
-        memcpy(&ch->values, cmd + offsetof(wf_cmd_t, u.config.values), sizeof ch->values);
+        ch->set = rec->cmd.u.config.set;
+        memcpy(&ch->values, &rec->cmd.u.config.values, sizeof ch->values);
     }
     mdb_cursor_close(c);
     if (rc != 0 && rc != MDB_NOTFOUND)

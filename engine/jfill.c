@@ -25,9 +25,10 @@
 
 #include "wf_alloc.h"
 
-#define WF_JFILL_CHUNK ((off_t)8 << 20)  /* one zero write and sync */
-#define WF_JFILL_HIGH ((off_t)32 << 20)  /* room the filler keeps ahead */
-#define WF_JFILL_LOW ((off_t)4 << 20)    /* a commit waits below this room; a batch of
+#define WF_JFILL_CHUNK ((off_t)1 << 20)  /* one zero write and sync: small, so that a
+                                          * commit's flush never queues behind much */
+#define WF_JFILL_HIGH ((off_t)8 << 20)   /* room the filler keeps ahead (made at start) */
+#define WF_JFILL_LOW ((off_t)2 << 20)    /* a commit waits below this room; a batch of
                                           * WF_BATCH_MAX entries adds well under 1 MiB */
 
 struct wf_jfill {
@@ -89,6 +90,17 @@ wf_jfill_new(const char *path, size_t map_size)
     f->fd = fd;
     f->filled = f->target = st.st_size;
     f->limit = (off_t)map_size;
+    /* The first room is made before the engine serves anything: LMDB is
+     * not writing yet, and a start is the time for a burst of writes. */
+    static const char zero[1 << 16];
+    off_t to = f->filled + WF_JFILL_HIGH < f->limit ? f->filled + WF_JFILL_HIGH : f->limit;
+    bool ok = true;
+    for (off_t off = f->filled; ok && off < to; off += (off_t)sizeof zero) {
+        size_t len = to - off < (off_t)sizeof zero ? (size_t)(to - off) : sizeof zero;
+        ok = pwrite(fd, zero, len, off) == (ssize_t)len;
+    }
+    if (ok && to > f->filled && fdatasync(fd) == 0)
+        f->filled = f->target = to;
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->wake, NULL);
     pthread_cond_init(&f->done, NULL);

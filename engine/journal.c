@@ -30,6 +30,100 @@ wf_journal__chain(const uint8_t prev[32], uint64_t seq, const wf_journal_rec_t *
     crypto_generichash_final(&st, out, 32);
 }
 
+/* Squeezes the command: literal runs of up to 128 bytes, zero runs of up
+ * to 128 bytes, one token byte each. Returns the bytes written to out
+ * (at most sizeof(wf_cmd_t) + sizeof(wf_cmd_t) / 128 + 2). */
+static size_t
+squeeze(const uint8_t *in, size_t n, uint8_t *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t run = 0;
+        if (in[i] == 0) {
+            while (i + run < n && in[i + run] == 0 && run < 128)
+                run++;
+            out[o++] = (uint8_t)(0x7f + run);
+        } else {
+            /* a literal run ends at two zeros in a row (one zero costs less
+             * inside the literal than as a token of its own) */
+            while (i + run < n && run < 128 &&
+                   !(in[i + run] == 0 && (i + run + 1 == n || in[i + run + 1] == 0)))
+                run++;
+            out[o++] = (uint8_t)(run - 1);
+            memcpy(out + o, in + i, run);
+            o += run;
+        }
+        i += run;
+    }
+    return o;
+}
+
+/* The inverse: fills exactly n bytes of out from len bytes of in, or
+ * fails. */
+static int
+unsqueeze(const uint8_t *in, size_t len, uint8_t *out, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        uint8_t t = in[i++];
+        size_t run = t < 0x80 ? (size_t)t + 1 : (size_t)t - 0x7f;
+        if (run > n - o)
+            return WF_E_INTERNAL;
+        if (t < 0x80) {
+            if (run > len - i)
+                return WF_E_INTERNAL;
+            memcpy(out + o, in + i, run);
+            i += run;
+        } else {
+            memset(out + o, 0, run);
+        }
+        o += run;
+    }
+    return o == n ? WF_OK : WF_E_INTERNAL;
+}
+
+int
+wf_journal__decode(const void *data, size_t len, wf_journal_rec_t *out)
+{
+    wf_journal_disk_t h;
+    if (len < sizeof h)
+        return WF_E_INTERNAL;
+    memcpy(&h, data, sizeof h);
+    if (h.clen != len - sizeof h)
+        return WF_E_INTERNAL;
+    memset(out, 0, sizeof *out);
+    out->format = h.format;
+    out->now = h.now;
+    memcpy(out->hash, h.hash, 32);
+    return unsqueeze((const uint8_t *)data + sizeof h, h.clen, (uint8_t *)&out->cmd,
+                     sizeof out->cmd);
+}
+
+size_t
+wf_journal__encode(const wf_journal_rec_t *rec, uint8_t *out)
+{
+    wf_journal_disk_t h;
+    memset(&h, 0, sizeof h);
+    h.format = rec->format;
+    h.now = rec->now;
+    memcpy(h.hash, rec->hash, 32);
+    h.clen = (uint32_t)squeeze((const uint8_t *)&rec->cmd, sizeof rec->cmd, out + sizeof h);
+    memcpy(out, &h, sizeof h);
+    return sizeof h + h.clen;
+}
+
+int
+wf_journal__put(MDB_txn *txn, const wf_store_t *s, uint64_t seq, const wf_journal_rec_t *rec,
+                unsigned flags)
+{
+    uint8_t buf[WF_JOURNAL_DISK_MAX];
+    size_t len = wf_journal__encode(rec, buf);
+    uint8_t key[8];
+    wf_store__be64(key, seq);
+    MDB_val k = {sizeof key, key}, v = {len, buf};
+    return wf_store__err(mdb_put(txn, s->journal, &k, &v, flags));
+}
+
 int
 wf_journal__hash(MDB_txn *txn, const wf_store_t *s, uint64_t seq, uint8_t out[32])
 {
@@ -40,9 +134,9 @@ wf_journal__hash(MDB_txn *txn, const wf_store_t *s, uint64_t seq, uint8_t out[32
     wf_store__be64(key, seq);
     MDB_val k = {sizeof key, key}, v;
     int rc = mdb_get(txn, s->journal, &k, &v);
-    if (rc != 0 || v.mv_size != sizeof(wf_journal_rec_t))
+    if (rc != 0 || v.mv_size < sizeof(wf_journal_disk_t))
         return rc == MDB_NOTFOUND ? WF_E_NOTFOUND : WF_E_INTERNAL;
-    memcpy(out, (const uint8_t *)v.mv_data + offsetof(wf_journal_rec_t, hash), 32);
+    memcpy(out, (const uint8_t *)v.mv_data + offsetof(wf_journal_disk_t, hash), 32);
     return WF_OK;
 }
 
@@ -82,11 +176,8 @@ wf_journal__append(MDB_txn *txn, const wf_store_t *s, uint64_t seq, int64_t now,
     if (rc != WF_OK)
         return rc == WF_E_NOTFOUND ? WF_E_INTERNAL : rc;
     wf_journal__chain(prev, seq, &rec, rec.hash);
-    uint8_t key[8];
-    wf_store__be64(key, seq);
-    MDB_val k = {sizeof key, key}, v = {sizeof rec, &rec};
     /* MDB_APPEND: keys only grow, and LMDB then fills pages completely. */
-    return wf_store__err(mdb_put(txn, s->journal, &k, &v, MDB_APPEND));
+    return wf_journal__put(txn, s, seq, &rec, MDB_APPEND);
 }
 
 int
@@ -114,7 +205,13 @@ wf_journal__get(MDB_txn *txn, const wf_store_t *s, uint64_t seq, wf_journal_rec_
 {
     uint8_t key[8];
     wf_store__be64(key, seq);
-    return wf_store__get(txn, s->journal, key, sizeof key, out, sizeof *out);
+    MDB_val k = {sizeof key, key}, v;
+    int rc = mdb_get(txn, s->journal, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return WF_E_NOTFOUND;
+    if (rc != 0)
+        return WF_E_INTERNAL;
+    return wf_journal__decode(v.mv_data, v.mv_size, out);
 }
 
 int

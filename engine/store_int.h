@@ -27,7 +27,9 @@
  *   jmeta        "schema" -> wf_journal_layout_t; "head" -> wf_journal_head_t
  *                (the signed head of the journal chain); "session" ->
  *                wf_store_session_t
- *   journal      BE64 seq -> wf_journal_rec_t
+ *   journal      BE64 seq -> wf_journal_disk_t, then the command's bytes with
+ *                their runs of zeros squeezed (a post: about 120 bytes where
+ *                wf_journal_rec_t has 592; wf_journal__get gives it whole)
  * In data.mdb:
  *   meta         "schema" -> wf_store_layout_t; "next_order", "next_match",
  *                "next_firm" -> uint64_t (next number to mint); "applied" ->
@@ -89,7 +91,9 @@
                                  8: the journal and its signed head in their own
                                  environment, journal.mdb, the commit point; the
                                  state unsynced, meta "applied" */
-#define WF_JOURNAL_FORMAT 2u /* 2: every entry carries its chain hash */
+#define WF_JOURNAL_FORMAT 3u /* 2: every entry carries its chain hash;
+                                3: stored as wf_journal_disk_t and the command with
+                                its runs of zero bytes squeezed (journal.c) */
 #define WF_FIRM_ID_LEN 18 /* bytes of a firm id in keys (no NUL) */
 
 /* One journal entry: an accepted state-changing command and its batch time,
@@ -103,6 +107,19 @@ typedef struct wf_journal_rec {
     wf_cmd_t cmd;
     uint8_t hash[32];
 } wf_journal_rec_t;
+
+/* An entry as journal.mdb stores it: this header, then clen bytes that
+ * give back the wf_cmd_t (journal.c: a byte n < 0x80 is followed by n + 1
+ * literal bytes, a byte n >= 0x80 stands for n - 0x7f zero bytes). The
+ * chain hash is over the whole wf_journal_rec_t, as before. */
+typedef struct wf_journal_disk {
+    uint32_t format;   /* WF_JOURNAL_FORMAT */
+    uint32_t clen;
+    int64_t now;
+    uint8_t hash[32];
+} wf_journal_disk_t;
+
+#define WF_JOURNAL_DISK_MAX (sizeof(wf_journal_disk_t) + sizeof(wf_cmd_t) + sizeof(wf_cmd_t) / 128 + 2)
 
 /* A stream message as stored: this header, then the bytes of the
  * message's union its type uses (a manifest's token up to its NUL), or for
@@ -322,6 +339,16 @@ int wf_journal__truncate(MDB_txn *txn, const wf_store_t *s, uint64_t seq, uint64
 void wf_journal__head_msg(uint64_t seq, const uint8_t hash[32], uint8_t out[40]);
 /* The last journal seq, 0 when empty. */
 int wf_journal__last(MDB_txn *txn, const wf_store_t *s, uint64_t *seq);
+/* Gives back the whole entry from its stored bytes. Returns WF_OK, or
+ * WF_E_INTERNAL for bytes that are not a well-formed entry. */
+int wf_journal__decode(const void *data, size_t len, wf_journal_rec_t *out);
+/* The stored bytes of rec (at most WF_JOURNAL_DISK_MAX); returns their
+ * length. */
+size_t wf_journal__encode(const wf_journal_rec_t *rec, uint8_t *out);
+/* Writes entry seq as stored (squeezed), hash and all as rec has them;
+ * flags as mdb_put's. For the journal and for tests that forge one. */
+int wf_journal__put(MDB_txn *txn, const wf_store_t *s, uint64_t seq, const wf_journal_rec_t *rec,
+                    unsigned flags);
 /* Reads entry seq into out. Returns WF_OK, WF_E_NOTFOUND or WF_E_INTERNAL. */
 int wf_journal__get(MDB_txn *txn, const wf_store_t *s, uint64_t seq, wf_journal_rec_t *out);
 

@@ -466,13 +466,12 @@ replay_both(MDB_txn *txn, const wf_store_t *s, const wf_whatif_opts_t *o, run_t 
     int mrc;
     for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0;
          mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != 8 || v.mv_size != sizeof *rec) {
+        if (k.mv_size != 8 || wf_journal__decode(v.mv_data, v.mv_size, rec) != WF_OK) {
             snprintf(err, errlen, "the journal has a malformed entry");
             rc = WF_E_INTERNAL;
             break;
         }
         uint64_t seq = wf_store__from_be64(k.mv_data);
-        memcpy(rec, v.mv_data, sizeof *rec);
         if (past_window(o, seq, rec->now))
             break;
         bool inside = in_window(o, seq, rec->now);

@@ -154,9 +154,7 @@ tamper(uint64_t seq, size_t off, bool rechain)
         if (rechain)
             wf_journal__chain(prev, q, rec, rec->hash);
         memcpy(prev, rec->hash, 32);
-        uint8_t key[8];
-        wf_store__be64(key, q);
-        cr_assert_eq(wf_store__put(txn, s.journal, key, 8, rec, sizeof *rec), WF_OK);
+        cr_assert_eq(wf_journal__put(txn, &s, q, rec, 0), WF_OK);
     }
     free(rec);
     cr_assert_eq(mdb_txn_commit(txn), 0);
@@ -358,4 +356,84 @@ Test(journal, replay_agrees_after_pushes_and_retention_across_a_restart)
     ok(offer(P2, "SW07", 4000, 1000)); /* seq 2 for the tier-A subscriber */
     replay_reproduces_live("after pushes, retention and a restart");
     cr_assert_eq(wf_engine_firm(E, subs[0])->stream_seq, 2);
+}
+
+/* journal.mdb keeps each entry squeezed (runs of zeros as one byte): the
+ * entry comes back byte for byte, whatever its bytes, and bytes that are
+ * not a well-formed entry are refused, never read past. */
+Test(journal, squeezed_entries_come_back_byte_for_byte)
+{
+    static wf_journal_rec_t rec, back;
+    static uint8_t buf[WF_JOURNAL_DISK_MAX];
+    unsigned rs = 7;
+    for (int round = 0; round < 3000; round++) {
+        memset(&rec, 0, sizeof rec);
+        rec.format = WF_JOURNAL_FORMAT;
+        rec.now = 1700000000000LL + round;
+        uint8_t *c = (uint8_t *)&rec.cmd;
+        /* runs of zeros and of bytes of every length, some all zero or none */
+        int density = rand_r(&rs) % 4;
+        for (size_t i = 0; i < sizeof rec.cmd;) {
+            size_t run = 1 + (size_t)rand_r(&rs) % 300;
+            bool zero = density == 0 || (density < 3 && rand_r(&rs) % 2);
+            for (size_t j = 0; j < run && i < sizeof rec.cmd; j++, i++)
+                c[i] = zero ? 0 : (uint8_t)(1 + rand_r(&rs) % 255);
+        }
+        for (int h = 0; h < 32; h++)
+            rec.hash[h] = (uint8_t)rand_r(&rs);
+        size_t len = wf_journal__encode(&rec, buf);
+        cr_assert_leq(len, WF_JOURNAL_DISK_MAX);
+        cr_assert_eq(wf_journal__decode(buf, len, &back), WF_OK, "round %d", round);
+        cr_assert_eq(memcmp(&rec, &back, sizeof rec), 0, "round %d differs", round);
+        /* a byte short, a byte long, a clen that lies: refused */
+        cr_assert_neq(wf_journal__decode(buf, len - 1, &back), WF_OK);
+        buf[len] = 0x80;
+        cr_assert_neq(wf_journal__decode(buf, len + 1, &back), WF_OK);
+        wf_journal_disk_t h;
+        memcpy(&h, buf, sizeof h);
+        h.clen += 1;
+        memcpy(buf, &h, sizeof h);
+        cr_assert_neq(wf_journal__decode(buf, len, &back), WF_OK);
+    }
+    /* tokens that promise more than the command holds */
+    wf_journal_disk_t h = {.format = WF_JOURNAL_FORMAT, .clen = 8};
+    memcpy(buf, &h, sizeof h);
+    memset(buf + sizeof h, 0xff, 8); /* 8 x 128 zero bytes > sizeof(wf_cmd_t) */
+    cr_assert_neq(wf_journal__decode(buf, sizeof h + 8, &back), WF_OK);
+    buf[sizeof h] = 0x7f; /* a literal of 128 bytes with 7 present */
+    cr_assert_neq(wf_journal__decode(buf, sizeof h + 8, &back), WF_OK);
+    cr_assert_neq(wf_journal__decode(buf, sizeof h - 1, &back), WF_OK);
+}
+
+/* A post's entry is stored in a fraction of the whole record. */
+Test(journal, a_post_is_stored_small)
+{
+    session();
+    wf_engine_destroy(&E);
+    wf_store_t s;
+    char err[256];
+    cr_assert_eq(wf_store__open_readonly(&s, dir, err, sizeof err), WF_OK, "%s", err);
+    MDB_txn *txn;
+    cr_assert_eq(mdb_txn_begin(s.jenv, NULL, MDB_RDONLY, &txn), 0);
+    MDB_cursor *c;
+    cr_assert_eq(mdb_cursor_open(txn, s.journal, &c), 0);
+    MDB_val k, v;
+    size_t posts = 0, bytes = 0;
+    static wf_journal_rec_t rec;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        cr_assert_eq(wf_journal__decode(v.mv_data, v.mv_size, &rec), WF_OK);
+        if (rec.cmd.op == WF_OP_OFFER_POST || rec.cmd.op == WF_OP_DEMAND_POST) {
+            posts++;
+            bytes += v.mv_size;
+        }
+    }
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    wf_store__close(&s);
+    cr_assert_gt(posts, 5);
+    cr_log_info("%zu posts, %zu bytes each on average (the whole record: %zu)", posts,
+                bytes / posts, sizeof(wf_journal_rec_t));
+    cr_assert_lt(bytes / posts, sizeof(wf_journal_rec_t) / 3);
+    E = open_at(dir, 0);
 }
