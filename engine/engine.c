@@ -333,6 +333,10 @@ replay_tail(wf_engine_t *e, char *err, size_t errlen)
 static int
 load_state(wf_engine_t *e, char *err, size_t errlen)
 {
+    if (e->stxn) { /* its batches are in the journal: the replay below redoes them */
+        mdb_txn_abort(e->stxn);
+        e->stxn = NULL;
+    }
     wf_firmtab__fini(&e->firms);
     wf_firmtab__init(&e->firms);
     wf_lictab__fini(&e->lic);
@@ -446,6 +450,7 @@ wf_engine_destroy(wf_engine_t **self_p)
     if (!self_p || !*self_p)
         return;
     wf_engine_t *e = *self_p;
+    wf_engine__flush(e);
     wf_book_destroy(&e->book);
     wf_catalogue_destroy(&e->cat);
     wf_store__close(&e->store);
@@ -572,6 +577,69 @@ recover(wf_engine_t *e)
     }
 }
 
+/* Whether the state transaction must be committed now rather than left
+ * open for the next batch: it is old or long enough; or the map is more
+ * than half used (a commit that fails for want of room then holds only
+ * the batch that can still be taken back); or the engine is replaying
+ * (a start commits each entry, so that a failure names it). */
+#define WF_STATE_FLUSH_MS 20
+#define WF_STATE_FLUSH_BATCHES 64
+
+static bool
+must_commit(wf_engine_t *self)
+{
+    if (self->replaying || self->stxn_batches >= WF_STATE_FLUSH_BATCHES ||
+        wf_mono_ns() - self->stxn_t0 >= (int64_t)WF_STATE_FLUSH_MS * 1000000)
+        return true;
+    MDB_envinfo info;
+    MDB_stat st;
+    if (mdb_env_info(self->store.env, &info) != 0 || mdb_env_stat(self->store.env, &st) != 0)
+        return true;
+    return (info.me_last_pgno + 1) * (size_t)st.ms_psize > info.me_mapsize / 2;
+}
+
+int
+wf_engine__flush(wf_engine_t *e)
+{
+    if (!e->stxn)
+        return WF_OK;
+    int rc = mdb_txn_commit(e->stxn);
+    e->stxn = NULL;
+    if (rc != 0) {
+        fprintf(stderr, "wufei: the state store refused a commit (%s) of batches the journal "
+                "holds: restart wufeid (it replays the journal; give it a larger map if the "
+                "store is full)\n", mdb_strerror(rc));
+        e->broken = true;
+        return wf_store__err(rc);
+    }
+    return WF_OK;
+}
+
+int
+wf_engine_idle(wf_engine_t *self)
+{
+    if (!self->stxn)
+        return -1;
+    int64_t age_ms = (wf_mono_ns() - self->stxn_t0) / 1000000;
+    if (age_ms < WF_STATE_FLUSH_MS)
+        return (int)(WF_STATE_FLUSH_MS - age_ms);
+    wf_engine__flush(self);
+    return -1;
+}
+
+MDB_txn *
+wf_engine__read_txn(wf_engine_t *e, bool *own)
+{
+    *own = false;
+    if (e->stxn)
+        return e->stxn;
+    MDB_txn *txn;
+    if (mdb_txn_begin(e->store.env, NULL, MDB_RDONLY, &txn) != 0)
+        return NULL;
+    *own = true;
+    return txn;
+}
+
 /* Removes the entries after seq0 that the failed batch appended. */
 static int
 undo_journal(wf_engine_t *self, uint64_t seq0)
@@ -616,9 +684,17 @@ run_batch(wf_engine_t *self, const wf_cmd_t *cmds, size_t *n, size_t cap, wf_cmd
     self->redo = false;
     self->jchild_bad = false;
     self->jtxn = self->jcur = NULL;
-    int rc = mdb_txn_begin(self->store.env, NULL, 0, txn);
-    if (rc != 0)
-        return wf_store__err(rc);
+    int rc = 0;
+    if (self->stxn) {
+        *txn = self->stxn;
+        self->stxn = NULL;
+    } else {
+        rc = mdb_txn_begin(self->store.env, NULL, 0, txn);
+        if (rc != 0)
+            return wf_store__err(rc);
+        self->stxn_t0 = wf_mono_ns();
+        self->stxn_batches = 0;
+    }
     if (!self->replaying) {
         rc = mdb_txn_begin(self->store.jenv, NULL, 0, &self->jtxn);
         if (rc != 0) {
@@ -719,25 +795,34 @@ apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t *np, size_t cap, wf_cmd_t 
     if (self->crash_after_journal && !self->replaying &&
         self->journal_seq >= self->crash_after_journal)
         raise(SIGKILL); /* tests: a kill between the two commits */
-    rc = mdb_txn_commit(txn);
-    if (rc != 0) {
-        /* The state file refused the batch (a full map, mostly: LMDB needs
-         * pages to commit too). Nothing has been acknowledged, so the
-         * batch is taken back out of the journal and fails whole. */
-        int err = wf_store__err(rc);
-        if (self->journal_seq != seq0 && !self->replaying && undo_journal(self, seq0) != WF_OK) {
-            fprintf(stderr, "wufei: the state store refused a commit (%s) and the journal "
-                    "could not take the batch back: restart wufeid (it replays the journal; "
-                    "give it a larger map if the store is full)\n", mdb_strerror(rc));
-            self->broken = true;
-            return fail_all(cmds, n, replies, out, WF_E_INTERNAL,
-                            "store commit failed; restart the engine: the outcome of this "
-                            "batch is in its journal");
+    self->stxn_batches++;
+    if (!must_commit(self)) {
+        self->stxn = txn; /* the batch is durable in the journal; the state follows */
+    } else {
+        rc = mdb_txn_commit(txn);
+        if (rc != 0) {
+            /* The state file refused the commit (a full map, mostly: LMDB
+             * needs pages to commit too). This batch has not been
+             * acknowledged, so it is taken back out of the journal and
+             * fails whole; batches before it that the transaction held
+             * are in the journal, and the rebuild below replays them. */
+            int err = wf_store__err(rc);
+            if (self->journal_seq != seq0 && !self->replaying &&
+                undo_journal(self, seq0) != WF_OK) {
+                fprintf(stderr, "wufei: the state store refused a commit (%s) and the journal "
+                        "could not take the batch back: restart wufeid (it replays the "
+                        "journal; give it a larger map if the store is full)\n",
+                        mdb_strerror(rc));
+                self->broken = true;
+                return fail_all(cmds, n, replies, out, WF_E_INTERNAL,
+                                "store commit failed; restart the engine: the outcome of this "
+                                "batch is in its journal");
+            }
+            recover(self);
+            return fail_all(cmds, n, replies, out, err,
+                            err == WF_E_FULL ? "the store is full; nothing was changed"
+                                             : "store commit failed; nothing was changed");
         }
-        recover(self);
-        return fail_all(cmds, n, replies, out, err,
-                        err == WF_E_FULL ? "the store is full; nothing was changed"
-                                         : "store commit failed; nothing was changed");
     }
     int64_t t3 = wf_mono_ns();
     self->times.batches++;

@@ -425,6 +425,13 @@ void wf_engine_times(const wf_engine_t *self, wf_engine_times_t *out);
  * due timer, and its stream messages come out in the outbox. */
 int64_t wf_engine_next_timer(const wf_engine_t *self);
 
+/* Called when the loop has nothing to do: commits the state left open
+ * across batches once it is WF_STATE_FLUSH_MS (20 ms) old, so that other
+ * readers of the database (backups, replay checks) see it. Returns the
+ * milliseconds until it should be called again, or -1 when nothing is
+ * open. */
+int wf_engine_idle(wf_engine_t *self);
+
 /* The engine's Ed25519 public key (32 bytes), kept beside the database as
  * sign.pub; the secret half is sign.key (mode 0600). Valid while self lives. */
 const uint8_t *wf_engine_public_key(const wf_engine_t *self);

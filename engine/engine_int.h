@@ -120,6 +120,13 @@ struct wf_engine {
      * state's), and the one the command being run journals into: jtxn, or
      * on the slow path a child of it. NULL while replaying. */
     MDB_txn *jtxn, *jcur;
+    /* The state's write transaction, left open across batches: the journal
+     * is the commit point, so the state is committed (unsynced) at most
+     * every WF_STATE_FLUSH_MS or WF_STATE_FLUSH_BATCHES batches, and pages
+     * that consecutive batches dirty are written once (engine.c). */
+    MDB_txn *stxn;
+    int64_t stxn_t0;      /* wf_mono_ns() when it began */
+    uint32_t stxn_batches;
     bool jchild_bad;      /* a command's journal child failed to commit after its state
                            * child did: the batch cannot be committed */
     /* While the journal's tail is replayed into the state at start: the
@@ -215,6 +222,16 @@ int wf_exec__begin(wf_exec_t *x, MDB_txn **child);
  * error. Returns WF_OK only when the child's writes are in the batch. On
  * the fast path rc != WF_OK marks the batch for the slow path. */
 int wf_exec__end(wf_exec_t *x, MDB_txn *child, int rc);
+/* Commits the state transaction left open across batches, if any.
+ * Returns WF_OK, or the error of a failed commit (the engine is then
+ * broken: acknowledged batches are in the journal, and a restart replays
+ * them). */
+int wf_engine__flush(wf_engine_t *e);
+/* A transaction to read the state as the engine sees it: the open state
+ * transaction (*own false), else a new read-only one (*own true: the
+ * caller aborts it). NULL on failure. */
+MDB_txn *wf_engine__read_txn(wf_engine_t *e, bool *own);
+
 /* Journals the command in the child; the caller bumps journal_seq after. */
 int wf_exec__journal(wf_exec_t *x, MDB_txn *child);
 

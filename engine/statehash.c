@@ -120,11 +120,12 @@ wf_store__state_hash(MDB_txn *txn, const wf_store_t *s, uint8_t out[32])
 int
 wf_engine_state_hash(wf_engine_t *self, uint8_t out[32])
 {
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(self->store.env, NULL, MDB_RDONLY, &txn);
-    if (rc != 0)
-        return wf_store__err(rc);
-    rc = wf_store__state_hash(txn, &self->store, out);
-    mdb_txn_abort(txn);
+    bool own;
+    MDB_txn *txn = wf_engine__read_txn(self, &own);
+    if (!txn)
+        return WF_E_INTERNAL;
+    int rc = wf_store__state_hash(txn, &self->store, out);
+    if (own)
+        mdb_txn_abort(txn);
     return rc;
 }

@@ -374,14 +374,14 @@ by_weight(const void *a, const void *b)
 static int
 scan_manifests(wf_engine_t *e, MDB_txn *in, wf_stats_t *out)
 {
-    MDB_txn *txn = in;
-    int rc = in ? 0 : mdb_txn_begin(e->store.env, NULL, MDB_RDONLY, &txn);
-    if (rc != 0)
-        return wf_store__err(rc);
+    bool own = false;
+    MDB_txn *txn = in ? in : wf_engine__read_txn(e, &own);
+    if (!txn)
+        return WF_E_INTERNAL;
     MDB_cursor *c;
-    rc = mdb_cursor_open(txn, e->store.manifests, &c);
+    int rc = mdb_cursor_open(txn, e->store.manifests, &c);
     if (rc != 0) {
-        if (!in)
+        if (own)
             mdb_txn_abort(txn);
         return wf_store__err(rc);
     }
@@ -400,7 +400,7 @@ scan_manifests(wf_engine_t *e, MDB_txn *in, wf_stats_t *out)
         }
     }
     mdb_cursor_close(c);
-    if (!in)
+    if (own)
         mdb_txn_abort(txn);
     out->manifests_scanned = true;
     return rc == 0 || rc == MDB_NOTFOUND ? WF_OK : wf_store__err(rc);

@@ -285,6 +285,7 @@ tally(run_t *r, const wf_outbox_t *out)
 {
     wf_engine_t *e = r->e;
     MDB_txn *txn = NULL;
+    bool own = false;
     for (size_t i = 0; i < out->nstream; i++) {
         const wf_stream_msg_t *s = &out->stream[i];
         if (s->type == WF_MSG_NOTIFY) {
@@ -310,8 +311,8 @@ tally(run_t *r, const wf_outbox_t *out)
             firm_add(r, p->number, m->qty);
         if (c)
             firm_add(r, c->number, m->qty);
-        if (!txn && mdb_txn_begin(e->store.env, NULL, MDB_RDONLY, &txn) != 0)
-            txn = NULL;
+        if (!txn)
+            txn = wf_engine__read_txn(e, &own);
         int64_t posted = posted_of(e, txn, taker_offer ? m->demand : m->offer);
         if (posted > 0) {
             if (r->nwaits == r->capwaits) {
@@ -327,7 +328,7 @@ tally(run_t *r, const wf_outbox_t *out)
         r->pairs[r->npairs++] = (pair_t){m->offer, m->demand, m->qty, p ? p->number : UINT32_MAX,
                                          c ? c->number : UINT32_MAX};
     }
-    if (txn)
+    if (txn && own)
         mdb_txn_abort(txn);
 }
 

@@ -1286,12 +1286,16 @@ housekeeping(wf_server_t *s)
     int64_t now = wf_now_ms();
     send_feed_due(s, now);
     publish_snapshot(s, now);
+    (void)wf_engine_idle(s->engine);
 }
 
 /* The poll wait: timeout_ms, or less when a timer falls due sooner. */
 static int
 poll_wait(wf_server_t *s, int timeout_ms, int64_t now)
 {
+    int idle = wf_engine_idle(s->engine); /* the state left open commits when idle */
+    if (idle >= 0 && (timeout_ms < 0 || idle < timeout_ms))
+        timeout_ms = idle;
     int64_t next = wf_engine_next_timer(s->engine);
     if (next < s->timers_after)
         next = s->timers_after;

@@ -263,6 +263,7 @@ dump_matches(wf_engine_t *e, wf_match_rec_t *out, size_t cap)
 {
     MDB_txn *t;
     MDB_cursor *c;
+    cr_assert_eq(wf_engine__flush(e), WF_OK); /* the state left open across batches */
     cr_assert_eq(mdb_txn_begin(e->store.env, NULL, MDB_RDONLY, &t), 0);
     cr_assert_eq(mdb_cursor_open(t, e->store.matches, &c), 0);
     MDB_val k, v;

@@ -211,6 +211,7 @@ Test(engine_recovery, restart_book_agrees_with_orders)
     /* the orders table's live records, the live table and the book agree */
     static wf_order_t want[4000];
     MDB_txn *t;
+    cr_assert_eq(wf_engine__flush(E), WF_OK); /* the state left open across batches */
     cr_assert_eq(mdb_txn_begin(E->store.env, NULL, MDB_RDONLY, &t), 0);
     size_t n = live_records(E, t, want, 4000);
     MDB_stat st;
@@ -243,6 +244,7 @@ Test(engine_recovery, restart_book_agrees_with_orders)
     trade(300);
     wf_engine_destroy(&E);
     E = open_at(dir, 0);
+    cr_assert_eq(wf_engine__flush(E), WF_OK); /* the state left open across batches */
     cr_assert_eq(mdb_txn_begin(E->store.env, NULL, MDB_RDONLY, &t), 0);
     n = live_records(E, t, want, 4000);
     cr_assert_eq(mdb_stat(t, E->store.live, &st), 0);
@@ -257,6 +259,7 @@ Test(engine_recovery, corrupt_live_record_is_refused)
     trade(40);
     cr_assert_gt(wf_book_count(wf_engine_book(E)), 0);
     MDB_txn *t;
+    cr_assert_eq(wf_engine__flush(E), WF_OK); /* the state left open across batches */
     cr_assert_eq(mdb_txn_begin(E->store.env, NULL, 0, &t), 0);
     MDB_cursor *c;
     cr_assert_eq(mdb_cursor_open(t, E->store.live, &c), 0);
