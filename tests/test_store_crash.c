@@ -629,3 +629,39 @@ Test(store, the_journal_keeps_zeroed_room_past_its_last_page, .timeout = 120)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     cr_assert_eq(system(cmd), 0);
 }
+
+/* A state ahead of its journal (a backup that copied the journal before
+ * the state, or a journal from an older copy) is refused at start with a
+ * sentence, not replayed from the wrong place. */
+Test(store, a_state_ahead_of_its_journal_is_refused)
+{
+    char dir[] = "/tmp/wf_crash_XXXXXX";
+    cr_assert(mkdtemp(dir));
+    char err[512] = "", cmd[512];
+    wf_engine_opts_t o = {.dir = dir, .catalogue = WUFEI_CATALOGUE};
+    static wf_cmd_t cmds[16];
+    static wf_reply_t replies[16];
+    wf_outbox_t out;
+    wf_engine_t *e = wf_engine_new(&o, err, sizeof err);
+    cr_assert(e, "%s", err);
+    for (int i = 0; i < 4; i++)
+        cmds[i] = firm_cmd(i);
+    cr_assert_eq(wf_engine_apply(e, cmds, 4, wf_now_ms(), replies, &out), WF_OK);
+    wf_engine_destroy(&e);
+    snprintf(cmd, sizeof cmd, "cp '%s/journal.mdb' '%s/journal.old'", dir, dir);
+    cr_assert_eq(system(cmd), 0);
+    e = wf_engine_new(&o, err, sizeof err);
+    cr_assert(e, "%s", err);
+    unsigned rs = SEED;
+    for (int i = 0; i < 16; i++)
+        cmds[i] = post_cmd(&rs);
+    cr_assert_eq(wf_engine_apply(e, cmds, 16, wf_now_ms(), replies, &out), WF_OK);
+    wf_engine_destroy(&e);
+    snprintf(cmd, sizeof cmd, "mv '%s/journal.old' '%s/journal.mdb'", dir, dir);
+    cr_assert_eq(system(cmd), 0);
+    e = wf_engine_new(&o, err, sizeof err);
+    cr_assert_null(e, "a state ahead of its journal was opened");
+    cr_assert(strstr(err, "not from the same database"), "%s", err);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
