@@ -30,6 +30,22 @@ wf_journal__chain(const uint8_t prev[32], uint64_t seq, const wf_journal_rec_t *
     crypto_generichash_final(&st, out, 32);
 }
 
+/* The length of the run of zero bytes at p (at most max), a word at a
+ * time: a command is mostly zeros. */
+static size_t
+zeros_at(const uint8_t *p, size_t max)
+{
+    size_t i = 0;
+    for (uint64_t w; i + 8 <= max; i += 8) {
+        memcpy(&w, p + i, 8);
+        if (w)
+            break;
+    }
+    while (i < max && p[i] == 0)
+        i++;
+    return i;
+}
+
 /* Squeezes the command: literal runs of up to 128 bytes, zero runs of up
  * to 128 bytes, one token byte each. Returns the bytes written to out
  * (at most sizeof(wf_cmd_t) + sizeof(wf_cmd_t) / 128 + 2). */
@@ -38,14 +54,14 @@ squeeze(const uint8_t *in, size_t n, uint8_t *out)
 {
     size_t o = 0;
     for (size_t i = 0; i < n;) {
-        size_t run = 0;
+        size_t run;
         if (in[i] == 0) {
-            while (i + run < n && in[i + run] == 0 && run < 128)
-                run++;
+            run = zeros_at(in + i, n - i < 128 ? n - i : 128);
             out[o++] = (uint8_t)(0x7f + run);
         } else {
             /* a literal run ends at two zeros in a row (one zero costs less
              * inside the literal than as a token of its own) */
+            run = 0;
             while (i + run < n && run < 128 &&
                    !(in[i + run] == 0 && (i + run + 1 == n || in[i + run + 1] == 0)))
                 run++;
