@@ -42,11 +42,23 @@ struct wf_jfill {
     bool stop, failed;
 };
 
+/* Writes zeros over [from, to) of fd and syncs them. */
+static bool
+write_zeros(int fd, off_t from, off_t to)
+{
+    static const char zero[1 << 16];
+    for (off_t off = from; off < to; off += (off_t)sizeof zero) {
+        size_t len = to - off < (off_t)sizeof zero ? (size_t)(to - off) : sizeof zero;
+        if (pwrite(fd, zero, len, off) != (ssize_t)len)
+            return false;
+    }
+    return fdatasync(fd) == 0;
+}
+
 static void *
 fill_main(void *arg)
 {
     wf_jfill_t *f = arg;
-    static const char zero[1 << 16];
     pthread_mutex_lock(&f->mu);
     for (;;) {
         while (!f->stop && !f->failed && f->filled >= f->target)
@@ -57,12 +69,7 @@ fill_main(void *arg)
         if (to > f->limit)
             to = f->limit;
         pthread_mutex_unlock(&f->mu);
-        bool ok = true;
-        for (off_t off = from; ok && off < to; off += (off_t)sizeof zero) {
-            size_t len = to - off < (off_t)sizeof zero ? (size_t)(to - off) : sizeof zero;
-            ok = pwrite(f->fd, zero, len, off) == (ssize_t)len;
-        }
-        ok = ok && fdatasync(f->fd) == 0;
+        bool ok = write_zeros(f->fd, from, to);
         pthread_mutex_lock(&f->mu);
         if (ok)
             f->filled = to;
@@ -92,14 +99,8 @@ wf_jfill_new(const char *path, size_t map_size)
     f->limit = (off_t)map_size;
     /* The first room is made before the engine serves anything: LMDB is
      * not writing yet, and a start is the time for a burst of writes. */
-    static const char zero[1 << 16];
     off_t to = f->filled + WF_JFILL_HIGH < f->limit ? f->filled + WF_JFILL_HIGH : f->limit;
-    bool ok = true;
-    for (off_t off = f->filled; ok && off < to; off += (off_t)sizeof zero) {
-        size_t len = to - off < (off_t)sizeof zero ? (size_t)(to - off) : sizeof zero;
-        ok = pwrite(fd, zero, len, off) == (ssize_t)len;
-    }
-    if (ok && to > f->filled && fdatasync(fd) == 0)
+    if (to > f->filled && write_zeros(fd, f->filled, to))
         f->filled = f->target = to;
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->wake, NULL);

@@ -67,16 +67,22 @@ static int stream_posts(unsigned *seed)
     return sent;
 }
 
-Test(kill9, every_acknowledged_post_survives, .timeout = 300)
+/* No rate limit, and the two firms the posts come from. */
+static void market(void)
 {
-    dmn_init(&D, true);
-    D.extra[0] = "--quiet";
-    dmn_start(&D);
     wfc_t *op = dmn_operator(&D);
     assert_ok(req(op, "config.set", "rate_per_s:i", 0LL), "no rate limit");
     dmn_put_firm(op, PRODUCER, "producer", 30.08, 120.49, 330603, NULL);
     dmn_put_firm(op, CONSUMER, "consumer", 30.03, 120.87, 330604, NULL);
     wfc_destroy(&op);
+}
+
+Test(kill9, every_acknowledged_post_survives, .timeout = 300)
+{
+    dmn_init(&D, true);
+    D.extra[0] = "--quiet";
+    dmn_start(&D);
+    market();
 
     unsigned seed = 20240611u;
     int cycles = 0, sent = 0;
@@ -149,11 +155,7 @@ Test(kill9, a_kill_between_the_journal_and_the_state_is_replayed_at_restart, .ti
 {
     dmn_init(&D, true);
     dmn_start(&D);
-    wfc_t *op = dmn_operator(&D);
-    assert_ok(req(op, "config.set", "rate_per_s:i", 0LL), "no rate limit");
-    dmn_put_firm(op, PRODUCER, "producer", 30.08, 120.49, 330603, NULL);
-    dmn_put_firm(op, CONSUMER, "consumer", 30.03, 120.87, 330604, NULL);
-    wfc_destroy(&op);
+    market();
     cr_assert_eq(dmn_stop(&D), 0);
 
     setenv("WUFEI_TEST_KILL_AFTER_JOURNAL", "40", 1);
