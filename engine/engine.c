@@ -575,6 +575,12 @@ recover(wf_engine_t *e)
         fprintf(stderr, "wufei: cannot rebuild state after a failed commit: %s\n", err);
         e->broken = true;
     }
+    /* load_state may have replayed journal entries the state transaction
+     * held (their batches were answered long ago): what they produced
+     * must not go out again with this batch */
+    wf_arena__reset(&e->arena);
+    e->stream.n = e->feed.n = 0;
+    wf_credit__raised_drop(e, 0);
 }
 
 /* Whether the state transaction must be committed now rather than left

@@ -156,3 +156,35 @@ Test(engine_fastpath, a_failed_write_among_the_late_commands_fails_alone)
     cr_assert_eq(wf_engine_journal_seq(E), seq + 3);
     cr_assert_eq(wf_book_count(wf_engine_book(E)), 3);
 }
+
+/* The state's transaction is left open across batches, so a redo rolls
+ * back batches that were answered before it; they come back from the
+ * journal, and what they told their firms is not told again with the
+ * redone batch. */
+Test(engine_fastpath, a_redo_replays_the_answered_batches_and_sends_only_its_own)
+{
+    market();
+    uint64_t seq = wf_engine_journal_seq(E);
+    ok(demand(C1, "SW07", 100, 200));
+    wf_reply_t *r = ok(offer(P1, "SW07", 60, 100)); /* matches: C1 is told */
+    cr_assert_eq(r->nmatches, 1);
+    cr_assert_gt(OUT.nstream, 0);
+    cr_assert_not_null(E->stxn, "the two batches are still in the open state transaction");
+    wf_cmd_t b[2] = {offer(P2, "SW07", 10, 300), offer(P2, "SW07", 20, 300)};
+    b[0].rid = 1;
+    b[1].rid = 99;
+    E->fail_journal_rid = 99;
+    cr_assert_eq(wf_engine_apply(E, b, 2, now, R, &OUT), WF_OK);
+    E->fail_journal_rid = 0;
+    cr_assert_eq(R[0].err, WF_OK, "%s", R[0].msg);
+    cr_assert_eq(R[1].err, WF_E_INTERNAL);
+    cr_assert_eq(OUT.nstream, 0, "the redone batch sent %zu stream messages of earlier batches",
+                 OUT.nstream);
+    cr_assert_eq(wf_engine_journal_seq(E), seq + 3);
+    /* the answered batches are in the state, on disk too */
+    cr_assert_eq(wf_book_count(wf_engine_book(E)), 2, "the demand's rest and the new offer");
+    wf_engine_destroy(&E);
+    E = open_at(dir, 0);
+    cr_assert_eq(wf_engine_journal_seq(E), seq + 3);
+    cr_assert_eq(wf_book_count(wf_engine_book(E)), 2, "the demand's rest and the new offer");
+}
