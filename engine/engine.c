@@ -704,7 +704,9 @@ run_batch(wf_engine_t *self, const wf_cmd_t *cmds, size_t *n, size_t cap, wf_cmd
     if (!self->replaying) {
         rc = mdb_txn_begin(self->store.jenv, NULL, 0, &self->jtxn);
         if (rc != 0) {
-            mdb_txn_abort(*txn);
+            /* nothing of this batch is written yet: the state transaction,
+             * with the answered batches it may hold, stays as it was */
+            self->stxn = *txn;
             self->jtxn = NULL;
             return wf_store__err(rc);
         }
