@@ -398,6 +398,7 @@ wf_engine_new(const wf_engine_opts_t *opts, char *err, size_t errlen)
         return NULL;
     }
     wf_engine_t *e = wf_calloc(1, sizeof *e);
+    e->state_flush_ms = WF_STATE_FLUSH_MS;
     e->stream.size = sizeof(wf_stream_msg_t);
     e->feed.size = sizeof(wf_feed_msg_t);
     wf_firmtab__init(&e->firms);
@@ -588,14 +589,11 @@ recover(wf_engine_t *e)
  * than half used (a commit that fails for want of room then holds only
  * the batch that can still be taken back); or the engine is replaying
  * (a start commits each entry, so that a failure names it). */
-#define WF_STATE_FLUSH_MS 20
-#define WF_STATE_FLUSH_BATCHES 64
-
 static bool
 must_commit(wf_engine_t *self)
 {
     if (self->replaying || self->stxn_batches >= WF_STATE_FLUSH_BATCHES ||
-        wf_mono_ns() - self->stxn_t0 >= (int64_t)WF_STATE_FLUSH_MS * 1000000)
+        wf_mono_ns() - self->stxn_t0 >= (int64_t)self->state_flush_ms * 1000000)
         return true;
     MDB_envinfo info;
     MDB_stat st;
@@ -627,8 +625,8 @@ wf_engine_idle(wf_engine_t *self)
     if (!self->stxn)
         return -1;
     int64_t age_ms = (wf_mono_ns() - self->stxn_t0) / 1000000;
-    if (age_ms < WF_STATE_FLUSH_MS)
-        return (int)(WF_STATE_FLUSH_MS - age_ms);
+    if (age_ms < self->state_flush_ms)
+        return (int)(self->state_flush_ms - age_ms);
     wf_engine__flush(self);
     return -1;
 }

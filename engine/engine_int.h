@@ -106,6 +106,11 @@ typedef struct wf_lictab {
     uint64_t next_id;       /* next licence number */
 } wf_lictab_t;
 
+/* How long the state's write transaction may stay open across batches
+ * (engine.c must_commit). */
+#define WF_STATE_FLUSH_MS 20
+#define WF_STATE_FLUSH_BATCHES 64
+
 struct wf_engine {
     wf_store_t store;
     wf_catalogue_t *cat;
@@ -127,6 +132,7 @@ struct wf_engine {
     MDB_txn *stxn;
     int64_t stxn_t0;      /* wf_mono_ns() when it began */
     uint32_t stxn_batches;
+    uint32_t state_flush_ms; /* WF_STATE_FLUSH_MS; tests may hold it open longer */
     bool jchild_bad;      /* a command's journal child failed to commit after its state
                            * child did: the batch cannot be committed */
     /* While the journal's tail is replayed into the state at start: the

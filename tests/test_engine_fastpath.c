@@ -163,6 +163,7 @@ Test(engine_fastpath, a_failed_write_among_the_late_commands_fails_alone)
  * redone batch. */
 Test(engine_fastpath, a_redo_replays_the_answered_batches_and_sends_only_its_own)
 {
+    E->state_flush_ms = 600000; /* the batches below stay in the open transaction */
     market();
     uint64_t seq = wf_engine_journal_seq(E);
     ok(demand(C1, "SW07", 100, 200));

@@ -604,7 +604,8 @@ Test(store, the_journal_keeps_zeroed_room_past_its_last_page, .timeout = 120)
     snprintf(path, sizeof path, "%s/journal.mdb", dir);
     struct stat st;
     cr_assert_eq(stat(path, &st), 0);
-    cr_assert_geq(st.st_size - used, (off_t)4 << 20, "only %lld bytes of room past %lld used",
+    /* each commit found at least 2 MiB ahead, and a batch adds well under 1 MiB */
+    cr_assert_geq(st.st_size - used, (off_t)1 << 20, "only %lld bytes of room past %lld used",
                   (long long)(st.st_size - used), (long long)used);
     cr_assert_geq((long long)st.st_blocks * 512, (long long)st.st_size - (1 << 20),
                   "the room is a hole, not written");
