@@ -270,20 +270,33 @@ wf_engine_replay_with(const char *dir, const char *catalogue, const char *catalo
     MDB_envinfo info;
     mdb_env_info(s.env, &info);
     /* The state's snapshot first, then the journal's: the journal is
-     * committed first, so it holds at least every entry the state does. */
+     * committed first, so it holds at least every entry the state does.
+     * Beside a running daemon the state follows the journal by up to
+     * WF_STATE_FLUSH_MS: wait a little for it to catch up, so that the
+     * check covers the newest entries; if it does not (a busy daemon),
+     * check up to the state's entry. */
     MDB_txn *stxn = NULL, *txn = NULL;
-    rc = wf_store__err(mdb_txn_begin(s.env, NULL, MDB_RDONLY, &stxn));
-    if (rc == WF_OK)
-        rc = wf_store__state_hash(stxn, &s, rep->live);
     uint64_t applied = 0, last = 0;
-    if (rc == WF_OK)
-        rc = wf_store__applied(stxn, &s, &applied);
-    if (stxn)
-        mdb_txn_abort(stxn);
-    if (rc == WF_OK)
-        rc = wf_store__err(mdb_txn_begin(s.jenv, NULL, MDB_RDONLY, &txn));
-    if (rc == WF_OK)
-        rc = wf_journal__last(txn, &s, &last);
+    for (int tries = 0;; tries++) {
+        rc = wf_store__err(mdb_txn_begin(s.env, NULL, MDB_RDONLY, &stxn));
+        if (rc == WF_OK)
+            rc = wf_store__state_hash(stxn, &s, rep->live);
+        if (rc == WF_OK)
+            rc = wf_store__applied(stxn, &s, &applied);
+        if (stxn)
+            mdb_txn_abort(stxn);
+        stxn = NULL;
+        if (rc == WF_OK)
+            rc = wf_store__err(mdb_txn_begin(s.jenv, NULL, MDB_RDONLY, &txn));
+        if (rc == WF_OK)
+            rc = wf_journal__last(txn, &s, &last);
+        if (rc != WF_OK || last <= applied || tries == 50)
+            break;
+        mdb_txn_abort(txn);
+        txn = NULL;
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL);
+    }
     if (rc == WF_OK && last < applied)
         rc = WF_E_STATE;
     if (rc == WF_OK)
