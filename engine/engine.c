@@ -85,6 +85,7 @@ jchild_end(wf_engine_t *e, bool commit)
             e->jchild_bad = true;
     } else {
         mdb_txn_abort(e->jcur);
+        wf_journal__forget(&e->store);
     }
     e->jcur = e->jtxn;
 }
@@ -670,6 +671,7 @@ abort_batch(wf_engine_t *self, MDB_txn *txn)
     if (self->jtxn)
         mdb_txn_abort(self->jtxn);
     self->jtxn = self->jcur = NULL;
+    wf_journal__forget(&self->store);
     mdb_txn_abort(txn);
 }
 
@@ -790,6 +792,7 @@ apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t *np, size_t cap, wf_cmd_t 
         rc = mdb_txn_commit(self->jtxn);
         self->jtxn = self->jcur = NULL;
         if (rc != 0) {
+            wf_journal__forget(&self->store);
             int err = wf_store__err(rc);
             mdb_txn_abort(txn);
             recover(self);

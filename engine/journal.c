@@ -179,8 +179,7 @@ wf_journal__sign_head(MDB_txn *txn, const wf_store_t *s, uint64_t seq, const uin
 }
 
 int
-wf_journal__append(MDB_txn *txn, const wf_store_t *s, uint64_t seq, int64_t now,
-                   const wf_cmd_t *cmd)
+wf_journal__append(MDB_txn *txn, wf_store_t *s, uint64_t seq, int64_t now, const wf_cmd_t *cmd)
 {
     wf_journal_rec_t rec;
     memset(&rec, 0, sizeof rec);
@@ -188,12 +187,29 @@ wf_journal__append(MDB_txn *txn, const wf_store_t *s, uint64_t seq, int64_t now,
     rec.now = now;
     memcpy(&rec.cmd, cmd, sizeof rec.cmd); /* padding too: it is hashed */
     uint8_t prev[32];
-    int rc = wf_journal__hash(txn, s, seq - 1, prev);
-    if (rc != WF_OK)
-        return rc == WF_E_NOTFOUND ? WF_E_INTERNAL : rc;
+    if (s->jlast_seq != 0 && s->jlast_seq == seq - 1) {
+        memcpy(prev, s->jlast_hash, 32);
+    } else {
+        int rc = wf_journal__hash(txn, s, seq - 1, prev);
+        if (rc != WF_OK)
+            return rc == WF_E_NOTFOUND ? WF_E_INTERNAL : rc;
+    }
     wf_journal__chain(prev, seq, &rec, rec.hash);
     /* MDB_APPEND: keys only grow, and LMDB then fills pages completely. */
-    return wf_journal__put(txn, s, seq, &rec, MDB_APPEND);
+    int rc = wf_journal__put(txn, s, seq, &rec, MDB_APPEND);
+    if (rc == WF_OK) {
+        s->jlast_seq = seq;
+        memcpy(s->jlast_hash, rec.hash, 32);
+    } else {
+        s->jlast_seq = 0;
+    }
+    return rc;
+}
+
+void
+wf_journal__forget(wf_store_t *s)
+{
+    s->jlast_seq = 0;
 }
 
 int
@@ -231,9 +247,10 @@ wf_journal__get(MDB_txn *txn, const wf_store_t *s, uint64_t seq, wf_journal_rec_
 }
 
 int
-wf_journal__truncate(MDB_txn *txn, const wf_store_t *s, uint64_t seq, uint64_t last,
+wf_journal__truncate(MDB_txn *txn, wf_store_t *s, uint64_t seq, uint64_t last,
                      const uint8_t sk[64])
 {
+    wf_journal__forget(s);
     for (uint64_t q = last; q > seq; q--) {
         uint8_t key[8];
         wf_store__be64(key, q);

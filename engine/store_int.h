@@ -268,6 +268,8 @@ typedef struct wf_store {
     bool writable;             /* opened by wf_store__open (close syncs and marks clean) */
     bool rebuilt;              /* the state file was dropped at open: rebuild it */
     wf_jfill_t *jfill;         /* room ahead of the journal (synced stores only) */
+    uint64_t jlast_seq;        /* the entry appended last and its hash, so that the next */
+    uint8_t jlast_hash[32];    /* append need not read it back (0: unknown) */
     size_t jpsize;             /* the journal's page size */
 } wf_store_t;
 
@@ -320,8 +322,10 @@ int wf_store__meta_put(MDB_txn *txn, const wf_store_t *s, const char *name, uint
 
 /* Appends the journal entry seq (the last seq + 1) for cmd at now,
  * chained to entry seq - 1 as read in txn. */
-int wf_journal__append(MDB_txn *txn, const wf_store_t *s, uint64_t seq, int64_t now,
+int wf_journal__append(MDB_txn *txn, wf_store_t *s, uint64_t seq, int64_t now,
                        const wf_cmd_t *cmd);
+/* Forgets the entry appended last: its transaction was aborted. */
+void wf_journal__forget(wf_store_t *s);
 /* The chain hash of entry seq: stored hash of the entry before, seq, and
  * the entry's hashed bytes. */
 void wf_journal__chain(const uint8_t prev[32], uint64_t seq, const wf_journal_rec_t *rec,
@@ -333,7 +337,7 @@ int wf_journal__hash(MDB_txn *txn, const wf_store_t *s, uint64_t seq, uint8_t ou
 int wf_journal__sign_head(MDB_txn *txn, const wf_store_t *s, uint64_t seq, const uint8_t sk[64]);
 /* Takes back entries seq + 1 .. last, never acknowledged (their batch's
  * state commit failed), and signs the head of seq again (none for 0). */
-int wf_journal__truncate(MDB_txn *txn, const wf_store_t *s, uint64_t seq, uint64_t last,
+int wf_journal__truncate(MDB_txn *txn, wf_store_t *s, uint64_t seq, uint64_t last,
                          const uint8_t sk[64]);
 /* The signed bytes of a head: BE64(seq) || hash. */
 void wf_journal__head_msg(uint64_t seq, const uint8_t hash[32], uint8_t out[40]);
