@@ -83,7 +83,7 @@ fill_main(void *arg)
 }
 
 wf_jfill_t *
-wf_jfill_new(const char *path, size_t map_size)
+wf_jfill__new(const char *path, size_t map_size)
 {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
@@ -114,7 +114,7 @@ wf_jfill_new(const char *path, size_t map_size)
 }
 
 void
-wf_jfill_destroy(wf_jfill_t **self_p)
+wf_jfill__destroy(wf_jfill_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
@@ -133,7 +133,7 @@ wf_jfill_destroy(wf_jfill_t **self_p)
 }
 
 void
-wf_jfill_reserve(wf_jfill_t *f, size_t used)
+wf_jfill__reserve(wf_jfill_t *f, size_t used)
 {
     if (!f)
         return;
@@ -150,13 +150,4 @@ wf_jfill_reserve(wf_jfill_t *f, size_t used)
            f->filled < f->target)
         pthread_cond_wait(&f->done, &f->mu);
     pthread_mutex_unlock(&f->mu);
-}
-
-off_t
-wf_jfill_filled(wf_jfill_t *f)
-{
-    pthread_mutex_lock(&f->mu);
-    off_t v = f->filled;
-    pthread_mutex_unlock(&f->mu);
-    return v;
 }

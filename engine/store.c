@@ -537,7 +537,7 @@ wf_store__open(wf_store_t *s, const char *dir, size_t map_size, bool no_sync, bo
         char jp[4200];
         snprintf(jp, sizeof jp, "%s/journal.mdb", dir);
         s->jpsize = ms.ms_psize;
-        s->jfill = wf_jfill_new(jp, info.me_mapsize);
+        s->jfill = wf_jfill__new(jp, info.me_mapsize);
     }
     return WF_OK;
 }
@@ -547,7 +547,7 @@ wf_store__journal_room(wf_store_t *s)
 {
     MDB_envinfo info;
     if (s->jfill && mdb_env_info(s->jenv, &info) == 0)
-        wf_jfill_reserve(s->jfill, (info.me_last_pgno + 1) * s->jpsize);
+        wf_jfill__reserve(s->jfill, (info.me_last_pgno + 1) * s->jpsize);
 }
 
 int
@@ -604,7 +604,7 @@ wf_store__close(wf_store_t *s)
     /* A clean close: the state file synced, then the session marked
      * clean, so that the next start trusts it even after a machine
      * restart. */
-    wf_jfill_destroy(&s->jfill);
+    wf_jfill__destroy(&s->jfill);
     if (s->writable && s->env && s->jenv && mdb_env_sync(s->env, 1) == 0)
         put_session(s, true);
     s->writable = false;

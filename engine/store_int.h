@@ -249,14 +249,12 @@ typedef struct wf_store_session {
 typedef struct wf_jfill wf_jfill_t;
 /* Starts the filler on the file at path (NULL when it cannot be opened or
  * the thread cannot start: commits then just grow the file). */
-wf_jfill_t *wf_jfill_new(const char *path, size_t map_size);
-void wf_jfill_destroy(wf_jfill_t **self_p);
+wf_jfill_t *wf_jfill__new(const char *path, size_t map_size);
+void wf_jfill__destroy(wf_jfill_t **self_p);
 /* Called before a journal commit with the bytes LMDB uses (its last page
  * + 1, times the page size): asks for room ahead, and waits for the
  * filler when a commit might otherwise write where it is writing. */
-void wf_jfill_reserve(wf_jfill_t *f, size_t used);
-/* Bytes of the file known written (tests). */
-off_t wf_jfill_filled(wf_jfill_t *f);
+void wf_jfill__reserve(wf_jfill_t *f, size_t used);
 
 typedef struct wf_store {
     MDB_env *env;              /* data.mdb: the state */
