@@ -130,12 +130,11 @@ wf_exec__journal(wf_exec_t *x, MDB_txn *child)
     if (e->fail_journal_rid && x->cmd->rid == e->fail_journal_rid)
         return WF_E_INTERNAL;
     if (e->replaying) {
-        /* The entry is on disk already: the command must be the one it
-         * holds, at its time, and journal only once. */
-        const wf_journal_rec_t *want = e->replay_rec;
-        if (!want || want->now != x->now || memcmp(&want->cmd, x->cmd, sizeof *x->cmd) != 0)
+        /* The entry is on disk already (replay_tail runs its very command
+         * at its time): it journals only once. */
+        if (!e->replay_entry)
             return WF_E_INTERNAL;
-        e->replay_rec = NULL;
+        e->replay_entry = false;
         return WF_OK;
     }
     if (!e->jcur)
@@ -271,8 +270,8 @@ static int apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t *np, size_t cap
 
 /* Brings the state up to the journal: applies the entries past the
  * state's "applied" seq, one batch each, as the replay check does (a kill
- * -9 between a batch's journal commit and its state commit leaves one
- * batch; a state file rebuilt after a machine restart, all of them). */
+ * -9 leaves the batches of the last state commit interval; a state file
+ * rebuilt after a machine restart, all of them). */
 static int
 replay_tail(wf_engine_t *e, char *err, size_t errlen)
 {
@@ -305,7 +304,7 @@ replay_tail(wf_engine_t *e, char *err, size_t errlen)
                      wf_strerror(rc));
             break;
         }
-        e->replay_rec = rec;
+        e->replay_entry = true;
         wf_outbox_t out;
         size_t one = 1;
         int arc = apply(e, &rec->cmd, &one, 1, NULL, NULL, NULL, rec->now, reply, &out);
@@ -321,7 +320,7 @@ replay_tail(wf_engine_t *e, char *err, size_t errlen)
         e->replayed++;
     }
     e->replaying = false;
-    e->replay_rec = NULL;
+    e->replay_entry = false;
     wf_free(rec);
     wf_free(reply);
     mdb_txn_abort(jt);

@@ -135,10 +135,11 @@ struct wf_engine {
     uint32_t state_flush_ms; /* WF_STATE_FLUSH_MS; tests may hold it open longer */
     bool jchild_bad;      /* a command's journal child failed to commit after its state
                            * child did: the batch cannot be committed */
-    /* While the journal's tail is replayed into the state at start: the
-     * entry being replayed (commands check their entry against it instead
-     * of appending), and how many were replayed. */
-    const struct wf_journal_rec *replay_rec;
+    /* While the journal's tail is replayed into the state: whether the
+     * entry being replayed is still to be journaled (a command marks it
+     * instead of appending: it is on disk already), and how many were
+     * replayed. */
+    bool replay_entry;
     uint64_t replayed;
     bool replaying;
     uint64_t crash_after_journal; /* tests only (WUFEI_TEST_KILL_AFTER_JOURNAL): once the

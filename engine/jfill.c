@@ -14,12 +14,8 @@
  * an ordinary LMDB file: LMDB reads nothing past its last page. */
 #include "store_int.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -106,6 +102,9 @@ wf_jfill__new(const char *path, size_t map_size)
     pthread_cond_init(&f->wake, NULL);
     pthread_cond_init(&f->done, NULL);
     if (pthread_create(&f->thread, NULL, fill_main, f) != 0) {
+        pthread_mutex_destroy(&f->mu);
+        pthread_cond_destroy(&f->wake);
+        pthread_cond_destroy(&f->done);
         close(fd);
         wf_free(f);
         return NULL;

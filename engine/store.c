@@ -242,7 +242,7 @@ check_schema(wf_store_t *s, MDB_txn *txn, const char *dir, bool *fresh, char *er
 }
 
 static int
-open_env(wf_store_t *s, const char *dir, size_t map_size, bool no_sync, char *err,
+open_env(wf_store_t *s, const char *dir, size_t map_size, char *err,
          size_t errlen)
 {
     int rc = mdb_env_create(&s->env);
@@ -254,7 +254,7 @@ open_env(wf_store_t *s, const char *dir, size_t map_size, bool no_sync, char *er
         snprintf(err, errlen, "cannot set up LMDB: %s", mdb_strerror(rc));
         return WF_E_INTERNAL;
     }
-    (void)no_sync; /* the state is never synced per commit: the journal is (see above) */
+    /* the state is never synced per commit: the journal is (store_int.h) */
     rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NOSYNC, 0600);
     if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH) {
         snprintf(err, errlen, "%s is not a wufei database (data.mdb is not an LMDB file "
@@ -304,6 +304,13 @@ wf_store__boot_id(char out[40])
         snprintf(out, 40, "unknown"); /* never equal across boots is safer: see below */
 }
 
+/* dir/journal.mdb into out. */
+static void
+journal_path(const char *dir, char out[4200])
+{
+    snprintf(out, 4200, "%s/journal.mdb", dir);
+}
+
 /* Opens dir/journal.mdb (its lock file beside it) and its two tables,
  * writing the layout record into a fresh one (*jfresh). */
 static int
@@ -311,7 +318,7 @@ open_journal(wf_store_t *s, const char *dir, size_t map_size, bool no_sync, bool
              bool *jfresh, char *err, size_t errlen)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/journal.mdb", dir);
+    journal_path(dir, path);
     struct stat st;
     if (rdonly && stat(path, &st) != 0) {
         snprintf(err, errlen, "%s holds no journal (no journal.mdb)", dir);
@@ -452,10 +459,9 @@ remove_state_files(const char *dir)
 }
 
 static int
-open_state(wf_store_t *s, const char *dir, size_t map_size, bool no_sync, bool *fresh, char *err,
-           size_t errlen)
+open_state(wf_store_t *s, const char *dir, size_t map_size, bool *fresh, char *err, size_t errlen)
 {
-    int rc = open_env(s, dir, map_size, no_sync, err, errlen);
+    int rc = open_env(s, dir, map_size, err, errlen);
     MDB_txn *txn = NULL;
     if (rc == WF_OK) {
         int mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
@@ -500,7 +506,7 @@ wf_store__open(wf_store_t *s, const char *dir, size_t map_size, bool no_sync, bo
     if (rc == WF_OK && jfresh && had_state) {
         /* a state file without its journal: an older schema, or a lost
          * journal; the schema check names the first */
-        rc = open_state(s, dir, map_size, no_sync, fresh, err, errlen);
+        rc = open_state(s, dir, map_size, fresh, err, errlen);
         if (rc == WF_OK) {
             snprintf(err, errlen, "%s has a state file (data.mdb) but no journal (journal.mdb): "
                      "without its journal the state cannot be trusted; restore both from a "
@@ -508,11 +514,12 @@ wf_store__open(wf_store_t *s, const char *dir, size_t map_size, bool no_sync, bo
             rc = WF_E_FIELD;
         }
         char jp[4200];
-        snprintf(jp, sizeof jp, "%s/journal.mdb", dir);
+        journal_path(dir, jp);
         wf_store__close(s);
-        remove(jp); /* made just now by this open */
-        snprintf(jp, sizeof jp, "%s/journal.mdb-lock", dir);
-        remove(jp);
+        remove(jp); /* made just now by this open, with its lock file */
+        char lock[4210];
+        snprintf(lock, sizeof lock, "%s-lock", jp);
+        remove(lock);
         return rc;
     }
     if (rc == WF_OK && !jfresh && had_state && !state_trusted(s)) {
@@ -520,7 +527,7 @@ wf_store__open(wf_store_t *s, const char *dir, size_t map_size, bool no_sync, bo
         s->rebuilt = true;
     }
     if (rc == WF_OK)
-        rc = open_state(s, dir, map_size, no_sync, fresh, err, errlen);
+        rc = open_state(s, dir, map_size, fresh, err, errlen);
     if (rc == WF_OK) {
         rc = put_session(s, false);
         if (rc != WF_OK)
@@ -535,7 +542,7 @@ wf_store__open(wf_store_t *s, const char *dir, size_t map_size, bool no_sync, bo
     MDB_envinfo info;
     if (!no_sync && mdb_env_stat(s->jenv, &ms) == 0 && mdb_env_info(s->jenv, &info) == 0) {
         char jp[4200];
-        snprintf(jp, sizeof jp, "%s/journal.mdb", dir);
+        journal_path(dir, jp);
         s->jpsize = ms.ms_psize;
         s->jfill = wf_jfill__new(jp, info.me_mapsize);
     }

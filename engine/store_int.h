@@ -10,7 +10,8 @@
  * "applied". So a durable batch costs one sync of a few sequential journal
  * pages instead of a sync of every scattered state page it dirtied. At
  * start the engine replays journal entries past "applied" into the state
- * (a kill -9 between the two commits leaves at most one batch to replay);
+ * (the state is committed every 20 ms or 64 batches, so a kill -9 leaves
+ * at most that much to replay);
  * after a machine restart that followed an unclean stop the state file may
  * be torn, so it is rebuilt from the whole journal (the jmeta "session"
  * record tells the two apart: the boot id of the last writer and whether
@@ -28,7 +29,7 @@
  *                (the signed head of the journal chain); "session" ->
  *                wf_store_session_t
  *   journal      BE64 seq -> wf_journal_disk_t, then the command's bytes with
- *                their runs of zeros squeezed (a post: about 120 bytes where
+ *                their runs of zeros squeezed (a post: about 90 bytes where
  *                wf_journal_rec_t has 592; wf_journal__get gives it whole)
  * In data.mdb:
  *   meta         "schema" -> wf_store_layout_t; "next_order", "next_match",

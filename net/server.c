@@ -1286,7 +1286,6 @@ housekeeping(wf_server_t *s)
     int64_t now = wf_now_ms();
     send_feed_due(s, now);
     publish_snapshot(s, now);
-    (void)wf_engine_idle(s->engine);
 }
 
 /* The poll wait: timeout_ms, or less when a timer falls due sooner. */
