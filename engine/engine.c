@@ -587,17 +587,22 @@ recover(wf_engine_t *e)
     wf_credit__raised_drop(e, 0);
 }
 
-/* Whether the state transaction must be committed now rather than left
- * open for the next batch: it is old or long enough; or the map is more
- * than half used (a commit that fails for want of room then holds only
- * the batch that can still be taken back). A replay follows the same rule:
- * a rebuild commits every 64 entries, not each one (4x faster). */
+/* Whether the state transaction is due for its commit: it is old or long
+ * enough. A replay follows the same rule: a rebuild commits every 64
+ * entries, not each one (4x faster). */
 static bool
-must_commit(wf_engine_t *self)
+flush_due(const wf_engine_t *self)
 {
-    if (self->stxn_batches >= WF_STATE_FLUSH_BATCHES ||
-        wf_mono_ns() - self->stxn_t0 >= (int64_t)self->state_flush_ms * 1000000)
-        return true;
+    return self->stxn_batches >= WF_STATE_FLUSH_BATCHES ||
+           wf_mono_ns() - self->stxn_t0 >= (int64_t)self->state_flush_ms * 1000000;
+}
+
+/* Whether the map is more than half used: the state transaction is then
+ * committed with each batch, before its replies (a commit that fails for
+ * want of room then holds only the batch that can still be taken back). */
+static bool
+map_tight(const wf_engine_t *self)
+{
     MDB_envinfo info;
     MDB_stat st;
     if (mdb_env_info(self->store.env, &info) != 0 || mdb_env_stat(self->store.env, &st) != 0)
@@ -605,13 +610,34 @@ must_commit(wf_engine_t *self)
     return (info.me_last_pgno + 1) * (size_t)st.ms_psize > info.me_mapsize / 2;
 }
 
+/* Whether the batch that just reached the journal commits the state too,
+ * before its replies go out. A due commit is otherwise left to
+ * wf_engine_idle, which the server calls once the replies are sent: the
+ * clients hear of their batch a state commit sooner, and the commit runs
+ * while their next requests travel. A caller that never calls it gets the
+ * commit with the next batch. */
+static bool
+must_commit(wf_engine_t *self)
+{
+    if (map_tight(self))
+        return true;
+    if (!flush_due(self))
+        return false;
+    if (self->stxn_overdue)
+        return true;
+    self->stxn_overdue = true;
+    return false;
+}
+
 int
 wf_engine__flush(wf_engine_t *e)
 {
     if (!e->stxn)
         return WF_OK;
+    int64_t t0 = wf_mono_ns();
     int rc = mdb_txn_commit(e->stxn);
     e->stxn = NULL;
+    e->times.commit_ns += (uint64_t)(wf_mono_ns() - t0); /* a batch's commit, done later */
     if (rc != 0) {
         fprintf(stderr, "wufei: the state store refused a commit (%s) of batches the journal "
                 "holds: restart wufeid (it replays the journal; give it a larger map if the "
@@ -627,9 +653,10 @@ wf_engine_idle(wf_engine_t *self)
 {
     if (!self->stxn)
         return -1;
-    int64_t age_ms = (wf_mono_ns() - self->stxn_t0) / 1000000;
-    if (age_ms < self->state_flush_ms)
+    if (!self->stxn_overdue && !flush_due(self)) {
+        int64_t age_ms = (wf_mono_ns() - self->stxn_t0) / 1000000;
         return (int)(self->state_flush_ms - age_ms);
+    }
     wf_engine__flush(self);
     return -1;
 }
@@ -702,6 +729,7 @@ run_batch(wf_engine_t *self, const wf_cmd_t *cmds, size_t *n, size_t cap, wf_cmd
             return wf_store__err(rc);
         self->stxn_t0 = wf_mono_ns();
         self->stxn_batches = 0;
+        self->stxn_overdue = false;
     }
     if (!self->replaying) {
         rc = mdb_txn_begin(self->store.jenv, NULL, 0, &self->jtxn);

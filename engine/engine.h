@@ -413,7 +413,8 @@ typedef struct wf_engine_times {
     uint64_t batches;   /* batches that committed */
     uint64_t exec_ns;   /* running the commands inside the batch transaction */
     uint64_t sign_ns;   /* chaining and signing the journal head */
-    uint64_t commit_ns; /* mdb_txn_commit: writing the dirty pages, data and meta sync */
+    uint64_t commit_ns; /* mdb_txn_commit of the journal (synced) and of the state, with
+                         * the state commits left to wf_engine_idle */
 } wf_engine_times_t;
 
 /* Copies the batch times so far into *out. */
@@ -425,10 +426,13 @@ void wf_engine_times(const wf_engine_t *self, wf_engine_times_t *out);
  * due timer, and its stream messages come out in the outbox. */
 int64_t wf_engine_next_timer(const wf_engine_t *self);
 
-/* Called when the loop has nothing to do: commits the state left open
- * across batches once it is WF_STATE_FLUSH_MS (20 ms) old, so that other
- * readers of the database (backups, replay checks) see it. Returns the
- * milliseconds until it should be called again, or -1 when nothing is
+/* Called when the loop has sent a batch's replies or has nothing to do:
+ * commits the state left open across batches once it is due
+ * (WF_STATE_FLUSH_MS, 20 ms, old or WF_STATE_FLUSH_BATCHES long), so that
+ * other readers of the database (backups, replay checks) see it. A batch
+ * that finds the commit due leaves it here, after its replies, unless the
+ * map is more than half used or the previous batch left it too. Returns
+ * the milliseconds until it should be called again, or -1 when nothing is
  * open. */
 int wf_engine_idle(wf_engine_t *self);
 

@@ -107,7 +107,7 @@ typedef struct wf_lictab {
 } wf_lictab_t;
 
 /* How long the state's write transaction may stay open across batches
- * (engine.c must_commit). */
+ * (engine.c flush_due). */
 #define WF_STATE_FLUSH_MS 20
 #define WF_STATE_FLUSH_BATCHES 64
 
@@ -132,6 +132,8 @@ struct wf_engine {
     MDB_txn *stxn;
     int64_t stxn_t0;      /* wf_mono_ns() when it began */
     uint32_t stxn_batches;
+    bool stxn_overdue;    /* due since the last batch: wf_engine_idle commits it after
+                           * that batch's replies are out, or the next batch does */
     uint32_t state_flush_ms; /* WF_STATE_FLUSH_MS; tests may hold it open longer */
     bool jchild_bad;      /* a command's journal child failed to commit after its state
                            * child did: the batch cannot be committed */

@@ -189,3 +189,46 @@ Test(engine_fastpath, a_redo_replays_the_answered_batches_and_sends_only_its_own
     cr_assert_eq(wf_engine_journal_seq(E), seq + 3);
     cr_assert_eq(wf_book_count(wf_engine_book(E)), 2, "the demand's rest and the new offer");
 }
+
+/* The state's applied entry as a reader of data.mdb sees it. */
+static uint64_t
+state_applied(void)
+{
+    MDB_txn *t;
+    cr_assert_eq(mdb_txn_begin(E->store.env, NULL, MDB_RDONLY, &t), 0);
+    uint64_t v = 0;
+    cr_assert_eq(wf_store__meta_get(t, &E->store, "applied", &v), WF_OK);
+    mdb_txn_abort(t);
+    return v;
+}
+
+/* A batch that finds the state commit due leaves it to wf_engine_idle,
+ * which the server calls once the batch's replies are out; a caller that
+ * does not call it gets the commit with the next batch, so the open
+ * transaction never runs on unbounded. */
+Test(engine_fastpath, a_due_state_commit_waits_for_idle_or_the_next_batch)
+{
+    market();
+    cr_assert_eq(wf_engine__flush(E), WF_OK); /* market()'s batches are in the state */
+    uint64_t before = state_applied();
+    E->state_flush_ms = 0; /* every batch finds the commit due */
+    ok(offer(P1, "SW07", 5, 100));
+    cr_assert_not_null(E->stxn, "the due commit did not wait for the replies");
+    cr_assert_eq(state_applied(), before, "the state moved before wf_engine_idle");
+    cr_assert_eq(wf_engine_idle(E), -1);
+    cr_assert_null(E->stxn, "wf_engine_idle left the due commit open");
+    uint64_t seq = wf_engine_journal_seq(E);
+    cr_assert_eq(state_applied(), seq, "the state holds the batch after wf_engine_idle");
+
+    ok(offer(P1, "SW07", 6, 100)); /* due: left for idle */
+    cr_assert_not_null(E->stxn);
+    ok(offer(P1, "SW07", 7, 100)); /* idle was not called: this one commits */
+    cr_assert_null(E->stxn, "a second due batch left the state open");
+    cr_assert_eq(state_applied(), seq + 2);
+
+    E->state_flush_ms = 600000; /* not due: idle says when it will be */
+    ok(offer(P1, "SW07", 8, 100));
+    int wait = wf_engine_idle(E);
+    cr_assert(wait > 0 && wait <= 600000, "wf_engine_idle returned %d", wait);
+    cr_assert_not_null(E->stxn);
+}
