@@ -448,6 +448,7 @@ self_cpu(double *user_us, double *sys_us)
 
 typedef struct census {
     unsigned long long entries, bytes, pages, matches;
+    unsigned long long jentries, jbytes; /* of those, journal.mdb's */
 } census_t;
 
 /* Adds the tables of one LMDB file (a directory's data.mdb, or with
@@ -506,7 +507,13 @@ db_census(const char *db, census_t *c)
     census_env(db, 0, c);
     char jpath[4200];
     snprintf(jpath, sizeof jpath, "%s/journal.mdb", db);
-    census_env(jpath, MDB_NOSUBDIR, c);
+    census_t j = {0};
+    census_env(jpath, MDB_NOSUBDIR, &j);
+    c->entries += j.entries;
+    c->bytes += j.bytes;
+    c->pages += j.pages;
+    c->jentries = j.entries;
+    c->jbytes = j.bytes;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1131,6 +1138,88 @@ yard_write(MDB_env *env, MDB_dbi dbi, uint64_t *key_next, size_t ops, size_t bat
     return mono_ns() - t0;
 }
 
+/* The LMDB writer with wufeid's two files and their sync settings: per
+ * operation the journal's records into one environment, committed and
+ * synced per transaction of batch operations, and the rest into a second
+ * one without sync, whose transaction stays open across batches and
+ * commits every 20 ms or 64 batches (engine_int.h WF_STATE_FLUSH_*).
+ * Returns operations per second. */
+static double
+lmdb_split_yardstick(double recs_per_op, double bytes_per_op, double jrecs_per_op, double jbytes_per_op,
+                     double batch_mean, double seconds)
+{
+    char dir[600], jdir[700];
+    snprintf(dir, sizeof dir, "%s/wufei-bench-lmdb2-XXXXXX", O.tmp);
+    if (!mkdtemp(dir))
+        die("mkdtemp: %s", strerror(errno));
+    snprintf(jdir, sizeof jdir, "%s/j", dir);
+    MDB_dbi sdbi, jdbi;
+    MDB_env *senv = yard_env(dir, &sdbi), *jenv = yard_env(jdir, &jdbi);
+    mdb_env_set_flags(senv, MDB_NOSYNC, 1);
+    size_t batch = batch_mean >= 1 ? (size_t)llround(batch_mean) : 1;
+    double srecs = fmax(0, recs_per_op - jrecs_per_op);
+    double sbytes = fmax(0, bytes_per_op - jbytes_per_op);
+    uint64_t skey = 1, jkey = 1;
+    static char val[65536];
+    size_t jsize = jrecs_per_op > 0 ? (size_t)fmax(0, jbytes_per_op / jrecs_per_op - 8) : 0;
+    size_t ssize = srecs > 0 ? (size_t)fmax(0, sbytes / srecs - 8) : 0;
+    jsize = jsize < sizeof val ? jsize : sizeof val;
+    ssize = ssize < sizeof val ? ssize : sizeof val;
+    double jacc = 0, sacc = 0;
+    unsigned long long ops = 0;
+    MDB_txn *stxn = NULL;
+    int64_t st0 = 0;
+    unsigned sbatches = 0;
+    int64_t t0 = mono_ns(), deadline = t0 + (int64_t)(seconds * 1e9);
+    while (mono_ns() < deadline) {
+        MDB_txn *jtxn;
+        if (!stxn) {
+            if (mdb_txn_begin(senv, NULL, 0, &stxn) != 0)
+                die("lmdb yardstick: begin");
+            st0 = mono_ns();
+            sbatches = 0;
+        }
+        if (mdb_txn_begin(jenv, NULL, 0, &jtxn) != 0)
+            die("lmdb yardstick: begin");
+        for (size_t i = 0; i < batch; i++, ops++) {
+            for (jacc += jrecs_per_op; jacc >= 1; jacc -= 1) {
+                uint8_t k[8];
+                uint64_t kn = jkey++;
+                for (int b = 7; b >= 0; b--, kn >>= 8)
+                    k[b] = (uint8_t)kn;
+                memcpy(val, &jkey, sizeof jkey);
+                MDB_val mk = {8, k}, mv = {jsize, val};
+                if (mdb_put(jtxn, jdbi, &mk, &mv, MDB_APPEND) != 0)
+                    die("lmdb yardstick: put");
+            }
+            for (sacc += srecs; sacc >= 1; sacc -= 1) {
+                uint8_t k[8];
+                uint64_t kn = skey++;
+                for (int b = 7; b >= 0; b--, kn >>= 8)
+                    k[b] = (uint8_t)kn;
+                memcpy(val, &skey, sizeof skey);
+                MDB_val mk = {8, k}, mv = {ssize, val};
+                if (mdb_put(stxn, sdbi, &mk, &mv, 0) != 0)
+                    die("lmdb yardstick: put");
+            }
+        }
+        if (mdb_txn_commit(jtxn) != 0)
+            die("lmdb yardstick: commit");
+        if (++sbatches >= 64 || mono_ns() - st0 >= 20000000) {
+            if (mdb_txn_commit(stxn) != 0)
+                die("lmdb yardstick: commit");
+            stxn = NULL;
+        }
+    }
+    if (stxn && mdb_txn_commit(stxn) != 0)
+        die("lmdb yardstick: commit");
+    double ops_per_s = (double)ops / ((double)(mono_ns() - t0) / 1e9);
+    mdb_env_close(senv);
+    mdb_env_close(jenv);
+    rm_tree(dir);
+    return ops_per_s;
+}
+
 static lmdb_result_t
 lmdb_yardstick(double recs_per_op, double bytes_per_op, double batch_mean, double seconds)
 {
@@ -1196,10 +1285,12 @@ typedef struct mode_result {
     point_t sat;
     double mean_req, mean_rep;
     double recs_per_op, bytes_per_op, wchar_per_op;
+    double jrecs_per_op, jbytes_per_op; /* of those, the journal's */
     double matched_posts_frac;
     point_t echo_open[16];
     point_t echo_sat;
     lmdb_result_t lmdb;
+    double lmdb_split; /* lmdb_split_yardstick: ops/s */
     /* saturation against the LMDB yardstick in back-to-back pairs: the
      * main run's and O.pairs more (the disk's speed drifts between runs) */
     int npairs;
@@ -1295,6 +1386,8 @@ engine_run(mode_result_t *mr, bool curve, int which, double rate)
                        (double)r.cancels_ok * (8 + sizeof(wf_order_rec_t));
         mr->recs_per_op = recs / acked;
         mr->bytes_per_op = bytes / acked;
+        mr->jrecs_per_op = (double)(c1.jentries - c0.jentries) / acked;
+        mr->jbytes_per_op = (double)(c1.jbytes - c0.jbytes) / acked;
         mr->wchar_per_op = (double)(w1 - w0) / acked;
         mr->mean_req = (double)r.req_bytes / (double)r.sent;
         mr->mean_rep = (double)r.rep_bytes / acked;
@@ -1378,6 +1471,11 @@ run_mode(mode_result_t *mr, bool curve)
     printf("| lmdb writer (batch %.0f, %.2f rec/op, %.0f B/op) | - | %.0f | lone commit p50 %.1f | p99 %.1f | | | | | %s |\n",
            mr->sat.batch_mean, mr->recs_per_op, mr->bytes_per_op, mr->lmdb.ops_per_s, mr->lmdb.lone_p50_us,
            mr->lmdb.lone_p99_us, load_avg(la, sizeof la));
+    fflush(stdout);
+    mr->lmdb_split = lmdb_split_yardstick(mr->recs_per_op, mr->bytes_per_op, mr->jrecs_per_op, mr->jbytes_per_op,
+                                          mr->sat.batch_mean, 3.0);
+    printf("| lmdb writer, two files (journal %.2f rec/op, %.0f B/op, synced; state unsynced) | - | %.0f | | | | | | | %s |\n",
+           mr->jrecs_per_op, mr->jbytes_per_op, mr->lmdb_split, load_avg(la, sizeof la));
     fflush(stdout);
     mr->pair_sat[0] = mr->sat.achieved;
     mr->pair_lmdb[0] = mr->lmdb.ops_per_s;
@@ -1577,6 +1675,8 @@ main(int argc, char **argv)
             printf(" %.0f/%.0f = %.3f%s", m->pair_sat[k], fmin(m->echo_sat.achieved, m->pair_lmdb[k]),
                    m->pair_ratio[k], k + 1 < m->npairs ? "," : "");
         printf("; median %.3f >= 0.5: %s\n", m->ratio_median, m->ratio_median >= 0.5 ? "PASS" : "FAIL");
+        printf("%s: (against the LMDB writer with wufeid's two files and sync settings, %.0f ops/s: %.3f)\n", mode,
+               m->lmdb_split, m->lmdb_split > 0 ? m->sat.achieved / m->lmdb_split : 0);
         const point_t *e10 = at_rate(m->open, 10000), *x10 = at_rate(m->echo_open, 10000);
         if (e10 && x10) {
             double bound = 1.5 * (x10->p.p99 + m->lmdb.lone_p99_us);
@@ -1627,6 +1727,9 @@ main(int argc, char **argv)
             printf("%s{\"sat\":%.0f,\"lmdb\":%.0f,\"ratio\":%.3f}", k ? "," : "", m->pair_sat[k],
                    m->pair_lmdb[k], m->pair_ratio[k]);
         printf("],\"sat_ratio_median\":%.3f", m->ratio_median);
+        printf(",\"lmdb_two_files\":{\"journal_records_per_op\":%.3f,\"journal_bytes_per_op\":%.1f,"
+               "\"ops_per_s\":%.0f,\"sat_over\":%.3f}",
+               m->jrecs_per_op, m->jbytes_per_op, m->lmdb_split, m->lmdb_split > 0 ? m->sat.achieved / m->lmdb_split : 0);
         printf(",\"target_sat\":%s", m->ratio_median >= 0.5 ? "true" : "false");
         if (e10 && x10) {
             double bound = 1.5 * (x10->p.p99 + m->lmdb.lone_p99_us);
