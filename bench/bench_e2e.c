@@ -1142,6 +1142,23 @@ yard_env(const char *dir, MDB_dbi *dbi)
     return env;
 }
 
+/* Puts one record of vsize bytes (at most 64 KiB) under the big-endian key
+ * *key_next, which it advances. */
+static void
+yard_put(MDB_txn *txn, MDB_dbi dbi, uint64_t *key_next, size_t vsize, unsigned flags)
+{
+    static char val[65536];
+    uint8_t k[8];
+    uint64_t kn = (*key_next)++;
+    for (int b = 7; b >= 0; b--, kn >>= 8)
+        k[b] = (uint8_t)kn;
+    memcpy(val, key_next, sizeof *key_next); /* not all zeros */
+    MDB_val mk = {8, k}, mv = {vsize < sizeof val ? vsize : sizeof val, val};
+    int rc = mdb_put(txn, dbi, &mk, &mv, flags);
+    if (rc != 0)
+        die("lmdb yardstick: put: %s", mdb_strerror(rc));
+}
+
 /* Writes ops operations of recs_per_op records (bytes_per_op in all,
  * keys included) in transactions of batch operations. Returns elapsed ns;
  * lat (when not NULL) gets each transaction's time. */
@@ -1149,11 +1166,8 @@ static int64_t
 yard_write(MDB_env *env, MDB_dbi dbi, uint64_t *key_next, size_t ops, size_t batch, double recs_per_op,
            double bytes_per_op, int64_t *lat, int64_t deadline)
 {
-    static char val[65536];
     double acc = 0;
     size_t vsize = recs_per_op > 0 ? (size_t)fmax(0, bytes_per_op / recs_per_op - 8) : 0;
-    if (vsize > sizeof val)
-        vsize = sizeof val;
     int64_t t0 = mono_ns();
     size_t done = 0, txns = 0;
     while (done < ops && mono_ns() < deadline) {
@@ -1163,18 +1177,8 @@ yard_write(MDB_env *env, MDB_dbi dbi, uint64_t *key_next, size_t ops, size_t bat
             die("lmdb yardstick: begin");
         for (size_t i = 0; i < batch && done < ops; i++, done++) {
             acc += recs_per_op;
-            while (acc >= 1) {
-                acc -= 1;
-                uint8_t k[8];
-                uint64_t kn = (*key_next)++;
-                for (int b = 7; b >= 0; b--, kn >>= 8)
-                    k[b] = (uint8_t)kn;
-                memcpy(val, key_next, sizeof *key_next); /* not all zeros */
-                MDB_val mk = {8, k}, mv = {vsize, val};
-                int rc = mdb_put(txn, dbi, &mk, &mv, 0);
-                if (rc != 0)
-                    die("lmdb yardstick: put: %s", mdb_strerror(rc));
-            }
+            for (; acc >= 1; acc -= 1)
+                yard_put(txn, dbi, key_next, vsize, 0);
         }
         if (mdb_txn_commit(txn) != 0)
             die("lmdb yardstick: commit");
@@ -1207,11 +1211,8 @@ lmdb_split_yardstick(double recs_per_op, double bytes_per_op, double jrecs_per_o
     double srecs = fmax(0, recs_per_op - jrecs_per_op);
     double sbytes = fmax(0, bytes_per_op - jbytes_per_op);
     uint64_t skey = 1, jkey = 1;
-    static char val[65536];
     size_t jsize = jrecs_per_op > 0 ? (size_t)fmax(0, jbytes_per_op / jrecs_per_op - 8) : 0;
     size_t ssize = srecs > 0 ? (size_t)fmax(0, sbytes / srecs - 8) : 0;
-    jsize = jsize < sizeof val ? jsize : sizeof val;
-    ssize = ssize < sizeof val ? ssize : sizeof val;
     double jacc = 0, sacc = 0;
     unsigned long long ops = 0;
     MDB_txn *stxn = NULL;
@@ -1229,26 +1230,10 @@ lmdb_split_yardstick(double recs_per_op, double bytes_per_op, double jrecs_per_o
         if (mdb_txn_begin(jenv, NULL, 0, &jtxn) != 0)
             die("lmdb yardstick: begin");
         for (size_t i = 0; i < batch; i++, ops++) {
-            for (jacc += jrecs_per_op; jacc >= 1; jacc -= 1) {
-                uint8_t k[8];
-                uint64_t kn = jkey++;
-                for (int b = 7; b >= 0; b--, kn >>= 8)
-                    k[b] = (uint8_t)kn;
-                memcpy(val, &jkey, sizeof jkey);
-                MDB_val mk = {8, k}, mv = {jsize, val};
-                if (mdb_put(jtxn, jdbi, &mk, &mv, MDB_APPEND) != 0)
-                    die("lmdb yardstick: put");
-            }
-            for (sacc += srecs; sacc >= 1; sacc -= 1) {
-                uint8_t k[8];
-                uint64_t kn = skey++;
-                for (int b = 7; b >= 0; b--, kn >>= 8)
-                    k[b] = (uint8_t)kn;
-                memcpy(val, &skey, sizeof skey);
-                MDB_val mk = {8, k}, mv = {ssize, val};
-                if (mdb_put(stxn, sdbi, &mk, &mv, 0) != 0)
-                    die("lmdb yardstick: put");
-            }
+            for (jacc += jrecs_per_op; jacc >= 1; jacc -= 1)
+                yard_put(jtxn, jdbi, &jkey, jsize, MDB_APPEND);
+            for (sacc += srecs; sacc >= 1; sacc -= 1)
+                yard_put(stxn, sdbi, &skey, ssize, 0);
         }
         if (mdb_txn_commit(jtxn) != 0)
             die("lmdb yardstick: commit");
