@@ -63,7 +63,8 @@ wf_order__put(MDB_txn *t, const wf_engine_t *e, const wf_order_rec_t *r, uint32_
 {
     uint8_t key[8];
     wf_store__be64(key, r->id);
-    int rc = wf_store__put(t, e->store.orders, key, 8, r, sizeof *r);
+    int rc = was_live ? wf_store__put(t, e->store.orders, key, 8, r, sizeof *r)
+                      : wf_store__append(t, e->store.orders, key, 8, r, sizeof *r);
     if (rc != WF_OK)
         return rc;
     if (!rec_live(r))

@@ -313,7 +313,7 @@ wf_match__write(wf_exec_t *x, MDB_txn *t, const wf_match_rec_t *m)
 {
     uint8_t key[8];
     wf_store__be64(key, m->id);
-    int rc = wf_store__put(t, x->e->store.matches, key, 8, m, sizeof *m);
+    int rc = wf_store__append(t, x->e->store.matches, key, 8, m, sizeof *m);
     if (rc != WF_OK)
         return rc;
     wf_manifest_rec_t mf;
@@ -327,7 +327,7 @@ wf_match__write(wf_exec_t *x, MDB_txn *t, const wf_match_rec_t *m)
     memcpy(mf.consumer, m->consumer, sizeof mf.consumer);
     mf.created = mf.updated = m->ts;
     wf_store__be64(key, mf.id);
-    return wf_store__put(t, x->e->store.manifests, key, 8, &mf, sizeof mf);
+    return wf_store__append(t, x->e->store.manifests, key, 8, &mf, sizeof mf);
 }
 
 void

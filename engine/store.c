@@ -75,6 +75,17 @@ wf_store__put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const voi
 }
 
 int
+wf_store__append(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val,
+                 size_t vlen)
+{
+    MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+    int rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND);
+    if (rc == MDB_KEYEXIST)
+        rc = mdb_put(txn, dbi, &k, &v, 0);
+    return wf_store__err(rc);
+}
+
+int
 wf_store__get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, void *out, size_t len)
 {
     MDB_val k = {klen, (void *)key}, v;

@@ -305,6 +305,12 @@ int wf_store__err(int rc);
 /* Writes a record. Returns WF_OK or the wf_store__err() of the failure. */
 int wf_store__put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val,
                   size_t vlen);
+/* wf_store__put of a record whose key is likely the table's greatest (a
+ * new order, match or manifest: ids only grow): appended, LMDB then fills
+ * the table's last page instead of splitting it in half and skips the
+ * search; a key that is not the greatest is put the usual way. */
+int wf_store__append(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val,
+                     size_t vlen);
 /* Reads a record of exactly len bytes into out. Returns WF_OK,
  * WF_E_NOTFOUND, or WF_E_INTERNAL (failure, or a record of another size). */
 int wf_store__get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, void *out, size_t len);

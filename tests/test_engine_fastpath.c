@@ -232,3 +232,40 @@ Test(engine_fastpath, a_due_state_commit_waits_for_idle_or_the_next_batch)
     cr_assert(wait > 0 && wait <= 600000, "wf_engine_idle returned %d", wait);
     cr_assert_not_null(E->stxn);
 }
+
+/* New orders are appended to their table (ids only grow): its pages are
+ * filled, not split in half, so 700 resting offers take the 100 leaf pages
+ * that 7 records of 536 bytes per 4 KiB page need (115 or more when each
+ * is put the usual way). A key that is not the greatest is still written. */
+Test(engine_fastpath, new_orders_fill_their_table_pages)
+{
+    market();
+    static wf_cmd_t b[100];
+    for (int k = 0; k < 7; k++) {
+        for (int i = 0; i < 100; i++) {
+            b[i] = offer(i % 2 ? P2 : P1, "SW07", 10 + i, 100);
+            b[i].rid = (uint64_t)(k * 100 + i + 1);
+        }
+        cr_assert_eq(wf_engine_apply(E, b, 100, now, R, &OUT), WF_OK);
+        for (int i = 0; i < 100; i++)
+            cr_assert_eq(R[i].err, WF_OK, "%s", R[i].msg);
+    }
+    cr_assert_eq(wf_engine__flush(E), WF_OK);
+    MDB_txn *t;
+    cr_assert_eq(mdb_txn_begin(E->store.env, NULL, 0, &t), 0);
+    MDB_stat st;
+    cr_assert_eq(mdb_stat(t, E->store.orders, &st), 0);
+    cr_assert_eq(st.ms_entries, 700);
+    cr_assert_leq(st.ms_leaf_pages, 101, "700 orders in %zu leaf pages", st.ms_leaf_pages);
+
+    uint8_t key[8];
+    wf_store__be64(key, 1); /* an existing order's key, below the greatest */
+    wf_order_rec_t rec;
+    cr_assert_eq(wf_store__get(t, E->store.orders, key, 8, &rec, sizeof rec), WF_OK);
+    rec.remaining = 1;
+    cr_assert_eq(wf_store__append(t, E->store.orders, key, 8, &rec, sizeof rec), WF_OK);
+    wf_order_rec_t back;
+    cr_assert_eq(wf_store__get(t, E->store.orders, key, 8, &back, sizeof back), WF_OK);
+    cr_assert_eq(back.remaining, 1, "the record under a smaller key was not written");
+    mdb_txn_abort(t);
+}
