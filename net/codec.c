@@ -777,6 +777,13 @@ static void
 pk_str(msgpack_packer *pk, const char *s)
 {
     size_t n = strlen(s);
+    if (n < 32) { /* a fixstr, header and body in one write: most keys and ids */
+        char buf[32];
+        buf[0] = (char)(0xa0 | n);
+        memcpy(buf + 1, s, n);
+        pk->callback(pk->data, buf, n + 1);
+        return;
+    }
     msgpack_pack_str(pk, n);
     msgpack_pack_str_body(pk, s, n);
 }
