@@ -567,14 +567,22 @@ fail_all(const wf_cmd_t *cmds, size_t n, wf_reply_t *replies, wf_outbox_t *out, 
     return err;
 }
 
+/* Drops what the batches run since the last apply() produced: the
+ * replies' memory, stream and feed messages, credit events not yet in memory. */
+static void
+drop_output(wf_engine_t *e)
+{
+    wf_arena__reset(&e->arena);
+    e->stream.n = e->feed.n = 0;
+    wf_credit__raised_drop(e, 0);
+}
+
 /* The batch commit failed: memory holds effects that are not on disk. */
 static void
 recover(wf_engine_t *e)
 {
     char err[256];
-    wf_arena__reset(&e->arena);
-    e->stream.n = e->feed.n = 0;
-    wf_credit__raised_drop(e, 0);
+    drop_output(e);
     if (load_state(e, err, sizeof err) != WF_OK) {
         fprintf(stderr, "wufei: cannot rebuild state after a failed commit: %s\n", err);
         e->broken = true;
@@ -582,9 +590,7 @@ recover(wf_engine_t *e)
     /* load_state may have replayed journal entries the state transaction
      * held (their batches were answered long ago): what they produced
      * must not go out again with this batch */
-    wf_arena__reset(&e->arena);
-    e->stream.n = e->feed.n = 0;
-    wf_credit__raised_drop(e, 0);
+    drop_output(e);
 }
 
 /* Whether the state transaction is due for its commit: it is old or long

@@ -1292,7 +1292,9 @@ housekeeping(wf_server_t *s)
 static int
 poll_wait(wf_server_t *s, int timeout_ms, int64_t now)
 {
-    int idle = wf_engine_idle(s->engine); /* the state left open commits when due */
+    /* the state commit a batch found due runs here, after its replies went
+     * out (engine.h; a tick batch just run commits it itself) */
+    int idle = wf_engine_idle(s->engine);
     if (idle >= 0 && (timeout_ms < 0 || idle < timeout_ms))
         timeout_ms = idle;
     int64_t next = wf_engine_next_timer(s->engine);
@@ -1307,9 +1309,6 @@ poll_wait(wf_server_t *s, int timeout_ms, int64_t now)
 int
 wf_server_poll(wf_server_t *s, int timeout_ms)
 {
-    /* The state commit a batch found due runs here, after its replies
-     * went out (engine.h), before any tick batch. */
-    wf_engine_idle(s->engine);
     int64_t now = wf_now_ms();
     if (wf_engine_next_timer(s->engine) <= now && s->timers_after <= now)
         fire_timers(s, now);
