@@ -340,6 +340,21 @@ load_state(wf_engine_t *e, char *err, size_t errlen)
         mdb_txn_abort(e->stxn);
         e->stxn = NULL;
     }
+    if (e->jtxn) { /* its batches are in journal.wal: replayed into journal.mdb below */
+        if (e->jcur && e->jcur != e->jtxn)
+            mdb_txn_abort(e->jcur);
+        mdb_txn_abort(e->jtxn);
+        e->jtxn = e->jcur = NULL;
+        wf_journal__forget(&e->store);
+    }
+    err[0] = 0;
+    if (!e->replaying) {
+        uint64_t logged;
+        int wrc = wf_wal__replay(&e->store.wal, &e->store, &logged, err, errlen);
+        if (wrc != WF_OK)
+            return wrc;
+        e->wal_replayed += logged;
+    }
     wf_firmtab__fini(&e->firms);
     wf_firmtab__init(&e->firms);
     wf_lictab__fini(&e->lic);
@@ -635,12 +650,43 @@ must_commit(wf_engine_t *self)
     return false;
 }
 
+/* Commits the journal's open transaction, synced: the batches it holds,
+ * each already in journal.wal, are then in journal.mdb, and the log starts
+ * over. */
+static int
+journal_commit(wf_engine_t *e)
+{
+    wf_store__journal_room(&e->store);
+    int rc = mdb_txn_commit(e->jtxn);
+    e->jtxn = e->jcur = NULL;
+    if (rc != 0) {
+        wf_journal__forget(&e->store);
+        return rc;
+    }
+    wf_wal__reset(&e->store.wal);
+    return 0;
+}
+
 int
 wf_engine__flush(wf_engine_t *e)
 {
+    int64_t t0 = wf_mono_ns();
+    if (e->jtxn) {
+        int rc = journal_commit(e);
+        if (rc != 0) {
+            e->times.commit_ns += (uint64_t)(wf_mono_ns() - t0);
+            fprintf(stderr, "wufei: the journal refused a commit (%s) of batches journal.wal "
+                    "holds: restart wufeid (it replays journal.wal; give it a larger map if the "
+                    "journal is full)\n", mdb_strerror(rc));
+            e->broken = true;
+            if (e->stxn)
+                mdb_txn_abort(e->stxn);
+            e->stxn = NULL;
+            return wf_store__err(rc);
+        }
+    }
     if (!e->stxn)
         return WF_OK;
-    int64_t t0 = wf_mono_ns();
     int rc = mdb_txn_commit(e->stxn);
     e->stxn = NULL;
     e->times.commit_ns += (uint64_t)(wf_mono_ns() - t0); /* a batch's commit, done later */
@@ -724,7 +770,6 @@ run_batch(wf_engine_t *self, const wf_cmd_t *cmds, size_t *n, size_t cap, wf_cmd
     self->nested = nested;
     self->redo = false;
     self->jchild_bad = false;
-    self->jtxn = self->jcur = NULL;
     int rc = 0;
     if (self->stxn) {
         *txn = self->stxn;
@@ -737,7 +782,7 @@ run_batch(wf_engine_t *self, const wf_cmd_t *cmds, size_t *n, size_t cap, wf_cmd
         self->stxn_batches = 0;
         self->stxn_overdue = false;
     }
-    if (!self->replaying) {
+    if (!self->replaying && !self->jtxn) {
         rc = mdb_txn_begin(self->store.jenv, NULL, 0, &self->jtxn);
         if (rc != 0) {
             /* nothing of this batch is written yet: the state transaction,
@@ -746,8 +791,8 @@ run_batch(wf_engine_t *self, const wf_cmd_t *cmds, size_t *n, size_t cap, wf_cmd
             self->jtxn = NULL;
             return wf_store__err(rc);
         }
-        self->jcur = self->jtxn;
     }
+    self->jcur = self->jtxn;
     unsigned rounds = 0;
     for (size_t i = 0; !self->redo; i++) {
         if (i == *n) {
@@ -829,28 +874,47 @@ apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t *np, size_t cap, wf_cmd_t 
         recover(self);
         return fail_all(cmds, n, replies, out, rc, "cannot sign the journal head; nothing was changed");
     }
-    /* The journal first, synced: the batch's commit point. Then the state,
-     * unsynced (store_int.h); a kill between the two leaves the batch in
+    /* The batch's commit point, before any reply: its record in
+     * journal.wal, synced, while the journal's and the state's transactions
+     * stay open for the batches after it (wf_engine__flush commits both, the
+     * journal first); or, when the state is to be committed now or the log
+     * has no room, journal.mdb's transaction committed, synced. The state
+     * follows unsynced (store_int.h); a kill before it leaves the batch in
      * the journal only, and the next start replays it. */
+    self->stxn_batches++;
+    bool commit_now = must_commit(self);
     if (self->jtxn) {
-        wf_store__journal_room(&self->store);
-        rc = mdb_txn_commit(self->jtxn);
-        self->jtxn = self->jcur = NULL;
-        if (rc != 0) {
-            wf_journal__forget(&self->store);
-            int err = wf_store__err(rc);
-            mdb_txn_abort(txn);
-            recover(self);
-            return fail_all(cmds, n, replies, out, err,
-                            err == WF_E_FULL ? "the journal is full; nothing was changed"
-                                             : "journal commit failed; nothing was changed");
+        rc = WF_E_LIMIT;
+        if (!commit_now && self->journal_seq == seq0)
+            rc = WF_OK; /* nothing journaled: nothing to make durable */
+        else if (!commit_now)
+            rc = wf_wal__append(&self->store.wal, self->jtxn, &self->store, seq0 + 1,
+                                self->journal_seq);
+        if (rc != WF_OK && rc != WF_E_LIMIT) {
+            fprintf(stderr, "wufei: journal.wal: a batch's record could not be written and "
+                    "synced: restart wufeid (it replays what reached the disk)\n");
+            abort_batch(self, txn);
+            self->broken = true;
+            return fail_all(cmds, n, replies, out, WF_E_INTERNAL,
+                            "journal write failed; restart the engine: the outcome of this "
+                            "batch is in its journal if the write reached the disk");
+        }
+        if (rc == WF_E_LIMIT) {
+            rc = journal_commit(self);
+            if (rc != 0) {
+                int err = wf_store__err(rc);
+                mdb_txn_abort(txn);
+                recover(self);
+                return fail_all(cmds, n, replies, out, err,
+                                err == WF_E_FULL ? "the journal is full; nothing was changed"
+                                                 : "journal commit failed; nothing was changed");
+            }
         }
     }
     if (self->crash_after_journal && !self->replaying &&
         self->journal_seq >= self->crash_after_journal)
         raise(SIGKILL); /* tests: a kill between the two commits */
-    self->stxn_batches++;
-    if (!must_commit(self)) {
+    if (!commit_now) {
         self->stxn = txn; /* the batch is durable in the journal; the state follows */
     } else {
         rc = mdb_txn_commit(txn);
@@ -965,15 +1029,18 @@ wf_op__journal_head(wf_exec_t *x)
 int
 wf_engine_journal_head(wf_engine_t *self, uint64_t *seq, uint8_t hash[32], uint8_t sig[64])
 {
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(self->store.jenv, NULL, MDB_RDONLY, &txn);
-    if (rc != 0)
-        return wf_store__err(rc);
+    MDB_txn *txn = self->jtxn; /* open: it holds the batches journal.wal made durable */
+    if (!txn) {
+        int mrc = mdb_txn_begin(self->store.jenv, NULL, MDB_RDONLY, &txn);
+        if (mrc != 0)
+            return wf_store__err(mrc);
+    }
     uint64_t last = 0;
-    rc = wf_journal__last(txn, &self->store, &last);
+    int rc = wf_journal__last(txn, &self->store, &last);
     if (rc == WF_OK)
         rc = wf_journal__hash(txn, &self->store, last, hash);
-    mdb_txn_abort(txn);
+    if (txn != self->jtxn)
+        mdb_txn_abort(txn);
     if (rc != WF_OK)
         return rc;
     uint8_t msg[40];

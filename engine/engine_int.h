@@ -121,9 +121,11 @@ struct wf_engine {
     uint64_t next_order, next_match, next_firm;
     uint64_t journal_seq;
     bool broken;          /* in-memory state could not be rebuilt */
-    /* The batch's journal transaction (in store.jenv, committed before the
-     * state's), and the one the command being run journals into: jtxn, or
-     * on the slow path a child of it. NULL while replaying. */
+    /* The journal's write transaction (in store.jenv), left open across
+     * batches like the state's: each batch is made durable by its record in
+     * journal.wal (wal.c), and the transaction is committed, synced, just
+     * before the state's. jcur is the one the command being run journals
+     * into: jtxn, or on the slow path a child of it. NULL while replaying. */
     MDB_txn *jtxn, *jcur;
     /* The state's write transaction, left open across batches: the journal
      * is the commit point, so the state is committed (unsynced) at most
@@ -143,6 +145,7 @@ struct wf_engine {
      * replayed. */
     bool replay_entry;
     uint64_t replayed;
+    uint64_t wal_replayed; /* entries journal.wal gave back to journal.mdb at loads */
     bool replaying;
     uint64_t crash_after_journal; /* tests only (WUFEI_TEST_KILL_AFTER_JOURNAL): once the
                                    * journal reaches this seq, SIGKILL between a batch's

@@ -1,9 +1,10 @@
 /* The command journal: every accepted command that changed state, with the
  * time of its batch, under a gap-free sequence number (BE64 key). The
- * journal is the commit point (its own environment, journal.mdb, synced
- * before any reply); the state follows it (store_int.h), and replaying it
+ * journal is the commit point (its own environment, journal.mdb, with
+ * journal.wal in front of it: durable before any reply); the state follows it (store_int.h), and replaying it
  * from an empty database reproduces every match. Read-only and failed
- * commands are not journaled.
+ * commands are not journaled. The batches since journal.mdb's last commit
+ * are durable in journal.wal (wal.c).
  *
  * The entries form a hash chain (BLAKE2b-256, store_int.h), and every batch
  * that journals rewrites the signed head in jmeta "head" in the same

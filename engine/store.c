@@ -501,6 +501,7 @@ wf_store__open(wf_store_t *s, const char *dir, size_t map_size, bool no_sync, bo
                char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
+    s->wal.fd = -1;
     if (!dir || !*dir) {
         snprintf(err, errlen, "no database directory given");
         return WF_E_FIELD;
@@ -539,6 +540,8 @@ wf_store__open(wf_store_t *s, const char *dir, size_t map_size, bool no_sync, bo
     }
     if (rc == WF_OK)
         rc = open_state(s, dir, map_size, fresh, err, errlen);
+    if (rc == WF_OK)
+        rc = wf_wal__open(&s->wal, dir, !no_sync, err, errlen);
     if (rc == WF_OK) {
         rc = put_session(s, false);
         if (rc != WF_OK)
@@ -569,9 +572,29 @@ wf_store__journal_room(wf_store_t *s)
 }
 
 int
+wf_store__settle_journal(const char *dir, uint64_t *n, char *err, size_t errlen)
+{
+    wf_store_t s;
+    memset(&s, 0, sizeof s);
+    s.wal.fd = -1;
+    *n = 0;
+    bool jfresh;
+    int rc = open_journal(&s, dir, 0, false, false, &jfresh, err, errlen);
+    if (rc == WF_OK)
+        rc = wf_wal__open(&s.wal, dir, true, err, errlen);
+    if (rc == WF_OK)
+        rc = wf_wal__replay(&s.wal, &s, n, err, errlen);
+    if (s.jenv) /* not wf_store__close: the session record stays as it was */
+        mdb_env_close(s.jenv);
+    wf_wal__close(&s.wal);
+    return rc;
+}
+
+int
 wf_store__open_readonly(wf_store_t *s, const char *dir, char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
+    s->wal.fd = -1;
     struct stat st;
     char path[4200];
     snprintf(path, sizeof path, "%s/data.mdb", dir ? dir : "");
@@ -632,6 +655,7 @@ wf_store__close(wf_store_t *s)
     if (s->jenv)
         mdb_env_close(s->jenv);
     s->jenv = NULL;
+    wf_wal__close(&s->wal);
 }
 
 int

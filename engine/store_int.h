@@ -3,12 +3,16 @@
  * the store directly.
  *
  * The journal (DIR/journal.mdb) is the commit point: every batch appends
- * its entries and the signed head there in one transaction synced to disk
- * before any reply leaves. The state (DIR/data.mdb: everything else) is
- * written in a second transaction right after, without a sync of its own
- * (MDB_NOSYNC): it is the journal applied, up to the seq in its meta
- * "applied". So a durable batch costs one sync of a few sequential journal
- * pages instead of a sync of every scattered state page it dirtied. At
+ * its entries and the signed head to the journal's open transaction and
+ * writes them as one record to DIR/journal.wal, synced to disk before any
+ * reply leaves (wal.c); the journal's transaction is committed, synced,
+ * every 20 ms or 64 batches, and a start first appends to journal.mdb the
+ * log's records that continue it. The state (DIR/data.mdb: everything
+ * else) is written in a second transaction, without a sync of its own
+ * (MDB_NOSYNC) and committed just after the journal's: it is the journal
+ * applied, up to the seq in its meta "applied". So a durable batch costs
+ * one sequential write and one flush instead of a sync of every scattered
+ * state page it dirtied. At
  * start the engine replays journal entries past "applied" into the state
  * (the state is committed every 20 ms or 64 batches, so a kill -9 leaves
  * at most that much to replay);
@@ -257,7 +261,36 @@ void wf_jfill__destroy(wf_jfill_t **self_p);
  * filler when a commit might otherwise write where it is writing. */
 void wf_jfill__reserve(wf_jfill_t *f, size_t used);
 
-typedef struct wf_store {
+/* wal.c: DIR/journal.wal, the batch log in front of journal.mdb. */
+#define WF_WAL_SIZE ((size_t)4 << 20) /* made this size; a record that does not fit
+                                       * is committed to journal.mdb instead */
+#define WF_WAL_MIN ((size_t)64 << 10) /* an existing file smaller is made again */
+typedef struct wf_wal {
+    int fd;                    /* -1: none (read-only stores) */
+    size_t size;               /* the file's size */
+    size_t off;                /* where the next record goes */
+    bool sync;                 /* fdatasync each record (not with no_sync) */
+    uint8_t *buf;              /* the record being built */
+    size_t len, cap;
+} wf_wal_t;
+
+typedef struct wf_store wf_store_t;
+/* Opens DIR/journal.wal, making it (zeros, synced) when absent. */
+int wf_wal__open(wf_wal_t *w, const char *dir, bool sync, char *err, size_t errlen);
+void wf_wal__close(wf_wal_t *w);
+/* Appends the record of journal entries first..last, read from jt with the
+ * head signed for last, and syncs it. WF_E_LIMIT: no room (nothing written;
+ * the caller commits journal.mdb instead); WF_E_INTERNAL: the write or the
+ * sync failed, and the record may or may not be on disk. */
+int wf_wal__append(wf_wal_t *w, MDB_txn *jt, const wf_store_t *s, uint64_t first, uint64_t last);
+/* journal.mdb has committed everything logged: the next record goes to the
+ * start of the file. */
+void wf_wal__reset(wf_wal_t *w);
+/* Appends to journal.mdb the records that continue it (committed, synced),
+ * *n their entries, and resets. */
+int wf_wal__replay(wf_wal_t *w, wf_store_t *s, uint64_t *n, char *err, size_t errlen);
+
+struct wf_store {
     MDB_env *env;              /* data.mdb: the state */
     MDB_env *jenv;             /* journal.mdb: the journal, synced */
     MDB_dbi meta, firms, firm_keys, orders, firm_orders, matches, manifests, stream, config,
@@ -270,7 +303,8 @@ typedef struct wf_store {
     uint64_t jlast_seq;        /* the entry appended last and its hash, so that the next */
     uint8_t jlast_hash[32];    /* append need not read it back (0: unknown) */
     size_t jpsize;             /* the journal's page size */
-} wf_store_t;
+    wf_wal_t wal;              /* journal.wal (writable stores; fd -1 otherwise) */
+};
 
 /* Before a journal commit: makes sure of the room ahead (jfill.c). */
 void wf_store__journal_room(wf_store_t *s);
@@ -280,6 +314,11 @@ int wf_store__applied(MDB_txn *txn, const wf_store_t *s, uint64_t *seq);
 
 /* This machine's boot id (WUFEI_BOOT_ID overrides it, for tests). */
 void wf_store__boot_id(char out[40]);
+
+/* Appends to journal.mdb what journal.wal holds past it, as a start does
+ * first, without opening the state (tests: what a kill left durable). *n
+ * the entries. */
+int wf_store__settle_journal(const char *dir, uint64_t *n, char *err, size_t errlen);
 
 /* Opens an existing database read-only (the daemon may be running: LMDB
  * readers do not block its writer) and checks its schema. For audit and

@@ -42,21 +42,17 @@ fail(dec_t *d, int err, const char *fmt, ...)
     return err;
 }
 
-static bool
-str_is(const msgpack_object *o, const char *s)
-{
-    size_t n = strlen(s);
-    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == n && memcmp(o->via.str.ptr, s, n) == 0;
-}
-
 /* The value of field name, or NULL when absent or nil. A field given twice
- * is refused: the two values could disagree and neither is obviously meant. */
+ * is refused: the two values could disagree and neither is obviously meant.
+ * Every key is a string (checked once per request). */
 static int
 field(dec_t *d, const char *name, const msgpack_object **out)
 {
     const msgpack_object *found = NULL;
+    size_t n = strlen(name);
     for (uint32_t i = 0; i < d->map->size; i++) {
-        if (!str_is(&d->map->ptr[i].key, name))
+        const msgpack_object_str *k = &d->map->ptr[i].key.via.str;
+        if (k->size != n || memcmp(k->ptr, name, n) != 0)
             continue;
         if (found)
             return fail(d, WF_E_FIELD, "field \"%s\" appears twice", name);
