@@ -36,6 +36,14 @@ typedef struct wf_firmtab {
     uint32_t *by_key;
     uint32_t slots;   /* power of two, >= 2 * count */
     int64_t *points;  /* by number: the sum of the firm's active credit events */
+    /* Traders: firms that may have orders in the book, counted by live
+     * credit score; the highest counted score bounds the credit of every
+     * resting order's party (the matcher's search bound). A firm becomes a
+     * trader when it is put with the producer or consumer role, or when a
+     * start finds an order of it resting, and stays one: its orders outlive
+     * a change of its roles. The operator and carriers are not counted. */
+    bool *trader;
+    uint32_t traders_by_credit[101];
 } wf_firmtab_t;
 
 void wf_firmtab__init(wf_firmtab_t *t);
@@ -48,6 +56,10 @@ wf_firm_rec_t *wf_firmtab__find(const wf_firmtab_t *t, const char *id);
 wf_firm_rec_t *wf_firmtab__by_key(const wf_firmtab_t *t, const char *key);
 /* Sets the firm's active credit points and recomputes its party's credit. */
 void wf_firmtab__set_points(wf_firmtab_t *t, uint32_t number, int64_t points);
+/* Counts the firm as a trader (an order of it rests in the book). */
+void wf_firmtab__trader(wf_firmtab_t *t, uint32_t number);
+/* The highest live credit score of any trader (0 with none). */
+int32_t wf_firmtab__credit_max(const wf_firmtab_t *t);
 
 /* Growable arrays for the outbox. */
 typedef struct wf_vec {

@@ -34,6 +34,7 @@ wf_firmtab__fini(wf_firmtab_t *t)
     wf_free(t->by_id);
     wf_free(t->by_key);
     wf_free(t->points);
+    wf_free(t->trader);
     memset(t, 0, sizeof *t);
 }
 
@@ -84,6 +85,8 @@ grow(wf_firmtab_t *t, uint32_t number)
     t->recs = wf_realloc(t->recs, cap * sizeof *t->recs);
     t->parties = wf_realloc(t->parties, cap * sizeof *t->parties);
     t->points = wf_realloc(t->points, cap * sizeof *t->points);
+    t->trader = wf_realloc(t->trader, cap * sizeof *t->trader);
+    memset(t->trader + t->cap, 0, (cap - t->cap) * sizeof *t->trader);
     memset(t->recs + t->cap, 0, (cap - t->cap) * sizeof *t->recs);
     memset(t->parties + t->cap, 0, (cap - t->cap) * sizeof *t->parties);
     memset(t->points + t->cap, 0, (cap - t->cap) * sizeof *t->points);
@@ -97,10 +100,17 @@ wf_firmtab__put(wf_firmtab_t *t, const wf_firm_rec_t *rec)
     wf_firm_rec_t *f = &t->recs[rec->number];
     bool is_new = !f->id[0];
     bool rekey = !is_new && strcmp(f->key, rec->key) != 0;
+    bool *trader = &t->trader[rec->number];
+    if (*trader)
+        t->traders_by_credit[t->parties[rec->number].credit]--;
     *f = *rec;
     t->parties[rec->number] = (wf_party_t){
         .credit = wf_credit_clamp((int64_t)rec->base_credit + t->points[rec->number]),
         .blocked = rec->blocked != 0, .county = rec->county};
+    if (rec->roles & (WF_ROLE_PRODUCER | WF_ROLE_CONSUMER))
+        *trader = true;
+    if (*trader)
+        t->traders_by_credit[t->parties[rec->number].credit]++;
     if (is_new)
         t->count++;
     if (is_new && 2 * t->count + 2 <= t->slots) {
@@ -118,7 +128,29 @@ wf_firmtab__set_points(wf_firmtab_t *t, uint32_t number, int64_t points)
     if (number >= t->cap)
         return;
     t->points[number] = points;
+    if (t->trader[number])
+        t->traders_by_credit[t->parties[number].credit]--;
     t->parties[number].credit = wf_credit_clamp((int64_t)t->recs[number].base_credit + points);
+    if (t->trader[number])
+        t->traders_by_credit[t->parties[number].credit]++;
+}
+
+void
+wf_firmtab__trader(wf_firmtab_t *t, uint32_t number)
+{
+    if (number >= t->cap || t->trader[number])
+        return;
+    t->trader[number] = true;
+    t->traders_by_credit[t->parties[number].credit]++;
+}
+
+int32_t
+wf_firmtab__credit_max(const wf_firmtab_t *t)
+{
+    for (int32_t c = 100; c > 0; c--) /* at most 100 steps */
+        if (t->traders_by_credit[c])
+            return c;
+    return 0;
 }
 
 static wf_firm_rec_t *

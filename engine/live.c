@@ -198,6 +198,7 @@ wf_live__load(wf_engine_t *e, MDB_txn *txn, char *err, size_t errlen)
             break;
         }
         wf_book_load_add(e->book, &o);
+        wf_firmtab__trader(&e->firms, o.firm); /* whatever its roles are now */
         if (o.expires)
             wf_timers__add(&e->timers, &(wf_timer_t){.due = o.expires,
                                                      .kind = WF_TIMER_ORDER_EXPIRY, .ref = o.id});

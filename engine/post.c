@@ -237,7 +237,8 @@ wf_engine__env(wf_engine_t *e, int64_t now)
     return (wf_match_env_t){.cat = e->cat, .rules = &e->rules, .now = now, .ctx = e,
                             .party = party_of, .allowance = wf_licence__allowance,
                             .use = wf_licence__use,
-                            .batch_codes = e->nauctions ? e->batch_codes : NULL};
+                            .batch_codes = e->nauctions ? e->batch_codes : NULL,
+                            .credit_max = wf_firmtab__credit_max(&e->firms)};
 }
 
 /* Plans the fills and the final state of the incoming order. The licence

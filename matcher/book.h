@@ -106,6 +106,11 @@ typedef struct wf_match_env {
      * that clears only in call auctions, so no pair whose offer has it is
      * eligible. NULL: every code matches continuously. */
     const uint8_t *batch_codes;
+    /* At least the credit of every party the book's orders belong to, 1..100:
+     * the search bounds a region's scores with it. 0 (or anything outside
+     * 1..100): 100, the bound that holds whatever the parties' credit. A
+     * value below some party's credit makes the search miss orders. */
+    int32_t credit_max;
 } wf_match_env_t;
 
 /* One planned fill of the incoming order against a resting one. */

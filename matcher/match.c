@@ -16,9 +16,13 @@
  * regions whose bound is below the last fill's score are never opened.
  *
  * A node's bound is the score formula, evaluated the way
- * wf_match_eligible() evaluates it, on the best case of each input: credit
- * 100 (credit lives in the env and changes without the book knowing, so
- * 100 is the only bound that stays true), the chord from x to the node's
+ * wf_match_eligible() evaluates it, on the best case of each input: the
+ * env's credit_max (credit lives in the env and changes without the book
+ * knowing, so the book keeps no credit aggregate; the caller knows the
+ * highest credit of any party, and 100 holds when it does not say; a
+ * ceiling near the parties' real credit keeps the search from opening
+ * every region within the distance that the credit slack is worth), the
+ * chord from x to the node's
  * box as the distance, and its best price with the smaller of no fee and
  * the eco fee as the surplus. IEEE rounding is monotone, so the bound is
  * never below a real score of the same expression; a small upward margin
@@ -139,6 +143,7 @@ typedef struct search {
     double xv[3];
     bool bounded;      /* the weights allow a score bound */
     int64_t fee_min;   /* the smaller of no fee and the eco fee */
+    double credit_term; /* the credit part of every bound: w_credit * credit_max / 100 */
 } search_t;
 
 /* True when a should leave the heap before b. */
@@ -251,7 +256,7 @@ push_node(const search_t *q, uint32_t i, double parent_key)
         const wf_rules_t *r = q->env->rules;
         double sd = (double)sur;
         sd += sd * 1e-15 + 1.0;
-        key = r->w_credit * 100 / 100.0 - r->w_distance * dlb / 100.0 + r->w_price * sd / 100000.0;
+        key = q->credit_term - r->w_distance * dlb / 100.0 + r->w_price * sd / 100000.0;
         key += fabs(key) * 1e-12 + 1e-12;
         if (key > parent_key)
             key = parent_key;
@@ -390,6 +395,10 @@ wf_book_match(const wf_book_t *self, const wf_order_t *x, const wf_match_env_t *
                    r->w_credit >= 0 && r->w_distance >= 0 && r->w_price >= 0,
         .fee_min = r->eco_fee < 0 ? r->eco_fee : 0,
     };
+    /* IEEE multiplication and division are monotone: no party's
+     * w_credit * credit / 100.0 exceeds this (w_credit >= 0 when bounded) */
+    int32_t cmax = env->credit_max >= 1 && env->credit_max <= 100 ? env->credit_max : 100;
+    q.credit_term = r->w_credit * cmax / 100.0;
     seed(&q);
 
     int64_t left = x->remaining;

@@ -197,6 +197,53 @@ Test(credit, credit_term_ranks_by_live_score)
     cr_assert_str_eq(r->matches[0].producer, P2, "the higher live score wins");
 }
 
+/* The search bounds a region's scores with the highest credit of any
+ * firm (firmtab.c keeps it as scores change): a rise by an event must
+ * reach it, or a region whose only order is the risen firm's is never
+ * opened. P1's 40 offers on one point and P2's one offer farther from C1
+ * make two leaves. */
+Test(credit, a_credit_rise_reaches_the_search_bound)
+{
+    market();
+    for (int i = 0; i < 40; i++)
+        ok(offer(P1, "SW07", 1000, 1000)); /* 1.4 km from C1 */
+    wf_cmd_t far = offer(P2, "SW07", 1000, 1000);
+    far.u.post.lat = 30.06; /* 5.6 km from C1: behind P1's orders unless credit counts */
+    far.u.post.lon = 120.59;
+    far.has |= WF_HAS_LOC;
+    ok(far);
+    ok(credit(P2, "conduct", 20, 0, "优秀")); /* P2 100, every other firm 80 */
+    wf_reply_t *r = ok(demand(C1, "SW07", 1000, 2000));
+    cr_assert_eq(r->nmatches, 1);
+    cr_assert_str_eq(r->matches[0].producer, P2, "the risen score was not in the bound");
+    ok(credit(P2, "penalty", -30, 0, "x")); /* 70: below P1's 80 */
+    ok(far);
+    r = ok(demand(C1, "SW07", 1000, 2000));
+    cr_assert_eq(r->nmatches, 1);
+    cr_assert_str_eq(r->matches[0].producer, P1, "the fallen score still wins");
+}
+
+/* A firm that gives up its producer role keeps its resting orders, and a
+ * start that finds one counts the firm in the search bound again. */
+Test(credit, a_resting_order_keeps_its_firm_in_the_bound_across_a_restart)
+{
+    market();
+    for (int i = 0; i < 40; i++)
+        ok(offer(P1, "SW07", 1000, 1000));
+    wf_cmd_t far = offer(P2, "SW07", 1000, 1000);
+    far.u.post.lat = 30.06;
+    far.u.post.lon = 120.59;
+    far.has |= WF_HAS_LOC;
+    ok(far);
+    ok(credit(P2, "conduct", 20, 0, "优秀"));
+    ok(firm(P2, WF_ROLE_CARRIER, 30.02, 120.60, 330602)); /* no longer a producer */
+    wf_engine_destroy(&E);
+    E = open_at(dir, 0);
+    wf_reply_t *r = ok(demand(C1, "SW07", 1000, 2000));
+    cr_assert_eq(r->nmatches, 1);
+    cr_assert_str_eq(r->matches[0].producer, P2, "the resting order's firm left the bound");
+}
+
 Test(credit, base_change_and_tier_bounds_tell_the_firm)
 {
     market();

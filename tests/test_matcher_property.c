@@ -5,7 +5,8 @@
  * minimum fills and credits, radii, expiries), one-click takes, cancels,
  * rule changes (weights, county and city rules, eco fee), party changes
  * (credit, blacklist, county), licence and lane changes, time passing and
- * expired orders being swept — and after every operation asserts that the
+ * expired orders being swept; half the worlds tell the search the parties'
+ * highest credit as its ceiling — and after every operation asserts that the
  * two planned the same fills (same resting order, quantity, price, fee,
  * and bit-equal km and score) and hold the same orders. Licences are a
  * small table here: capacity per consumer and code that fills use up, a
@@ -67,6 +68,7 @@ typedef struct world {
         int64_t cap, valid_until, plan;/* plan: used by the plan being made */
     } lic[NFIRMS][NLIC];               /* sorted by valid_until: the draw order */
     bool global;                       /* locations over the whole sphere */
+    bool ceiling;                      /* env.credit_max: the parties' highest credit */
     uint64_t next_id;
     size_t target_size;
 } world_t;
@@ -290,6 +292,7 @@ world_init(world_t *w, uint64_t seed)
     for (; nh < NHAZ; nh++)
         w->haz[nh] = -1;
 
+    w->ceiling = chance(w, 50);
     static const size_t sizes[] = {10, 60, 250, 800, 2500};
     w->target_size = sizes[below(w, 5)];
     w->global = chance(w, 15);
@@ -420,6 +423,10 @@ post(world_t *w, wf_order_t *x, uint64_t seed, size_t op)
     wf_fill_t a[WF_MAX_FILLS], b[WF_MAX_FILLS];
     size_t cap = chance(w, 5) ? below(w, 4) : WF_MAX_FILLS;
     plan_clear(w);
+    w->env.credit_max = 0;
+    for (uint32_t f = 0; w->ceiling && f < NFIRMS; f++)
+        if (w->parties[f].credit > w->env.credit_max)
+            w->env.credit_max = w->parties[f].credit; /* the tightest true ceiling */
     size_t na = wf_book_match(w->book, x, &w->env, a, cap);
     int64_t plan_book[NFIRMS][NLIC];
     for (uint32_t f = 0; f < NFIRMS; f++)
