@@ -828,6 +828,7 @@ apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t *np, size_t cap, wf_cmd_t 
         return WF_OK;
     MDB_txn *txn;
     uint64_t seq0 = self->journal_seq;
+    uint64_t order0 = self->next_order, match0 = self->next_match;
     int64_t t0 = wf_mono_ns();
     int rc = run_batch(self, cmds, np, cap, room, more, ctx, now, replies, false, &txn);
     size_t n = *np;
@@ -863,7 +864,13 @@ apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t *np, size_t cap, wf_cmd_t 
     int64_t t1 = wf_mono_ns();
     rc = WF_OK;
     if (self->journal_seq != seq0) {
-        rc = wf_store__meta_put(txn, &self->store, "applied", self->journal_seq);
+        /* the numbers posts minted, once per batch rather than per post */
+        if (self->next_order != order0)
+            rc = wf_store__meta_put(txn, &self->store, "next_order", self->next_order);
+        if (rc == WF_OK && self->next_match != match0)
+            rc = wf_store__meta_put(txn, &self->store, "next_match", self->next_match);
+        if (rc == WF_OK)
+            rc = wf_store__meta_put(txn, &self->store, "applied", self->journal_seq);
         if (rc == WF_OK && self->jtxn)
             rc = wf_journal__sign_head(self->jtxn, &self->store, self->journal_seq,
                                        self->sign_sk);

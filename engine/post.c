@@ -407,10 +407,7 @@ write_all(wf_exec_t *x, MDB_txn *t, struct wf_post_plan *pl)
         rc = write_order(x, t, &pl->rec);
     if (rc == WF_OK && pl->rec.state == WF_ORDER_LIVE)
         rc = wf_push__on_rest(x, t, &pl->x, &pl->rec);
-    if (rc == WF_OK)
-        rc = wf_store__meta_put(t, &x->e->store, "next_order", x->e->next_order + 1);
-    if (rc == WF_OK && pl->nfills)
-        rc = wf_store__meta_put(t, &x->e->store, "next_match", x->e->next_match + pl->nfills);
+    /* meta next_order and next_match: once per batch (engine.c apply) */
     if (rc == WF_OK)
         rc = wf_licence__plan_write(x, t); /* capacity used, with the fills */
     if (rc == WF_OK)
