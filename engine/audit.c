@@ -99,10 +99,11 @@ walk(MDB_txn *txn, const wf_store_t *s, wf_audit_report_t *rep, uint8_t last_has
         }
         uint8_t want[32];
         wf_journal__chain(prev, seq, rec, want);
-        if (rec->format != WF_JOURNAL_FORMAT) {
+        if (rec->format < WF_JOURNAL_FORMAT_OLDEST || rec->format > WF_JOURNAL_FORMAT) {
             bad(rep, seq);
-            problem(rep, "journal entry %llu breaks the chain: format %u, not %u",
-                    (unsigned long long)seq, rec->format, WF_JOURNAL_FORMAT);
+            problem(rep, "journal entry %llu breaks the chain: format %u, not %u..%u",
+                    (unsigned long long)seq, rec->format, WF_JOURNAL_FORMAT_OLDEST,
+                    WF_JOURNAL_FORMAT);
         } else if (sodium_memcmp(want, rec->hash, 32) != 0) {
             bad(rep, seq);
             problem(rep, "journal entry %llu breaks the chain: its hash does not match its "
@@ -223,6 +224,7 @@ replay_all(MDB_txn *txn, const wf_store_t *s, uint64_t upto, wf_engine_t *scratc
             break;
         }
         wf_outbox_t out;
+        wf_engine__journal_format(scratch, rec->format); /* the same bytes, the same chain */
         int arc = wf_engine_apply(scratch, &rec->cmd, 1, rec->now, reply, &out);
         rep->entries++;
         if (arc != WF_OK || reply->err != WF_OK) {

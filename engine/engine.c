@@ -667,6 +667,12 @@ journal_commit(wf_engine_t *e)
     return 0;
 }
 
+void
+wf_engine__journal_format(wf_engine_t *e, uint32_t format)
+{
+    e->store.jformat = format == WF_JOURNAL_FORMAT ? 0 : format;
+}
+
 int
 wf_engine__flush(wf_engine_t *e)
 {

@@ -251,6 +251,9 @@ int wf_exec__end(wf_exec_t *x, MDB_txn *child, int rc);
  * broken: acknowledged batches are in the journal, and a restart replays
  * them). */
 int wf_engine__flush(wf_engine_t *e);
+/* The format the engine's next journal entries take (0: WF_JOURNAL_FORMAT):
+ * the replay check writes each replayed entry in the format it had. */
+void wf_engine__journal_format(wf_engine_t *e, uint32_t format);
 /* A transaction to read the state as the engine sees it: the open state
  * transaction (*own false), else a new read-only one (*own true: the
  * caller aborts it). NULL on failure. */

@@ -13,14 +13,37 @@
 #include "store_int.h"
 
 #include <sodium.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "wf_error.h"
+
+/* Format 4: BLAKE2b-256(prev || BE64(seq) || the stored header before its
+ * hash || the squeezed command), from the stored bytes at p (len). */
+static void
+chain_stored(const uint8_t prev[32], uint64_t seq, const uint8_t *p, size_t len, uint8_t out[32])
+{
+    crypto_generichash_state st;
+    uint8_t be[8];
+    wf_store__be64(be, seq);
+    crypto_generichash_init(&st, NULL, 0, 32);
+    crypto_generichash_update(&st, prev, 32);
+    crypto_generichash_update(&st, be, sizeof be);
+    crypto_generichash_update(&st, p, offsetof(wf_journal_disk_t, hash));
+    crypto_generichash_update(&st, p + sizeof(wf_journal_disk_t), len - sizeof(wf_journal_disk_t));
+    crypto_generichash_final(&st, out, 32);
+}
 
 void
 wf_journal__chain(const uint8_t prev[32], uint64_t seq, const wf_journal_rec_t *rec,
                   uint8_t out[32])
 {
+    if (rec->format >= 4) {
+        uint8_t buf[WF_JOURNAL_DISK_MAX];
+        size_t len = wf_journal__encode(rec, buf);
+        chain_stored(prev, seq, buf, len, out);
+        return;
+    }
     crypto_generichash_state st;
     uint8_t be[8];
     wf_store__be64(be, seq);
@@ -179,14 +202,39 @@ wf_journal__sign_head(MDB_txn *txn, const wf_store_t *s, uint64_t seq, const uin
     return wf_store__put(txn, s->jmeta, "head", 4, &h, sizeof h);
 }
 
-int
-wf_journal__append(MDB_txn *txn, wf_store_t *s, uint64_t seq, int64_t now, const wf_cmd_t *cmd)
+/* An entry in a format before 4: hashed over the whole record. */
+static int
+append_old(MDB_txn *txn, wf_store_t *s, uint64_t seq, int64_t now, const wf_cmd_t *cmd,
+           const uint8_t prev[32])
 {
     wf_journal_rec_t rec;
     memset(&rec, 0, sizeof rec);
-    rec.format = WF_JOURNAL_FORMAT;
+    rec.format = s->jformat;
     rec.now = now;
     memcpy(&rec.cmd, cmd, sizeof rec.cmd); /* padding too: it is hashed */
+    wf_journal__chain(prev, seq, &rec, rec.hash);
+    int rc = wf_journal__put(txn, s, seq, &rec, MDB_APPEND);
+    if (rc == WF_OK) {
+        s->jlast_seq = seq;
+        memcpy(s->jlast_hash, rec.hash, 32);
+    } else {
+        s->jlast_seq = 0;
+    }
+    return rc;
+}
+
+int
+wf_journal__append(MDB_txn *txn, wf_store_t *s, uint64_t seq, int64_t now, const wf_cmd_t *cmd)
+{
+    /* the stored bytes built once, hashed and put as they are */
+    uint8_t buf[WF_JOURNAL_DISK_MAX];
+    wf_journal_disk_t h;
+    memset(&h, 0, sizeof h);
+    h.format = WF_JOURNAL_FORMAT;
+    h.now = now;
+    h.clen = (uint32_t)squeeze((const uint8_t *)cmd, sizeof *cmd, buf + sizeof h); /* padding too */
+    memcpy(buf, &h, sizeof h);
+    size_t len = sizeof h + h.clen;
     uint8_t prev[32];
     if (s->jlast_seq != 0 && s->jlast_seq == seq - 1) {
         memcpy(prev, s->jlast_hash, 32);
@@ -195,12 +243,19 @@ wf_journal__append(MDB_txn *txn, wf_store_t *s, uint64_t seq, int64_t now, const
         if (rc != WF_OK)
             return rc == WF_E_NOTFOUND ? WF_E_INTERNAL : rc;
     }
-    wf_journal__chain(prev, seq, &rec, rec.hash);
+    if (s->jformat && s->jformat < 4)
+        return append_old(txn, s, seq, now, cmd, prev);
+    uint8_t hash[32];
+    chain_stored(prev, seq, buf, len, hash);
+    memcpy(buf + offsetof(wf_journal_disk_t, hash), hash, 32);
     /* MDB_APPEND: keys only grow, and LMDB then fills pages completely. */
-    int rc = wf_journal__put(txn, s, seq, &rec, MDB_APPEND);
+    uint8_t key[8];
+    wf_store__be64(key, seq);
+    MDB_val k = {sizeof key, key}, v = {len, buf};
+    int rc = wf_store__err(mdb_put(txn, s->journal, &k, &v, MDB_APPEND));
     if (rc == WF_OK) {
         s->jlast_seq = seq;
-        memcpy(s->jlast_hash, rec.hash, 32);
+        memcpy(s->jlast_hash, hash, 32);
     } else {
         s->jlast_seq = 0;
     }

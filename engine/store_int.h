@@ -96,9 +96,14 @@
                                  8: the journal and its signed head in their own
                                  environment, journal.mdb, the commit point; the
                                  state unsynced, meta "applied" */
-#define WF_JOURNAL_FORMAT 3u /* 2: every entry carries its chain hash;
+#define WF_JOURNAL_FORMAT 4u /* 2: every entry carries its chain hash;
                                 3: stored as wf_journal_disk_t and the command with
-                                its runs of zero bytes squeezed (journal.c) */
+                                its runs of zero bytes squeezed (journal.c);
+                                4: the chain hash is over the stored bytes, not
+                                over the whole record (a fifth of the hashing).
+                                New entries are format 4; format 3 entries of an
+                                older journal keep their rule (wf_journal__chain) */
+#define WF_JOURNAL_FORMAT_OLDEST 3u /* the oldest format an entry may have */
 #define WF_FIRM_ID_LEN 18 /* bytes of a firm id in keys (no NUL) */
 
 /* One journal entry: an accepted state-changing command and its batch time,
@@ -304,6 +309,8 @@ struct wf_store {
     uint8_t jlast_hash[32];    /* append need not read it back (0: unknown) */
     size_t jpsize;             /* the journal's page size */
     wf_wal_t wal;              /* journal.wal (writable stores; fd -1 otherwise) */
+    uint32_t jformat;          /* the format new entries take: 0 for WF_JOURNAL_FORMAT; the
+                                * replay check sets each replayed entry's own */
 };
 
 /* Before a journal commit: makes sure of the room ahead (jfill.c). */
@@ -371,7 +378,9 @@ int wf_journal__append(MDB_txn *txn, wf_store_t *s, uint64_t seq, int64_t now,
 /* Forgets the entry appended last: its transaction was aborted. */
 void wf_journal__forget(wf_store_t *s);
 /* The chain hash of entry seq: stored hash of the entry before, seq, and
- * the entry's hashed bytes. */
+ * the entry's hashed bytes, by rec->format: up to 3 the bytes of rec before
+ * its hash; from 4 the stored bytes (wf_journal__encode) without the hash:
+ * the header's format, clen and now, then the squeezed command. */
 void wf_journal__chain(const uint8_t prev[32], uint64_t seq, const wf_journal_rec_t *rec,
                        uint8_t out[32]);
 /* The stored hash of entry seq (32 zero bytes for seq 0). */

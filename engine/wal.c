@@ -249,7 +249,8 @@ replay_record(MDB_txn *txn, wf_store_t *s, const wf_wal_hdr_t *h, const uint8_t 
         memcpy(&n, body + at, sizeof n);
         at += sizeof n;
         uint8_t want[32];
-        if (n > h->len - at || wf_journal__decode(body + at, n, rec) != WF_OK) {
+        if (n > h->len - at || wf_journal__decode(body + at, n, rec) != WF_OK ||
+            rec->format < WF_JOURNAL_FORMAT_OLDEST || rec->format > WF_JOURNAL_FORMAT) {
             ok = false;
             break;
         }
