@@ -52,8 +52,8 @@ field(dec_t *d, const char *name, const msgpack_object **out)
     size_t n = strlen(name);
     for (uint32_t i = 0; i < d->map->size; i++) {
         const msgpack_object_str *k = &d->map->ptr[i].key.via.str;
-        if (k->size != n || memcmp(k->ptr, name, n) != 0)
-            continue;
+        if (k->size != n || k->ptr[0] != name[0] || memcmp(k->ptr, name, n) != 0)
+            continue; /* names are never empty: ptr[0] is there when the sizes agree */
         if (found)
             return fail(d, WF_E_FIELD, "field \"%s\" appears twice", name);
         found = &d->map->ptr[i].val;
