@@ -18,17 +18,24 @@
 
 #include "wf_error.h"
 
+/* Starts an entry's chain hash: the previous hash, then BE64(seq). */
+static void
+chain_begin(crypto_generichash_state *st, const uint8_t prev[32], uint64_t seq)
+{
+    uint8_t be[8];
+    wf_store__be64(be, seq);
+    crypto_generichash_init(st, NULL, 0, 32);
+    crypto_generichash_update(st, prev, 32);
+    crypto_generichash_update(st, be, sizeof be);
+}
+
 /* Format 4: BLAKE2b-256(prev || BE64(seq) || the stored header before its
  * hash || the squeezed command), from the stored bytes at p (len). */
 static void
 chain_stored(const uint8_t prev[32], uint64_t seq, const uint8_t *p, size_t len, uint8_t out[32])
 {
     crypto_generichash_state st;
-    uint8_t be[8];
-    wf_store__be64(be, seq);
-    crypto_generichash_init(&st, NULL, 0, 32);
-    crypto_generichash_update(&st, prev, 32);
-    crypto_generichash_update(&st, be, sizeof be);
+    chain_begin(&st, prev, seq);
     crypto_generichash_update(&st, p, offsetof(wf_journal_disk_t, hash));
     crypto_generichash_update(&st, p + sizeof(wf_journal_disk_t), len - sizeof(wf_journal_disk_t));
     crypto_generichash_final(&st, out, 32);
@@ -44,12 +51,8 @@ wf_journal__chain(const uint8_t prev[32], uint64_t seq, const wf_journal_rec_t *
         chain_stored(prev, seq, buf, len, out);
         return;
     }
-    crypto_generichash_state st;
-    uint8_t be[8];
-    wf_store__be64(be, seq);
-    crypto_generichash_init(&st, NULL, 0, 32);
-    crypto_generichash_update(&st, prev, 32);
-    crypto_generichash_update(&st, be, sizeof be);
+    crypto_generichash_state st; /* format 3: the whole record before its hash */
+    chain_begin(&st, prev, seq);
     crypto_generichash_update(&st, (const uint8_t *)rec, WF_JOURNAL_HASHED);
     crypto_generichash_final(&st, out, 32);
 }

@@ -62,29 +62,14 @@ wal_sum(const wf_wal_hdr_t *h, const uint8_t *body, size_t len, uint8_t out[16])
     crypto_generichash_final(&st, out, 16);
 }
 
+/* All n bytes at off, written (write) or read; -1 on an error or a short
+ * file. */
 static int
-write_all(int fd, const void *p, size_t n, off_t off)
-{
-    const uint8_t *b = p;
-    while (n > 0) {
-        ssize_t k = pwrite(fd, b, n, off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        b += k;
-        n -= (size_t)k;
-        off += k;
-    }
-    return 0;
-}
-
-static int
-read_all(int fd, void *p, size_t n, off_t off)
+io_all(int fd, void *p, size_t n, off_t off, bool write)
 {
     uint8_t *b = p;
     while (n > 0) {
-        ssize_t k = pread(fd, b, n, off);
+        ssize_t k = write ? pwrite(fd, b, n, off) : pread(fd, b, n, off);
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0)
@@ -142,7 +127,7 @@ wf_wal__open(wf_wal_t *w, const char *dir, bool sync, char *err, size_t errlen)
     uint8_t *zeros = wf_calloc(1, 1 << 20);
     int rc = 0;
     for (size_t off = 0; rc == 0 && off < WF_WAL_SIZE; off += 1 << 20)
-        rc = write_all(fd, zeros, 1 << 20, (off_t)off);
+        rc = io_all(fd, zeros, 1 << 20, (off_t)off, true);
     wf_free(zeros);
     if (rc == 0 && sync)
         rc = fsync(fd);
@@ -224,7 +209,7 @@ wf_wal__append(wf_wal_t *w, MDB_txn *jt, const wf_store_t *s, uint64_t first, ui
                       .len = (uint32_t)(w->len - sizeof h), .first = first};
     wal_sum(&h, w->buf + sizeof h, h.len, h.sum);
     memcpy(w->buf, &h, sizeof h);
-    if (write_all(w->fd, w->buf, w->len, (off_t)w->off) != 0 || (w->sync && fdatasync(w->fd) != 0))
+    if (io_all(w->fd, w->buf, w->len, (off_t)w->off, true) != 0 || (w->sync && fdatasync(w->fd) != 0))
         return WF_E_INTERNAL; /* the record may or may not be on disk */
     w->off += w->len;
     return WF_OK;
@@ -313,14 +298,14 @@ wf_wal__replay(wf_wal_t *w, wf_store_t *s, uint64_t *n, char *err, size_t errlen
     uint64_t start = last;
     size_t off = 0;
     wf_wal_hdr_t h;
-    while (off + sizeof h <= w->size && read_all(w->fd, &h, sizeof h, (off_t)off) == 0) {
+    while (off + sizeof h <= w->size && io_all(w->fd, &h, sizeof h, (off_t)off, false) == 0) {
         if (h.magic != WF_WAL_MAGIC || h.first != last + 1 || h.count == 0 ||
             h.len > w->size - off - sizeof h)
             break;
         w->len = 0;
         uint8_t *body = room(w, h.len);
         uint8_t sum[16];
-        if (read_all(w->fd, body, h.len, (off_t)(off + sizeof h)) != 0)
+        if (io_all(w->fd, body, h.len, (off_t)(off + sizeof h), false) != 0)
             break;
         wal_sum(&h, body, h.len, sum);
         if (sodium_memcmp(sum, h.sum, sizeof sum) != 0)
