@@ -112,8 +112,17 @@ wf_wal__open(wf_wal_t *w, const char *dir, bool sync, char *err, size_t errlen)
         w->sync = sync;
         return WF_OK;
     }
-    if (fd >= 0)
-        close(fd); /* too small to be ours whole: made again below */
+    if (fd >= 0) {
+        /* the log is made whole under another name and renamed: a short
+         * one is damaged, and may hold acknowledged batches */
+        bool empty = fstat(fd, &st) == 0 && st.st_size == 0;
+        close(fd);
+        if (!empty) {
+            snprintf(err, errlen, "%s is shorter than a wufei log (damaged?): move it away to "
+                     "start, knowing that acknowledged batches it held are lost", path);
+            return WF_E_STATE;
+        }
+    }
     /* Made whole before use: zeros written (not a hole, not fallocate's
      * unwritten extents), so that a record's fdatasync flushes its data
      * and nothing of the file system's own. */

@@ -219,3 +219,24 @@ Test(wal, a_record_that_cannot_be_written_fails_its_batch_and_stops_the_engine)
     wf_engine_destroy(&e);
     rm_dir(copy);
 }
+
+Test(wal, a_short_log_is_refused_and_an_empty_one_made_again)
+{
+    market();
+    wf_engine_destroy(&E);
+    char path[300];
+    snprintf(path, sizeof path, "%s/journal.wal", dir);
+    cr_assert_eq(truncate(path, 100), 0); /* damaged */
+    char err[512] = "";
+    wf_engine_opts_t o = {.dir = dir, .catalogue = WUFEI_CATALOGUE, .no_sync = true};
+    wf_engine_t *e = wf_engine_new(&o, err, sizeof err);
+    cr_assert_null(e, "a damaged log was replaced");
+    cr_assert(strstr(err, "journal.wal") && strstr(err, "shorter"), "%s", err);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_size, 100, "the damaged log was touched");
+    cr_assert_eq(truncate(path, 0), 0); /* empty: nothing in it to lose */
+    E = open_at(dir, 0);
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq((size_t)st.st_size, WF_WAL_SIZE);
+}
