@@ -269,7 +269,8 @@ void wf_jfill__reserve(wf_jfill_t *f, size_t used);
 /* wal.c: DIR/journal.wal, the batch log in front of journal.mdb. */
 #define WF_WAL_SIZE ((size_t)4 << 20) /* made this size; a record that does not fit
                                        * is committed to journal.mdb instead */
-#define WF_WAL_MIN ((size_t)64 << 10) /* an existing file smaller is made again */
+#define WF_WAL_MIN ((size_t)64 << 10) /* an existing file smaller is refused (damaged),
+                                       * unless empty: then it is made again */
 typedef struct wf_wal {
     int fd;                    /* -1: none (read-only stores) */
     size_t size;               /* the file's size */

@@ -22,9 +22,8 @@
  * highest credit of any party, and 100 holds when it does not say; a
  * ceiling near the parties' real credit keeps the search from opening
  * every region within the distance that the credit slack is worth), the
- * chord from x to the node's
- * box as the distance, and its best price with the smaller of no fee and
- * the eco fee as the surplus. IEEE rounding is monotone, so the bound is
+ * chord from x to the node's box as the distance, and its best price with
+ * the smaller of no fee and the eco fee as the surplus. IEEE rounding is monotone, so the bound is
  * never below a real score of the same expression; a small upward margin
  * covers the float rounding of the stored vectors. The same aggregates
  * prune: a node none of whose prices can meet x's, or that lies beyond
