@@ -353,7 +353,6 @@ load_state(wf_engine_t *e, char *err, size_t errlen)
         int wrc = wf_wal__replay(&e->store.wal, &e->store, &logged, err, errlen);
         if (wrc != WF_OK)
             return wrc;
-        e->wal_replayed += logged;
     }
     wf_firmtab__fini(&e->firms);
     wf_firmtab__init(&e->firms);

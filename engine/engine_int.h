@@ -157,7 +157,6 @@ struct wf_engine {
      * replayed. */
     bool replay_entry;
     uint64_t replayed;
-    uint64_t wal_replayed; /* entries journal.wal gave back to journal.mdb at loads */
     bool replaying;
     uint64_t crash_after_journal; /* tests only (WUFEI_TEST_KILL_AFTER_JOURNAL): once the
                                    * journal reaches this seq, SIGKILL between a batch's

@@ -1,10 +1,11 @@
 /* The command journal: every accepted command that changed state, with the
  * time of its batch, under a gap-free sequence number (BE64 key). The
  * journal is the commit point (its own environment, journal.mdb, with
- * journal.wal in front of it: durable before any reply); the state follows it (store_int.h), and replaying it
- * from an empty database reproduces every match. Read-only and failed
- * commands are not journaled. The batches since journal.mdb's last commit
- * are durable in journal.wal (wal.c).
+ * journal.wal in front of it: durable before any reply); the state follows
+ * it (store_int.h), and replaying it from an empty database reproduces
+ * every match. Read-only and failed commands are not journaled. The
+ * batches since journal.mdb's last commit are durable in journal.wal
+ * (wal.c).
  *
  * The entries form a hash chain (BLAKE2b-256, store_int.h), and every batch
  * that journals rewrites the signed head in jmeta "head" in the same
@@ -205,10 +206,12 @@ wf_journal__sign_head(MDB_txn *txn, const wf_store_t *s, uint64_t seq, const uin
     return wf_store__put(txn, s->jmeta, "head", 4, &h, sizeof h);
 }
 
-/* An entry in a format before 4: hashed over the whole record. */
-static int
-append_old(MDB_txn *txn, wf_store_t *s, uint64_t seq, int64_t now, const wf_cmd_t *cmd,
-           const uint8_t prev[32])
+/* The stored bytes of an entry in a format before 4, hashed over the whole
+ * record (the replay check of an older journal writes them); returns their
+ * length. */
+static size_t
+encode_old(const wf_store_t *s, uint64_t seq, int64_t now, const wf_cmd_t *cmd,
+           const uint8_t prev[32], uint8_t *out)
 {
     wf_journal_rec_t rec;
     memset(&rec, 0, sizeof rec);
@@ -216,28 +219,12 @@ append_old(MDB_txn *txn, wf_store_t *s, uint64_t seq, int64_t now, const wf_cmd_
     rec.now = now;
     memcpy(&rec.cmd, cmd, sizeof rec.cmd); /* padding too: it is hashed */
     wf_journal__chain(prev, seq, &rec, rec.hash);
-    int rc = wf_journal__put(txn, s, seq, &rec, MDB_APPEND);
-    if (rc == WF_OK) {
-        s->jlast_seq = seq;
-        memcpy(s->jlast_hash, rec.hash, 32);
-    } else {
-        s->jlast_seq = 0;
-    }
-    return rc;
+    return wf_journal__encode(&rec, out);
 }
 
 int
 wf_journal__append(MDB_txn *txn, wf_store_t *s, uint64_t seq, int64_t now, const wf_cmd_t *cmd)
 {
-    /* the stored bytes built once, hashed and put as they are */
-    uint8_t buf[WF_JOURNAL_DISK_MAX];
-    wf_journal_disk_t h;
-    memset(&h, 0, sizeof h);
-    h.format = WF_JOURNAL_FORMAT;
-    h.now = now;
-    h.clen = (uint32_t)squeeze((const uint8_t *)cmd, sizeof *cmd, buf + sizeof h); /* padding too */
-    memcpy(buf, &h, sizeof h);
-    size_t len = sizeof h + h.clen;
     uint8_t prev[32];
     if (s->jlast_seq != 0 && s->jlast_seq == seq - 1) {
         memcpy(prev, s->jlast_hash, 32);
@@ -246,11 +233,22 @@ wf_journal__append(MDB_txn *txn, wf_store_t *s, uint64_t seq, int64_t now, const
         if (rc != WF_OK)
             return rc == WF_E_NOTFOUND ? WF_E_INTERNAL : rc;
     }
-    if (s->jformat && s->jformat < 4)
-        return append_old(txn, s, seq, now, cmd, prev);
-    uint8_t hash[32];
-    chain_stored(prev, seq, buf, len, hash);
-    memcpy(buf + offsetof(wf_journal_disk_t, hash), hash, 32);
+    uint8_t buf[WF_JOURNAL_DISK_MAX];
+    size_t len;
+    uint8_t *hash = buf + offsetof(wf_journal_disk_t, hash);
+    if (s->jformat && s->jformat < 4) {
+        len = encode_old(s, seq, now, cmd, prev, buf);
+    } else {
+        /* the stored bytes built once, hashed and put as they are */
+        wf_journal_disk_t h;
+        memset(&h, 0, sizeof h);
+        h.format = WF_JOURNAL_FORMAT;
+        h.now = now;
+        h.clen = (uint32_t)squeeze((const uint8_t *)cmd, sizeof *cmd, buf + sizeof h); /* padding too */
+        memcpy(buf, &h, sizeof h);
+        len = sizeof h + h.clen;
+        chain_stored(prev, seq, buf, len, hash); /* it reads no byte of the hash field */
+    }
     /* MDB_APPEND: keys only grow, and LMDB then fills pages completely. */
     uint8_t key[8];
     wf_store__be64(key, seq);

@@ -263,6 +263,31 @@ Test(journal, an_older_journal_in_format_3_audits_replays_and_goes_on_in_format_
     E = open_at(dir, 0); /* for the teardown */
 }
 
+/* The session's journal as stored, read-only, and a cursor over it. */
+typedef struct {
+    wf_store_t s;
+    MDB_txn *txn;
+} journal_view_t;
+
+static MDB_cursor *
+journal_open(journal_view_t *jv)
+{
+    char err[256];
+    cr_assert_eq(wf_store__open_readonly(&jv->s, dir, err, sizeof err), WF_OK, "%s", err);
+    cr_assert_eq(mdb_txn_begin(jv->s.jenv, NULL, MDB_RDONLY, &jv->txn), 0);
+    MDB_cursor *c;
+    cr_assert_eq(mdb_cursor_open(jv->txn, jv->s.journal, &c), 0);
+    return c;
+}
+
+static void
+journal_close(journal_view_t *jv, MDB_cursor *c)
+{
+    mdb_cursor_close(c);
+    mdb_txn_abort(jv->txn);
+    wf_store__close(&jv->s);
+}
+
 /* Format 4's chain, computed here from the stored bytes as
  * docs/protocol.md states it: BLAKE2b-256(previous hash || BE64(seq) ||
  * the 16 header bytes before the hash || the squeezed command). */
@@ -270,13 +295,8 @@ Test(journal, format_4_hashes_the_stored_bytes)
 {
     session();
     wf_engine_destroy(&E);
-    wf_store_t s;
-    char err[256];
-    cr_assert_eq(wf_store__open_readonly(&s, dir, err, sizeof err), WF_OK, "%s", err);
-    MDB_txn *txn;
-    cr_assert_eq(mdb_txn_begin(s.jenv, NULL, MDB_RDONLY, &txn), 0);
-    MDB_cursor *c;
-    cr_assert_eq(mdb_cursor_open(txn, s.journal, &c), 0);
+    journal_view_t jv;
+    MDB_cursor *c = journal_open(&jv);
     MDB_val k, v;
     uint8_t prev[32] = {0};
     size_t n = 0;
@@ -299,9 +319,7 @@ Test(journal, format_4_hashes_the_stored_bytes)
         memcpy(prev, h.hash, 32);
     }
     cr_assert_gt(n, 30);
-    mdb_cursor_close(c);
-    mdb_txn_abort(txn);
-    wf_store__close(&s);
+    journal_close(&jv, c);
     E = open_at(dir, 0); /* for the teardown */
 }
 
@@ -525,13 +543,8 @@ Test(journal, a_post_is_stored_small)
 {
     session();
     wf_engine_destroy(&E);
-    wf_store_t s;
-    char err[256];
-    cr_assert_eq(wf_store__open_readonly(&s, dir, err, sizeof err), WF_OK, "%s", err);
-    MDB_txn *txn;
-    cr_assert_eq(mdb_txn_begin(s.jenv, NULL, MDB_RDONLY, &txn), 0);
-    MDB_cursor *c;
-    cr_assert_eq(mdb_cursor_open(txn, s.journal, &c), 0);
+    journal_view_t jv;
+    MDB_cursor *c = journal_open(&jv);
     MDB_val k, v;
     size_t posts = 0, bytes = 0;
     static wf_journal_rec_t rec;
@@ -543,9 +556,7 @@ Test(journal, a_post_is_stored_small)
             bytes += v.mv_size;
         }
     }
-    mdb_cursor_close(c);
-    mdb_txn_abort(txn);
-    wf_store__close(&s);
+    journal_close(&jv, c);
     cr_assert_gt(posts, 5);
     cr_log_info("%zu posts, %zu bytes each on average (the whole record: %zu)", posts,
                 bytes / posts, sizeof(wf_journal_rec_t));

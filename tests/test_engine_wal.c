@@ -54,14 +54,26 @@ post_batch(size_t n, int64_t price)
     return wf_engine_journal_seq(E);
 }
 
-static wf_engine_t *
-reopen_copy(const char *d, uint64_t want_seq)
+/* A start on the database at d (removed after) finds every entry up to
+ * want_seq, and has given journal.mdb those the log held. */
+static void
+starts_at(const char *d, uint64_t want_seq)
 {
     wf_engine_t *e = open_at(d, 0);
     cr_assert_eq(wf_engine_journal_seq(e), want_seq, "the start found seq %llu, not %llu",
                  (unsigned long long)wf_engine_journal_seq(e), (unsigned long long)want_seq);
     cr_assert_eq(on_disk_last(d), want_seq, "journal.mdb was not given the log's entries");
-    return e;
+    wf_engine_destroy(&e);
+    rm_dir(d);
+}
+
+/* What a kill -9 of the engine now would leave starts at want_seq. */
+static void
+a_kill_now_starts_at(uint64_t want_seq)
+{
+    char copy[256];
+    copy_db(dir, copy);
+    starts_at(copy, want_seq);
 }
 
 Test(wal, an_acknowledged_batch_is_in_the_log_before_journal_mdb_holds_it)
@@ -75,11 +87,7 @@ Test(wal, an_acknowledged_batch_is_in_the_log_before_journal_mdb_holds_it)
     cr_assert_eq(seq, base + 20);
     cr_assert_eq(on_disk_last(dir), base, "journal.mdb was committed with the batch");
     cr_assert_gt(E->store.wal.off, 0, "the batch wrote no record");
-    char copy[256];
-    copy_db(dir, copy);
-    wf_engine_t *e = reopen_copy(copy, seq);
-    wf_engine_destroy(&e);
-    rm_dir(copy);
+    a_kill_now_starts_at(seq);
 }
 
 Test(wal, a_torn_record_is_not_replayed)
@@ -102,9 +110,7 @@ Test(wal, a_torn_record_is_not_replayed)
     byte ^= 0x40; /* a write the crash cut short */
     cr_assert_eq(pwrite(fd, &byte, 1, (off_t)at + 100), 1);
     close(fd);
-    wf_engine_t *e = reopen_copy(copy, a);
-    wf_engine_destroy(&e);
-    rm_dir(copy);
+    starts_at(copy, a);
 }
 
 Test(wal, records_from_before_a_journal_commit_are_not_replayed)
@@ -116,11 +122,7 @@ Test(wal, records_from_before_a_journal_commit_are_not_replayed)
     cr_assert_eq(wf_engine__flush(E), WF_OK);
     cr_assert_eq(E->store.wal.off, 0, "the log did not start over after the journal commit");
     uint64_t seq = post_batch(3, 800); /* a short one over it: old bytes follow it */
-    char copy[256];
-    copy_db(dir, copy);
-    wf_engine_t *e = reopen_copy(copy, seq);
-    wf_engine_destroy(&e);
-    rm_dir(copy);
+    a_kill_now_starts_at(seq);
 }
 
 Test(wal, a_log_from_another_database_is_refused)
@@ -182,11 +184,7 @@ Test(wal, a_batch_the_log_cannot_hold_commits_journal_mdb)
     cr_assert_eq(E->store.wal.off, 0, "the log did not start over after the journal commit");
     uint64_t after = post_batch(5, 700); /* and the log is used again */
     cr_assert_gt(E->store.wal.off, 0);
-    char copy[256];
-    copy_db(dir, copy);
-    wf_engine_t *e = reopen_copy(copy, after);
-    wf_engine_destroy(&e);
-    rm_dir(copy);
+    a_kill_now_starts_at(after);
 }
 
 Test(wal, a_record_that_cannot_be_written_fails_its_batch_and_stops_the_engine)
@@ -213,11 +211,7 @@ Test(wal, a_record_that_cannot_be_written_fails_its_batch_and_stops_the_engine)
     cr_assert(strstr(R[0].msg, "restart"), "the engine went on after a failed log write: %s",
               R[0].msg);
     /* a restart holds every batch acknowledged before, and not the failed one */
-    char copy[256];
-    copy_db(dir, copy);
-    wf_engine_t *e = reopen_copy(copy, acked);
-    wf_engine_destroy(&e);
-    rm_dir(copy);
+    a_kill_now_starts_at(acked);
 }
 
 Test(wal, a_short_log_is_refused_and_an_empty_one_made_again)
