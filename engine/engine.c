@@ -486,9 +486,26 @@ wf_engine_destroy(wf_engine_t **self_p)
     wf_push__fini(e);
     wf_stats__free(e);
     wf_timers__fini(&e->timers);
+    wf_syncer__destroy(&e->overlap.syncer);
     sodium_memzero(e->sign_sk, sizeof e->sign_sk);
     wf_free(e);
     *self_p = NULL;
+}
+
+int
+wf_engine_overlap_sync(wf_engine_t *self, void (*fn)(void *ctx), void *ctx)
+{
+    if (!fn) {
+        wf_syncer__destroy(&self->overlap.syncer);
+        self->overlap.fn = NULL;
+        self->overlap.ctx = NULL;
+        return WF_OK;
+    }
+    if (!self->overlap.syncer && !(self->overlap.syncer = wf_syncer__new()))
+        return WF_E_INTERNAL;
+    self->overlap.fn = fn;
+    self->overlap.ctx = ctx;
+    return WF_OK;
 }
 
 /* ---- the batch loop ---- */
@@ -901,7 +918,7 @@ apply(wf_engine_t *self, const wf_cmd_t *cmds, size_t *np, size_t cap, wf_cmd_t 
             rc = WF_OK; /* nothing journaled: nothing to make durable */
         else if (!commit_now)
             rc = wf_wal__append(&self->store.wal, self->jtxn, &self->store, seq0 + 1,
-                                self->journal_seq);
+                                self->journal_seq, self->overlap.fn ? &self->overlap : NULL);
         if (rc != WF_OK && rc != WF_E_LIMIT) {
             fprintf(stderr, "wufei: journal.wal: a batch's record could not be written and "
                     "synced: restart wufeid (it replays what reached the disk)\n");

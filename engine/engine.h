@@ -407,6 +407,15 @@ typedef size_t (*wf_more_fn)(void *ctx, wf_cmd_t *cmds, size_t cap);
 int wf_engine_apply_more(wf_engine_t *self, wf_cmd_t *cmds, size_t *n, size_t cap, wf_more_fn more, void *ctx,
                          int64_t now, wf_reply_t *replies, wf_outbox_t *out);
 
+/* Lets the engine's thread work while a batch's record in journal.wal
+ * syncs: the sync runs on a thread of the engine's, and fn(ctx) runs on the
+ * caller's thread meanwhile, once per synced record, before
+ * wf_engine_apply(_more) returns. The batch is not durable yet while fn
+ * runs: fn must not send anything the batch produced, nor call the engine
+ * other than wf_engine_config. A NULL fn stops it. WF_E_INTERNAL when the
+ * thread cannot start. */
+int wf_engine_overlap_sync(wf_engine_t *self, void (*fn)(void *ctx), void *ctx);
+
 /* Where the batches that committed spent their time, summed since start
  * (monotonic clock; diagnostics only, never part of the state). */
 typedef struct wf_engine_times {

@@ -158,6 +158,8 @@ struct wf_engine {
     bool replay_entry;
     uint64_t replayed;
     bool replaying;
+    wf_wal_overlap_t overlap;     /* wf_engine_overlap_sync: a record's sync runs on
+                                   * overlap.syncer while overlap.fn runs here */
     uint64_t crash_after_journal; /* tests only (WUFEI_TEST_KILL_AFTER_JOURNAL): once the
                                    * journal reaches this seq, SIGKILL between a batch's
                                    * journal commit and its state commit */

@@ -280,15 +280,33 @@ typedef struct wf_wal {
     size_t len, cap;
 } wf_wal_t;
 
+/* A thread that runs one fdatasync at a time for the engine's thread, so
+ * that the engine's thread can do other work while a record syncs (the
+ * server reads the next batch's requests). */
+typedef struct wf_syncer wf_syncer_t;
+wf_syncer_t *wf_syncer__new(void); /* NULL when the thread cannot start */
+void wf_syncer__destroy(wf_syncer_t **self_p);
+
+/* What a record's sync may overlap: while the syncer syncs it, fn(ctx)
+ * runs on the caller's thread. */
+typedef struct wf_wal_overlap {
+    wf_syncer_t *syncer;
+    void (*fn)(void *ctx);
+    void *ctx;
+} wf_wal_overlap_t;
+
 typedef struct wf_store wf_store_t;
 /* Opens DIR/journal.wal, making it (zeros, synced) when absent. */
 int wf_wal__open(wf_wal_t *w, const char *dir, bool sync, char *err, size_t errlen);
 void wf_wal__close(wf_wal_t *w);
 /* Appends the record of journal entries first..last, read from jt with the
- * head signed for last, and syncs it. WF_E_LIMIT: no room (nothing written;
- * the caller commits journal.mdb instead); WF_E_INTERNAL: the write or the
- * sync failed, and the record may or may not be on disk. */
-int wf_wal__append(wf_wal_t *w, MDB_txn *jt, const wf_store_t *s, uint64_t first, uint64_t last);
+ * head signed for last, and syncs it; with ov (may be NULL) on ov->syncer's
+ * thread while ov->fn runs, returning once both are done. WF_E_LIMIT: no
+ * room (nothing written; the caller commits journal.mdb instead);
+ * WF_E_INTERNAL: the write or the sync failed, and the record may or may
+ * not be on disk. */
+int wf_wal__append(wf_wal_t *w, MDB_txn *jt, const wf_store_t *s, uint64_t first, uint64_t last,
+                   const wf_wal_overlap_t *ov);
 /* journal.mdb has committed everything logged: the next record goes to the
  * start of the file. */
 void wf_wal__reset(wf_wal_t *w);

@@ -24,12 +24,18 @@
  * last journal commit holds seqs journal.mdb has already (seqs only grow,
  * so such a record can never look like the continuation). The replayed
  * entries and head are committed to journal.mdb, synced, before the state
- * is loaded. */
+ * is loaded.
+ *
+ * The sync may overlap other work of the engine's thread
+ * (wf_engine_overlap_sync; the server reads the next batch's requests):
+ * the syncer's thread runs the fdatasync while the overlap's function runs,
+ * and wf_wal__append returns once both are done. */
 #include "store_int.h"
 
 #include <errno.h>
 #include <stddef.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -177,8 +183,12 @@ wf_wal__reset(wf_wal_t *w)
     w->off = 0;
 }
 
+static void syncer_start(wf_syncer_t *y, int fd);
+static int syncer_wait(wf_syncer_t *y);
+
 int
-wf_wal__append(wf_wal_t *w, MDB_txn *jt, const wf_store_t *s, uint64_t first, uint64_t last)
+wf_wal__append(wf_wal_t *w, MDB_txn *jt, const wf_store_t *s, uint64_t first, uint64_t last,
+               const wf_wal_overlap_t *ov)
 {
     if (w->fd < 0 || first == 0 || last < first || last - first >= UINT32_MAX)
         return WF_E_LIMIT;
@@ -218,10 +228,111 @@ wf_wal__append(wf_wal_t *w, MDB_txn *jt, const wf_store_t *s, uint64_t first, ui
                       .len = (uint32_t)(w->len - sizeof h), .first = first};
     wal_sum(&h, w->buf + sizeof h, h.len, h.sum);
     memcpy(w->buf, &h, sizeof h);
-    if (io_all(w->fd, w->buf, w->len, (off_t)w->off, true) != 0 || (w->sync && fdatasync(w->fd) != 0))
+    if (io_all(w->fd, w->buf, w->len, (off_t)w->off, true) != 0)
         return WF_E_INTERNAL; /* the record may or may not be on disk */
+    int src = 0;
+    if (ov && ov->syncer) {
+        if (w->sync)
+            syncer_start(ov->syncer, w->fd);
+        ov->fn(ov->ctx);
+        if (w->sync)
+            src = syncer_wait(ov->syncer);
+    } else if (w->sync) {
+        src = fdatasync(w->fd);
+    }
+    if (src != 0)
+        return WF_E_INTERNAL;
     w->off += w->len;
     return WF_OK;
+}
+
+/* The syncer: one thread, one request at a time. */
+struct wf_syncer {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int fd;
+    int state; /* SYNC_IDLE, SYNC_ASKED, SYNC_DONE */
+    int result;
+    bool quit;
+};
+
+enum { SYNC_IDLE, SYNC_ASKED, SYNC_DONE };
+
+static void *
+syncer_main(void *arg)
+{
+    wf_syncer_t *y = arg;
+    pthread_mutex_lock(&y->mu);
+    for (;;) {
+        while (y->state != SYNC_ASKED && !y->quit)
+            pthread_cond_wait(&y->cv, &y->mu);
+        if (y->quit)
+            break;
+        int fd = y->fd;
+        pthread_mutex_unlock(&y->mu);
+        int rc = fdatasync(fd);
+        pthread_mutex_lock(&y->mu);
+        y->result = rc;
+        y->state = SYNC_DONE;
+        pthread_cond_broadcast(&y->cv);
+    }
+    pthread_mutex_unlock(&y->mu);
+    return NULL;
+}
+
+wf_syncer_t *
+wf_syncer__new(void)
+{
+    wf_syncer_t *y = wf_calloc(1, sizeof *y);
+    pthread_mutex_init(&y->mu, NULL);
+    pthread_cond_init(&y->cv, NULL);
+    if (pthread_create(&y->th, NULL, syncer_main, y) != 0) {
+        pthread_cond_destroy(&y->cv);
+        pthread_mutex_destroy(&y->mu);
+        wf_free(y);
+        return NULL;
+    }
+    return y;
+}
+
+void
+wf_syncer__destroy(wf_syncer_t **self_p)
+{
+    wf_syncer_t *y = *self_p;
+    if (!y)
+        return;
+    pthread_mutex_lock(&y->mu);
+    y->quit = true;
+    pthread_cond_broadcast(&y->cv);
+    pthread_mutex_unlock(&y->mu);
+    pthread_join(y->th, NULL);
+    pthread_cond_destroy(&y->cv);
+    pthread_mutex_destroy(&y->mu);
+    wf_free(y);
+    *self_p = NULL;
+}
+
+static void
+syncer_start(wf_syncer_t *y, int fd)
+{
+    pthread_mutex_lock(&y->mu);
+    y->fd = fd;
+    y->state = SYNC_ASKED;
+    pthread_cond_broadcast(&y->cv);
+    pthread_mutex_unlock(&y->mu);
+}
+
+static int
+syncer_wait(wf_syncer_t *y)
+{
+    pthread_mutex_lock(&y->mu);
+    while (y->state != SYNC_DONE)
+        pthread_cond_wait(&y->cv, &y->mu);
+    y->state = SYNC_IDLE;
+    int rc = y->result;
+    pthread_mutex_unlock(&y->mu);
+    return rc;
 }
 
 /* Checks and applies one record's entries and head at journal.mdb's end

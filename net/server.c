@@ -124,6 +124,11 @@ struct wf_server {
     req_t *reqs;
     wf_cmd_t *cmds;
     wf_reply_t *replies;
+    /* The next batch's requests, read while this batch's record synced
+     * (prefetch): staged_nreq of them, staged_ncmds decoded. */
+    req_t *next_reqs;
+    wf_cmd_t *next_cmds;
+    size_t staged_nreq, staged_ncmds;
     struct pending *order;  /* outbox stream messages, sorted per firm then seq */
     size_t order_cap;
     struct group *groups;   /* one per firm of the outbox, in first-appearance order */
@@ -491,6 +496,8 @@ zap_serve(wf_server_t *s)
 /* ------------------------------------------------------------------ */
 /* Lifecycle                                                           */
 
+static void prefetch(void *ctx);
+
 wf_server_t *
 wf_server_new(wf_engine_t *engine, const wf_server_opts_t *opts, char *err, size_t errlen)
 {
@@ -542,6 +549,8 @@ wf_server_new(wf_engine_t *engine, const wf_server_opts_t *opts, char *err, size
     s->reqs = wf_calloc(WF_BATCH_MAX, sizeof *s->reqs);
     s->cmds = wf_calloc(WF_BATCH_MAX, sizeof *s->cmds);
     s->replies = wf_calloc(WF_BATCH_MAX, sizeof *s->replies);
+    s->next_reqs = wf_calloc(WF_BATCH_MAX, sizeof *s->next_reqs);
+    s->next_cmds = wf_calloc(WF_BATCH_MAX, sizeof *s->next_cmds);
     msgpack_sbuffer_init(&s->sb);
     s->cap = 64;
     s->bindings = wf_calloc(s->cap, sizeof *s->bindings);
@@ -582,6 +591,11 @@ wf_server_new(wf_engine_t *engine, const wf_server_opts_t *opts, char *err, size
             return NULL;
         }
     }
+    if (wf_engine_overlap_sync(s->engine, prefetch, s) != WF_OK) {
+        snprintf(err, errlen, "cannot start the engine's sync thread");
+        wf_server_destroy(&s);
+        return NULL;
+    }
     return s;
 }
 
@@ -592,6 +606,8 @@ wf_server_destroy(wf_server_t **self_p)
         return;
     wf_server_t *s = *self_p;
     wf_http_destroy(&s->http); /* first: its thread reads nothing of ours, but stop it early */
+    if (s->engine)
+        wf_engine_overlap_sync(s->engine, NULL, NULL); /* the engine may outlive us */
     if (s->router)
         zmq_close(s->router);
     if (s->pub)
@@ -604,6 +620,8 @@ wf_server_destroy(wf_server_t **self_p)
     wf_free(s->reqs);
     wf_free(s->cmds);
     wf_free(s->replies);
+    wf_free(s->next_reqs);
+    wf_free(s->next_cmds);
     wf_free(s->order);
     wf_free(s->groups);
     wf_free(s->bindings);
@@ -1146,13 +1164,13 @@ publish_snapshot(wf_server_t *s, int64_t now)
  * cmds[*ncmds..], until none is left or the batch holds s->batch requests.
  * Returns how many it read, or -1 on a socket failure before any. */
 static int
-drain(wf_server_t *s, size_t *nreq, size_t *ncmds)
+drain(wf_server_t *s, req_t *reqs, wf_cmd_t *cmds, size_t *nreq, size_t *ncmds)
 {
     size_t n = *nreq, start = *nreq;
     const wf_config_t *cfg = wf_engine_config(s->engine);
     int64_t now = wf_now_ms();
     while (n < s->batch) {
-        req_t *r = &s->reqs[n];
+        req_t *r = &reqs[n];
         zmq_msg_t body;
         int got = recv_msg(s, r, &body);
         if (got < 0) {
@@ -1173,7 +1191,7 @@ drain(wf_server_t *s, size_t *nreq, size_t *ncmds)
             r->err = WF_E_LIMIT;
             snprintf(r->msg, sizeof r->msg, "the request is %zu bytes; the limit is %d", len, WF_BODY_MAX);
         } else {
-            wf_cmd_t *c = &s->cmds[*ncmds];
+            wf_cmd_t *c = &cmds[*ncmds];
             /* secure mode: the key's firm pays even for what does not decode */
             const char *payer = s->insecure ? NULL : zmq_msg_gets(&body, "User-Id");
             r->err = wf_codec_decode(zmq_msg_data(&body), len, c, r->msg, sizeof r->msg);
@@ -1209,8 +1227,22 @@ more_requests(void *ctx, wf_cmd_t *cmds, size_t cap)
     assert(cmds == m->s->cmds + before && cap >= m->s->batch - m->nreq);
     (void)cmds;
     (void)cap;
-    drain(m->s, &m->nreq, &m->ncmds);
+    drain(m->s, m->s->reqs, m->s->cmds, &m->nreq, &m->ncmds);
     return m->ncmds - before;
+}
+
+/* The engine's overlap (wf_engine_overlap_sync): while a batch's record
+ * syncs, the requests that wait are read and decoded for the next batch.
+ * Nothing is sent: the batch being synced is answered after the sync. */
+static void
+prefetch(void *ctx)
+{
+    wf_server_t *s = ctx;
+    if (s->staged_nreq < s->batch && !atomic_load(&s->stop)) {
+        int n = drain(s, s->next_reqs, s->next_cmds, &s->staged_nreq, &s->staged_ncmds);
+        if (n > 0)
+            s->stats.prefetched += (unsigned long long)n;
+    }
 }
 
 static void
@@ -1245,9 +1277,10 @@ wf_server_log_stats(const wf_server_t *self)
         else
             len += (size_t)snprintf(sizes + len, sizeof sizes - len, " %u-%u:%llu", lo, hi, st->hist[b]);
     }
-    wf_server_log(self->log, "served %llu requests in %llu engine batches (mean %.2f, max %llu; sizes %s)",
+    wf_server_log(self->log, "served %llu requests in %llu engine batches (mean %.2f, max %llu; sizes %s; "
+                  "%llu read while a batch synced)",
                   st->requests, st->batches, st->batches ? (double)st->requests / (double)st->batches : 0.0,
-                  st->max_batch, sizes);
+                  st->max_batch, sizes, st->prefetched);
     wf_engine_times_t et;
     wf_engine_times(self->engine, &et);
     double nb = st->batches ? (double)st->batches : 1.0, ne = et.batches ? (double)et.batches : 1.0;
@@ -1317,28 +1350,41 @@ wf_server_poll(wf_server_t *s, int timeout_ms)
         {.socket = s->router, .events = ZMQ_POLLIN},
         {.socket = s->zap, .events = ZMQ_POLLIN},
     };
+    /* Requests read during the last batch's sync are this batch's start:
+     * no wait for them (a look at the ZAP socket all the same). */
+    size_t staged = s->staged_nreq;
+    if (staged) {
+        void *t;
+        t = s->reqs, s->reqs = s->next_reqs, s->next_reqs = t;
+        t = s->cmds, s->cmds = s->next_cmds, s->next_cmds = t;
+        timeout_ms = 0;
+    }
+    size_t nreq = staged, ncmds = s->staged_ncmds;
+    s->staged_nreq = s->staged_ncmds = 0;
     int64_t t_wait = wf_mono_ns();
     int rc = zmq_poll(items, s->zap ? 2 : 1, timeout_ms);
     int64_t t_read = wf_mono_ns();
-    if (rc < 0) {
+    if (rc < 0 && !staged) {
         if (errno != EINTR)
             return -1;
         housekeeping(s);
         return 0;
     }
-    if (s->zap && (items[1].revents & ZMQ_POLLIN))
+    if (rc > 0 && s->zap && (items[1].revents & ZMQ_POLLIN))
         zap_serve(s);
-    if (rc == 0 || !(items[0].revents & ZMQ_POLLIN)) {
+    if (!staged && (rc == 0 || !(items[0].revents & ZMQ_POLLIN))) {
         housekeeping(s);
         return 0;
     }
 
-    size_t nreq = 0, ncmds = 0;
-    int n = drain(s, &nreq, &ncmds);
-    if (n <= 0) {
+    int n = drain(s, s->reqs, s->cmds, &nreq, &ncmds);
+    if (n < 0 && staged)
+        n = 0; /* a socket failure after the staged ones: answer those */
+    if (n <= 0 && !staged) {
         housekeeping(s);
         return n;
     }
+    n = (int)nreq;
 
     wf_outbox_t out = {0};
     int64_t t0 = wf_mono_ns(), t1 = t0;
@@ -1424,7 +1470,9 @@ wf_server_poll(wf_server_t *s, int timeout_ms)
 int
 wf_server_run(wf_server_t *s)
 {
-    while (!atomic_load(&s->stop)) {
+    /* requests read before the stop are answered (prefetch reads no more
+     * once it is asked) */
+    while (!atomic_load(&s->stop) || s->staged_nreq > 0) {
         if (wf_server_poll(s, POLL_MS) < 0) {
             wf_server_log(s->log, "command socket failed: %s", zmq_strerror(errno));
             return -1;

@@ -82,11 +82,13 @@ typedef struct wf_server_stats {
     unsigned long long batches, requests, max_batch;
     unsigned long long hist[9];
     unsigned long long wait_ns, read_ns, apply_ns, send_ns;
+    unsigned long long prefetched; /* requests read while a batch's record synced */
 } wf_server_stats_t;
 void wf_server_stats(const wf_server_t *self, wf_server_stats_t *out);
 
 /* Writes the stats so far as two log lines: "served R requests in B
- * engine batches (mean M, max X; sizes 1:n 2-3:n ... 256:n)", then "per
+ * engine batches (mean M, max X; sizes 1:n 2-3:n ... 256:n; P read while
+ * a batch synced)", then "per
  * batch: wait W us, read R us, apply A us, send N us over B batches;
  * engine: exec E us, sign S us, commit C us over K commits" (means; the
  * engine's from wf_engine_times, timer ticks included). The counts are

@@ -234,3 +234,48 @@ Test(wal, a_short_log_is_refused_and_an_empty_one_made_again)
     cr_assert_eq(stat(path, &st), 0);
     cr_assert_eq((size_t)st.st_size, WF_WAL_SIZE);
 }
+
+/* wf_engine_overlap_sync: the function runs once per record, once the
+ * record is written (its header is in journal.wal at the record's offset)
+ * and before the batch returns; a batch that journals nothing writes no
+ * record and runs nothing; stopped, it runs no more. */
+static struct {
+    int calls;
+    bool written;
+} OV;
+
+static void
+ov_fn(void *ctx)
+{
+    wf_wal_t *w = ctx;
+    uint8_t magic[4] = {0};
+    OV.written = pread(w->fd, magic, sizeof magic, (off_t)w->off) == sizeof magic &&
+                 memcmp(magic, "WFW1", 4) == 0;
+    OV.calls++;
+}
+
+Test(wal, the_overlap_runs_once_per_record_after_its_write)
+{
+    E->state_flush_ms = 600000;
+    market();
+    wf_engine__flush(E);
+    cr_assert_eq(wf_engine_overlap_sync(E, ov_fn, &E->store.wal), WF_OK);
+    memset(&OV, 0, sizeof OV);
+    post_batch(5, 900);
+    cr_assert_eq(OV.calls, 1, "ran %d times for one record", OV.calls);
+    cr_assert(OV.written, "ran before the record was written");
+    post_batch(3, 901);
+    cr_assert_eq(OV.calls, 2);
+    cr_assert(OV.written);
+
+    wf_cmd_t ping = mk(WF_OP_PING, P1);
+    size_t before = E->store.wal.off;
+    cr_assert_eq(wf_engine_apply(E, &ping, 1, now, R, &OUT), WF_OK);
+    cr_assert_eq(E->store.wal.off, before, "a ping wrote a record");
+    cr_assert_eq(OV.calls, 2, "ran for a batch without a record");
+
+    cr_assert_eq(wf_engine_overlap_sync(E, NULL, NULL), WF_OK);
+    post_batch(2, 902);
+    cr_assert_eq(OV.calls, 2, "ran after it was stopped");
+    cr_assert_null(E->overlap.syncer);
+}
