@@ -1378,13 +1378,11 @@ wf_server_poll(wf_server_t *s, int timeout_ms)
     }
 
     int n = drain(s, s->reqs, s->cmds, &nreq, &ncmds);
-    if (n < 0 && staged)
-        n = 0; /* a socket failure after the staged ones: answer those */
     if (n <= 0 && !staged) {
         housekeeping(s);
         return n;
     }
-    n = (int)nreq;
+    n = (int)nreq; /* the staged ones (even after a socket failure) and those just read */
 
     wf_outbox_t out = {0};
     int64_t t0 = wf_mono_ns(), t1 = t0;

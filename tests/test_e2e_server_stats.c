@@ -58,14 +58,22 @@ wait_report(const dmn_t *d, int k, report_t *out)
     return false;
 }
 
+/* A quiet daemon with PRODUCER registered; returns the operator's client. */
+static wfc_t *
+start_with_producer(dmn_t *d)
+{
+    dmn_init(d, true);
+    d->extra[0] = "--quiet";
+    dmn_start(d);
+    wfc_t *op = dmn_operator(d);
+    dmn_put_firm(op, PRODUCER, "producer", 30.0, 120.6, 330602, NULL);
+    return op;
+}
+
 Test(server_stats, sigusr1_logs_the_figures_and_serving_goes_on, .timeout = 60)
 {
     dmn_t d;
-    dmn_init(&d, true);
-    d.extra[0] = "--quiet";
-    dmn_start(&d);
-    wfc_t *op = dmn_operator(&d);
-    dmn_put_firm(op, PRODUCER, "producer", 30.0, 120.6, 330602, NULL);
+    wfc_t *op = start_with_producer(&d);
 
     cr_assert_eq(kill(d.pid, SIGUSR1), 0);
     report_t a, b;
@@ -127,11 +135,7 @@ Test(server_stats, requests_read_during_a_sync_are_answered_once_in_order, .time
 {
     enum { N = 1500 };
     dmn_t d;
-    dmn_init(&d, true);
-    d.extra[0] = "--quiet";
-    dmn_start(&d);
-    wfc_t *op = dmn_operator(&d);
-    dmn_put_firm(op, PRODUCER, "producer", 30.0, 120.6, 330602, NULL);
+    wfc_t *op = start_with_producer(&d);
     assert_ok(req(op, "config.set", "rate_per_s:i", 0LL), "config.set rate_per_s 0 (no limit)");
 
     void *ctx = zmq_ctx_new();
