@@ -401,7 +401,7 @@ wf_wal__replay(wf_wal_t *w, wf_store_t *s, uint64_t *n, char *err, size_t errlen
     w->off = 0;
     if (w->fd < 0)
         return WF_OK;
-    MDB_txn *txn;
+    MDB_txn *txn = NULL; /* mdb_txn_begin leaves it unset when it fails */
     int rc = wf_store__err(mdb_txn_begin(s->jenv, NULL, 0, &txn));
     uint64_t last = 0;
     uint8_t prev[32];
